@@ -1,0 +1,339 @@
+"""Study files (TOML) parsed into frozen, validated dataclasses.
+
+Every error is a :class:`ConfigError` whose message starts with the key path
+(``sampler.name``, ``objectives[1].direction``) and, where the set is finite,
+lists the allowed values. Parsing is torch-free; :func:`check_components`
+resolves names against the registries (which imports the plugins).
+
+Example file::
+
+    name = "quickstart"
+    seed = 0
+    [space]
+    name = "gnn"
+    [task]
+    name = "cora"
+    [[objectives]]
+    metric = "val_accuracy"
+    direction = "maximize"
+    [sampler]
+    name = "nsga2"
+    [evaluator]
+    name = "train"
+    [budget]
+    n_trials = 20
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from nas.errors import ConfigError, NasError
+
+__all__ = [
+    "Objective",
+    "Component",
+    "Budget",
+    "StudyConfig",
+    "load_study_file",
+    "parse_study",
+    "check_components",
+]
+
+DIRECTIONS = ("maximize", "minimize")
+_TOP_KEYS = {
+    "name", "storage", "seed", "n_jobs", "device", "space", "task",
+    "objectives", "sampler", "evaluator", "budget", "description",
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: str = "maximize"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A named plugin and its parameters (space, task, sampler, evaluator)."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Budget:
+    n_trials: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str
+    space: Component
+    task: Component
+    objectives: tuple[Objective, ...]
+    sampler: Component
+    evaluator: Component
+    budget: Budget
+    storage: str | None = None
+    seed: int = 0
+    n_jobs: int = 1
+    device: str = "auto"
+    description: str = ""
+    #: the parsed TOML, kept so a study records exactly what launched it
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def metrics(self) -> list[str]:
+        return [o.metric for o in self.objectives]
+
+    def with_overrides(self, **changes: Any) -> StudyConfig:
+        """A copy with CLI overrides applied (``None`` values are ignored)."""
+        budget = self.budget
+        if changes.get("n_trials") is not None or changes.get("timeout") is not None:
+            budget = Budget(
+                _positive_int("--n-trials", changes.get("n_trials") or budget.n_trials)
+                if (changes.get("n_trials") or budget.n_trials) is not None else None,
+                _positive_float("--timeout", changes.get("timeout") or budget.timeout)
+                if (changes.get("timeout") or budget.timeout) is not None else None,
+            )
+        updates: dict[str, Any] = {"budget": budget}
+        if changes.get("study_name"):
+            updates["name"] = _study_name("--study-name", changes["study_name"])
+        if changes.get("n_jobs") is not None:
+            updates["n_jobs"] = _positive_int("--n-jobs", changes["n_jobs"])
+        if changes.get("storage"):
+            updates["storage"] = changes["storage"]
+        if changes.get("device"):
+            updates["device"] = _device("--device", changes["device"])
+        if changes.get("seed") is not None:
+            updates["seed"] = int(changes["seed"])
+        if changes.get("data_dir"):
+            params = dict(self.task.params, data_dir=str(changes["data_dir"]))
+            updates["task"] = Component(self.task.name, MappingProxyType(params))
+        return replace(self, **updates)
+
+    def to_json(self) -> str:
+        return json.dumps(_thaw(self.raw), sort_keys=True, default=str)
+
+
+def load_study_file(path: str | Path) -> StudyConfig:
+    """Read and validate a TOML study file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    try:
+        return parse_study(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse_study(data: Mapping[str, Any]) -> StudyConfig:
+    """Validate a parsed study mapping (the TOML document)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("a study must be a table of keys")
+    _no_unknown("", data, _TOP_KEYS)
+    name = _study_name("name", _required("", data, "name"))
+    objectives = _objectives(data.get("objectives"))
+    budget = _budget(data.get("budget", {}))
+    storage = data.get("storage")
+    if storage is not None and (not isinstance(storage, str) or not storage.strip()):
+        raise ConfigError("storage: must be a SQLAlchemy URL string, e.g. 'sqlite:///nas.db'")
+    return StudyConfig(
+        name=name,
+        space=_component("space", data.get("space"), extra={"choices"}, params_key="choices"),
+        task=_component("task", data.get("task"), extra={"data_dir", "params"}),
+        objectives=objectives,
+        sampler=_component("sampler", data.get("sampler", {"name": "tpe"})),
+        evaluator=_component("evaluator", data.get("evaluator", {"name": "train"})),
+        budget=budget,
+        storage=storage,
+        seed=_int("seed", data.get("seed", 0), minimum=0),
+        n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
+        device=_device("device", data.get("device", "auto")),
+        description=str(data.get("description", "")),
+        raw=MappingProxyType(dict(data)),
+    )
+
+
+def check_components(config: StudyConfig) -> None:
+    """Resolve every name against its registry and check the pieces fit together.
+
+    Imports the plugins (and so torch); call before touching storage so a bad
+    file never creates a study.
+    """
+    from nas.evaluators import EVALUATORS
+    from nas.samplers import SAMPLERS, check_sampler
+    from nas.tasks import TASKS
+    from search_spaces import SPACES, create_space
+
+    def resolve(where: str, registry: Any, name: str) -> Any:
+        try:
+            return registry.get(name)
+        except NasError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    resolve("space.name", SPACES, config.space.name)
+    create_space(config.space.name, dict(config.space.params))
+    task_cls = resolve("task.name", TASKS, config.task.name)
+    evaluator_cls = resolve("evaluator.name", EVALUATORS, config.evaluator.name)
+    resolve("sampler.name", SAMPLERS, config.sampler.name)
+    check_sampler(config.sampler.name, dict(config.sampler.params), len(config.objectives))
+    space_cls = SPACES.get(config.space.name)
+    if space_cls.families and task_cls.family not in space_cls.families:
+        raise ConfigError(
+            f"task.name: task '{config.task.name}' is a {task_cls.family} task, but space "
+            f"'{config.space.name}' builds {'/'.join(space_cls.families)} models"
+        )
+    provides = getattr(evaluator_cls, "provides", ())
+    if provides:
+        for i, objective in enumerate(config.objectives):
+            if objective.metric not in provides:
+                raise ConfigError(
+                    f"objectives[{i}].metric: evaluator '{config.evaluator.name}' does not "
+                    f"measure '{objective.metric}'; it measures: {', '.join(provides)}"
+                )
+
+
+# -- helpers ---------------------------------------------------------------
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _required(where: str, data: Mapping[str, Any], key: str) -> Any:
+    if key not in data:
+        path = f"{where}.{key}" if where else key
+        raise ConfigError(f"{path}: required key is missing")
+    return data[key]
+
+
+def _no_unknown(where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in data:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else key
+            raise ConfigError(f"{path}: unknown key; allowed: {', '.join(sorted(allowed))}")
+
+
+def _study_name(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise ConfigError(
+            f"{where}: must be 1-100 letters, digits, '_', '-' or '.', got {value!r}"
+        )
+    return value
+
+
+def _int(where: str, value: Any, minimum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{where}: must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _positive_int(where: str, value: Any) -> int:
+    return _int(where, value, minimum=1)
+
+
+def _positive_float(where: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where}: must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _device(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not _DEVICE_RE.match(value):
+        raise ConfigError(f"{where}: must be one of auto, cpu, cuda, cuda:N, got {value!r}")
+    return value
+
+
+def _component(
+    where: str,
+    value: Any,
+    extra: set[str] | None = None,
+    params_key: str = "params",
+) -> Component:
+    if value is None:
+        raise ConfigError(f"{where}: required table is missing")
+    if isinstance(value, str):
+        value = {"name": value}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a table with a 'name'")
+    allowed = {"name", "params"} | (extra or set())
+    _no_unknown(where, value, allowed)
+    name = _required(where, value, "name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: must be a non-empty string")
+    params = dict(value.get(params_key, {}))
+    if params_key != "params" and "params" in value:
+        params.update(value["params"])
+    if not isinstance(value.get(params_key, {}), Mapping):
+        raise ConfigError(f"{where}.{params_key}: must be a table")
+    for key in (extra or set()) - {params_key, "params"}:
+        if key in value:
+            params[key] = value[key]
+    return Component(name, MappingProxyType(params))
+
+
+def _objectives(value: Any) -> tuple[Objective, ...]:
+    if value is None:
+        raise ConfigError("objectives: required; e.g. [[objectives]] metric = \"val_accuracy\"")
+    if not isinstance(value, list) or not value:
+        raise ConfigError("objectives: must be a non-empty list of {metric, direction} tables")
+    out = []
+    for i, item in enumerate(value):
+        where = f"objectives[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where}: must be a table with 'metric' and 'direction'")
+        _no_unknown(where, item, {"metric", "direction"})
+        metric = _required(where, item, "metric")
+        if not isinstance(metric, str) or not metric:
+            raise ConfigError(f"{where}.metric: must be a non-empty string")
+        direction = item.get("direction", "maximize")
+        if direction not in DIRECTIONS:
+            raise ConfigError(
+                f"{where}.direction: {direction!r} is not allowed; allowed: maximize, minimize"
+            )
+        out.append(Objective(metric, direction))
+    metrics = [o.metric for o in out]
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError("objectives: a metric is listed twice")
+    return tuple(out)
+
+
+def _budget(value: Any) -> Budget:
+    if not isinstance(value, Mapping):
+        raise ConfigError("budget: must be a table with n_trials and/or timeout")
+    _no_unknown("budget", value, {"n_trials", "timeout"})
+    n_trials = value.get("n_trials")
+    timeout = value.get("timeout")
+    if n_trials is None and timeout is None:
+        raise ConfigError("budget: give n_trials, timeout (seconds) or both")
+    return Budget(
+        _positive_int("budget.n_trials", n_trials) if n_trials is not None else None,
+        _positive_float("budget.timeout", timeout) if timeout is not None else None,
+    )

@@ -1,0 +1,67 @@
+"""The evaluator contract: one class per fidelity (tabular, proxy, supernet, train).
+
+An evaluator turns an architecture into metrics. The search loop picks the
+study's objectives out of ``Evaluation.metrics`` by name and stores the rest in
+the trial's user attrs, so nothing measured is lost.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nas.architecture import Architecture
+
+if TYPE_CHECKING:
+    import optuna
+
+    from nas.tasks import Task
+    from search_spaces import SearchSpace
+
+__all__ = ["Evaluation", "Evaluator"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an evaluator measured.
+
+    ``metrics`` are numbers usable as objectives (``val_accuracy``, ``params``,
+    ``flops``, ``latency_ms`` …); ``attrs`` is anything JSON-safe worth keeping
+    (test accuracy, timings, epochs); ``fidelity`` says how the main figure was
+    obtained ("tabular", "proxy", "supernet", "train").
+    """
+
+    metrics: Mapping[str, float]
+    fidelity: str
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Evaluator(ABC):
+    """Base of every evaluator; a subclass is one file and ``@EVALUATORS.register``."""
+
+    name: ClassVar[str] = ""
+    #: metric names this evaluator can produce (for config validation)
+    provides: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        task: Task,
+        params: Mapping[str, Any] | None = None,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.task = task
+        self.params = dict(params or {})
+        self.device = device
+        self.seed = seed
+
+    def setup(self) -> None:
+        """Per-worker, once: load data, checkpoints, tables."""
+
+    @abstractmethod
+    def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
+        """Measure ``arch``; ``trial`` allows pruning and intermediate reports."""

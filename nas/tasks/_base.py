@@ -1,0 +1,89 @@
+"""The task contract: a data set, a loss and a metric.
+
+The training loop in :mod:`nas.train` is generic: it asks the task for the
+batches of one epoch, the loss of a batch and the metrics of a split. Graph
+tasks are full-batch (one batch, the whole graph, with split masks); image and
+sequence tasks yield minibatches.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nas.errors import DataError
+from search_spaces import TaskSpec
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Task", "default_data_dir", "require_file"]
+
+
+def default_data_dir() -> Path:
+    """``$NAS_DATA_DIR``, else ``./data``, else ``../shared/data`` (the repo layout)."""
+    env = os.environ.get("NAS_DATA_DIR")
+    if env:
+        return Path(env)
+    for candidate in (Path("data"), Path("../shared/data")):
+        if candidate.is_dir():
+            return candidate
+    return Path("data")
+
+
+def require_file(path: Path, task: str) -> Path:
+    """Return ``path`` or raise a :class:`DataError` that says how to point at the data."""
+    if not path.is_file():
+        raise DataError(
+            f"task '{task}': data file not found: {path} "
+            "(set --data-dir, the study's task.data_dir or NAS_DATA_DIR)"
+        )
+    return path
+
+
+class Task(ABC):
+    """Base of every task; a subclass is one file and ``@TASKS.register``.
+
+    The constructor only stores arguments; :meth:`prepare` loads the data
+    (once per worker process) onto ``device``.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    #: the main metric's name in reports, and whether higher is better
+    metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+
+    def __init__(self, data_dir: str | Path | None = None, seed: int = 0, **params: Any) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.seed = seed
+        self.params = params
+        self.device: torch.device | str = "cpu"
+
+    @abstractmethod
+    def prepare(self, device: torch.device | str = "cpu") -> TaskSpec:
+        """Load (idempotently) and move data to ``device``; return the spec models need."""
+
+    @property
+    @abstractmethod
+    def spec(self) -> TaskSpec:
+        """Input/output dimensions; available after :meth:`prepare`."""
+
+    @abstractmethod
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        """The batches of one training epoch (seeded by ``epoch``)."""
+
+    @abstractmethod
+    def loss(self, logits: torch.Tensor, batch: Any) -> torch.Tensor:
+        """Training loss of one batch."""
+
+    @abstractmethod
+    def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
+        """``{"accuracy"|"loss"|…: value}`` of ``model`` on ``split`` ("val" or "test")."""
+
+    @abstractmethod
+    def example_batch(self, batch_size: int = 64) -> Any:
+        """One real batch (for proxies, latency and export parity checks)."""

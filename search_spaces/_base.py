@@ -1,0 +1,307 @@
+"""The search-space contract every family implements.
+
+A space declares its choices, samples them through ``trial.suggest_*`` (so any
+Optuna sampler drives it), validates architectures with errors that name the
+field and the allowed values, and builds a ``torch.nn.Module`` for a task.
+Models take one batch object and return logits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Union
+
+import numpy as np
+
+from nas.architecture import Architecture, ChoiceValue
+from nas.errors import ConfigError, InvalidArchitecture
+
+if TYPE_CHECKING:
+    import optuna
+    import torch.nn as nn
+
+__all__ = [
+    "Categorical",
+    "IntRange",
+    "FloatRange",
+    "Choice",
+    "TaskSpec",
+    "SearchSpace",
+]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a model needs to know about its task to be built.
+
+    ``family`` is "graph", "image", "sequence" or "tabular"; ``input_dim`` is
+    node features, image channels or vocabulary size; ``input_size`` the image
+    side or the sequence length.
+    """
+
+    family: str
+    input_dim: int
+    num_classes: int
+    input_size: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of ``values``; ``allowed`` is the universe an override may widen to."""
+
+    values: tuple[ChoiceValue, ...]
+    default: ChoiceValue | None = None
+    allowed: tuple[ChoiceValue, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            raise ConfigError("a categorical choice needs at least one value")
+        if self.default is None:
+            object.__setattr__(self, "default", self.values[0])
+
+    def contains(self, value: Any) -> bool:
+        return any(_same(value, v) for v in self.values)
+
+    def describe(self) -> str:
+        return "{" + ", ".join(map(str, self.values)) + "}"
+
+    def suggest(self, trial: optuna.Trial, name: str) -> ChoiceValue:
+        return trial.suggest_categorical(name, list(self.values))
+
+    def grid(self) -> list[ChoiceValue]:
+        return list(self.values)
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+    step: int = 1
+    log: bool = False
+    default: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError(f"int range low {self.low} is above high {self.high}")
+        if self.default is None:
+            object.__setattr__(self, "default", self.low)
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high
+            and (value - self.low) % self.step == 0
+        )
+
+    def describe(self) -> str:
+        step = f" step {self.step}" if self.step != 1 else ""
+        return f"integers in [{self.low}, {self.high}]{step}"
+
+    def suggest(self, trial: optuna.Trial, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
+
+    def grid(self) -> list[int]:
+        return list(range(self.low, self.high + 1, self.step))
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    low: float
+    high: float
+    log: bool = False
+    default: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ConfigError(f"float range low {self.low} is above high {self.high}")
+        if self.log and self.low <= 0:
+            raise ConfigError("a log-scaled float range needs low > 0")
+        if self.default is None:
+            object.__setattr__(self, "default", self.low)
+
+    def contains(self, value: Any) -> bool:
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and self.low <= value <= self.high
+        )
+
+    def describe(self) -> str:
+        return f"numbers in [{self.low}, {self.high}]" + (" (log)" if self.log else "")
+
+    def suggest(self, trial: optuna.Trial, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+    def grid(self) -> list[float]:
+        raise ValueError("a float range has no finite grid")
+
+
+Choice = Union[Categorical, IntRange, FloatRange]
+
+
+class SearchSpace(ABC):
+    """Base of every search space; a subclass is one file and ``@register_space``.
+
+    Subclasses implement :meth:`base_choices` and :meth:`build`; they may
+    override :meth:`check` for cross-field rules (e.g. heads dividing a dim).
+    ``overrides`` narrow or widen choices, as in a study file's
+    ``[space.choices]``: a list (categorical values), a table
+    ``{low, high, step, log}`` (a range), or a scalar (fixed).
+    """
+
+    name: ClassVar[str] = ""
+    #: task families this space can build models for
+    families: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
+        self._choices = _apply_overrides(self.name, self.base_choices(), overrides or {})
+
+    # -- declaration -----------------------------------------------------
+    @abstractmethod
+    def base_choices(self) -> dict[str, Choice]:
+        """The space's own choices, before study-file overrides."""
+
+    @abstractmethod
+    def build(self, arch: Architecture, spec: TaskSpec) -> nn.Module:
+        """A fresh, randomly initialised model for ``arch`` on a task."""
+
+    def check(self, arch: Architecture) -> None:
+        """Cross-field rules; raise :class:`InvalidArchitecture` saying why."""
+
+    # -- derived API -----------------------------------------------------
+    def choices(self) -> dict[str, Choice]:
+        return dict(self._choices)
+
+    def sample(self, trial: optuna.Trial) -> Architecture:
+        """Ask the trial for every choice; retried by the caller if ``check`` fails."""
+        return Architecture({n: c.suggest(trial, n) for n, c in self._choices.items()})
+
+    def validate(self, arch: Mapping[str, Any]) -> Architecture:
+        """Return ``arch`` as an :class:`Architecture` or raise naming the bad field."""
+        arch = arch if isinstance(arch, Architecture) else Architecture(arch)
+        choices = self._choices
+        unknown = sorted(set(arch) - set(choices))
+        if unknown:
+            raise InvalidArchitecture(
+                f"{self.name}: unknown choice '{unknown[0]}'; choices are: {', '.join(choices)}"
+            )
+        missing = [n for n in choices if n not in arch]
+        if missing:
+            raise InvalidArchitecture(f"{self.name}: missing choice '{missing[0]}'")
+        for name, choice in choices.items():
+            if not choice.contains(arch[name]):
+                raise InvalidArchitecture(
+                    f"{self.name}: choice '{name}' = {arch[name]!r} is not allowed; "
+                    f"allowed: {choice.describe()}"
+                )
+        self.check(arch)
+        return arch
+
+    def default(self) -> Architecture:
+        return Architecture({n: c.default for n, c in self._choices.items()})
+
+    def largest(self) -> Architecture:
+        raise NotImplementedError(f"space '{self.name}' does not define largest()")
+
+    def smallest(self) -> Architecture:
+        raise NotImplementedError(f"space '{self.name}' does not define smallest()")
+
+    def size(self) -> int | None:
+        """Number of architectures, or None where a choice is continuous."""
+        total = 1
+        for choice in self._choices.values():
+            if isinstance(choice, FloatRange):
+                return None
+            total *= len(choice.grid())
+        return total
+
+    def encode(self, arch: Architecture) -> np.ndarray:
+        """A fixed-length vector for predictors: one-hot categoricals, scaled ranges."""
+        parts: list[float] = []
+        for name, choice in self._choices.items():
+            value = arch[name]
+            if isinstance(choice, Categorical):
+                parts.extend(1.0 if _same(value, v) else 0.0 for v in choice.values)
+            else:
+                low, high = float(choice.low), float(choice.high)
+                if choice.log and low > 0:
+                    low, high, x = math.log(low), math.log(high), math.log(float(value))
+                else:
+                    x = float(value)
+                parts.append(0.0 if high == low else (x - low) / (high - low))
+        return np.asarray(parts, dtype=np.float32)
+
+    def enumerate(self, limit: int | None = None) -> list[Architecture]:
+        """Every architecture of a finite space (``limit`` caps the count)."""
+        names = list(self._choices)
+        grids = [self._choices[n].grid() for n in names]
+        out = []
+        for values in itertools.product(*grids):
+            out.append(Architecture(dict(zip(names, values))))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self._choices)} choices)"
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b or (
+        isinstance(a, (int, float)) and isinstance(b, (int, float))
+        and not isinstance(a, bool) and not isinstance(b, bool) and a == b
+    )
+
+
+def _apply_overrides(
+    space: str, base: dict[str, Choice], overrides: Mapping[str, Any]
+) -> dict[str, Choice]:
+    result = dict(base)
+    for name, value in overrides.items():
+        where = f"space.choices.{name}"
+        if name not in base:
+            raise ConfigError(
+                f"{where}: unknown choice for space '{space}'; choices are: {', '.join(base)}"
+            )
+        result[name] = _override_one(where, base[name], value)
+    return result
+
+
+def _override_one(where: str, base: Choice, value: Any) -> Choice:
+    if isinstance(value, Mapping):
+        if isinstance(base, Categorical):
+            raise ConfigError(f"{where}: a categorical choice takes a list of values")
+        extra = set(value) - {"low", "high", "step", "log"}
+        if extra or "low" not in value or "high" not in value:
+            raise ConfigError(f"{where}: a range needs 'low' and 'high' (and optional step, log)")
+        try:
+            if isinstance(base, IntRange):
+                return IntRange(int(value["low"]), int(value["high"]), int(value.get("step", 1)),
+                                bool(value.get("log", False)))
+            return FloatRange(float(value["low"]), float(value["high"]), bool(value.get("log", False)))
+        except (TypeError, ValueError, ConfigError) as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not values:
+        raise ConfigError(f"{where}: an override list must not be empty")
+    if len(set(map(repr, values))) != len(values):
+        raise ConfigError(f"{where}: values repeat")
+    universe = base.allowed or base.values if isinstance(base, Categorical) else None
+    for v in values:
+        if isinstance(base, Categorical):
+            if not any(_same(v, u) for u in universe):  # type: ignore[union-attr]
+                raise ConfigError(
+                    f"{where}: {v!r} is not allowed; allowed: {', '.join(map(str, universe))}"  # type: ignore[arg-type]
+                )
+        elif isinstance(base, IntRange):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1 and base.low >= 1:
+                raise ConfigError(f"{where}: {v!r} must be an integer like {base.describe()}")
+        elif not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise ConfigError(f"{where}: {v!r} must be a number")
+    return Categorical(values, default=values[0])
