@@ -32,12 +32,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from nas.errors import ConfigError, NasError
 
 __all__ = [
+    "FrozenDict",
     "Objective",
     "Component",
     "Budget",
@@ -56,6 +56,22 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
 
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only dict that pickles (configs travel to worker processes)."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("study configuration is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True, default=str))
+
+
+
 @dataclass(frozen=True)
 class Objective:
     metric: str
@@ -67,7 +83,7 @@ class Component:
     """A named plugin and its parameters (space, task, sampler, evaluator)."""
 
     name: str
-    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    params: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}))
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ class StudyConfig:
     device: str = "auto"
     description: str = ""
     #: the parsed TOML, kept so a study records exactly what launched it
-    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    raw: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}), compare=False)
 
     @property
     def directions(self) -> list[str]:
@@ -124,11 +140,25 @@ class StudyConfig:
             updates["seed"] = int(changes["seed"])
         if changes.get("data_dir"):
             params = dict(self.task.params, data_dir=str(changes["data_dir"]))
-            updates["task"] = Component(self.task.name, MappingProxyType(params))
+            updates["task"] = Component(self.task.name, FrozenDict(params))
         return replace(self, **updates)
 
     def to_json(self) -> str:
-        return json.dumps(_thaw(self.raw), sort_keys=True, default=str)
+        """The effective study file (CLI overrides applied, storage URL left out).
+
+        Stored with the study so ``nas worker`` can rebuild the same search;
+        the storage URL is omitted because it may carry a password.
+        """
+        data = _thaw(self.raw)
+        data.pop("storage", None)
+        data.update(name=self.name, seed=self.seed, n_jobs=self.n_jobs, device=self.device)
+        budget = {"n_trials": self.budget.n_trials, "timeout": self.budget.timeout}
+        data["budget"] = {k: v for k, v in budget.items() if v is not None}
+        task = dict(data.get("task") or {"name": self.task.name})
+        if "data_dir" in self.task.params:
+            task["data_dir"] = self.task.params["data_dir"]
+        data["task"] = task
+        return json.dumps(data, sort_keys=True, default=str)
 
 
 def load_study_file(path: str | Path) -> StudyConfig:
@@ -172,7 +202,7 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
         device=_device("device", data.get("device", "auto")),
         description=str(data.get("description", "")),
-        raw=MappingProxyType(dict(data)),
+        raw=FrozenDict(dict(data)),
     )
 
 
@@ -296,7 +326,7 @@ def _component(
     for key in (extra or set()) - {params_key, "params"}:
         if key in value:
             params[key] = value[key]
-    return Component(name, MappingProxyType(params))
+    return Component(name, FrozenDict(params))
 
 
 def _objectives(value: Any) -> tuple[Objective, ...]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from nas.registry import Registry
-
 from search_spaces._base import SearchSpace
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space", package="search_spaces")

@@ -1,0 +1,243 @@
+"""Run a search: validate everything, create or resume the study, drive the workers.
+
+``n_jobs`` workers are separate processes on the same storage (SQLite in WAL
+mode), never threads: model training holds the GIL and torch's thread pools
+would fight. The main process only watches the store and draws the progress
+bar. Running the same command again resumes the study up to its budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas.config import StudyConfig, check_components
+from nas.errors import NasError
+from nas.study import create_or_load_study, storage_for
+from nas.worker import build_components, build_worker, run_worker_loop
+
+__all__ = ["SearchResult", "run", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    study_name: str
+    storage: str
+    n_complete: int
+    n_failed: int
+    interrupted: bool
+    seconds: float
+
+
+def run(
+    config: StudyConfig,
+    *,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SearchResult:
+    """Run (or resume) the search described by ``config``.
+
+    Everything that can be wrong with the input is checked before the study
+    is created, so a bad file or missing data never leaves a study behind.
+    """
+    from nas.store import resolve_url
+
+    url = resolve_url(config.storage)
+    check_components(config)
+    components = build_components(config, "cpu")  # checks the data files exist
+    storage = storage_for(url)
+    study = create_or_load_study(config, storage)
+    start = time.time()
+    deadline = start + config.budget.timeout if config.budget.timeout else None
+    n_trials = config.budget.n_trials
+    interrupted = False
+    with _ProgressBar(config, enabled=progress) as bar:
+        try:
+            if config.n_jobs == 1:
+                setup = build_worker(config, storage, 0, components=components)
+                bar.update(study)
+                run_worker_loop(setup, n_trials, deadline, on_trial=lambda _t: bar.update(study))
+            else:
+                del components
+                _run_processes(config, url, n_trials, deadline, lambda: bar.update(study))
+        except KeyboardInterrupt:
+            interrupted = True
+        bar.update(study)
+    counts = _counts(study)
+    return SearchResult(
+        study_name=config.name,
+        storage=url,
+        n_complete=counts.get("COMPLETE", 0),
+        n_failed=counts.get("FAIL", 0),
+        interrupted=interrupted,
+        seconds=time.time() - start,
+    )
+
+
+def run_worker(config: StudyConfig, url: str, n_trials: int | None, worker_index: int = 0,
+               progress: bool = True) -> SearchResult:
+    """Join an existing study as one more worker (``nas worker``)."""
+    storage = storage_for(url)
+    start = time.time()
+    deadline = start + config.budget.timeout if config.budget.timeout else None
+    setup = build_worker(config, storage, worker_index)
+    interrupted = False
+    with _ProgressBar(config, enabled=progress, total=n_trials) as bar:
+        try:
+            run_worker_loop(setup, n_trials, deadline, on_trial=lambda _t: bar.update(setup.study))
+        except KeyboardInterrupt:
+            interrupted = True
+        bar.update(setup.study)
+    counts = _counts(setup.study)
+    return SearchResult(config.name, url, counts.get("COMPLETE", 0), counts.get("FAIL", 0),
+                        interrupted, time.time() - start)
+
+
+# -- processes ---------------------------------------------------------------
+
+def _run_processes(
+    config: StudyConfig,
+    url: str,
+    n_trials: int | None,
+    deadline: float | None,
+    tick: Callable[[], None],
+) -> None:
+    context = mp.get_context("spawn")
+    errors: Any = context.Queue()
+    threads = max(1, (os.cpu_count() or 1) // config.n_jobs)
+    workers = [
+        context.Process(
+            target=_worker_process,
+            args=(config, url, i, n_trials, deadline, errors, threads),
+            name=f"nas-worker-{i}",
+        )
+        for i in range(config.n_jobs)
+    ]
+    for w in workers:
+        w.start()
+    try:
+        while any(w.is_alive() for w in workers):
+            tick()
+            _raise_worker_error(errors)
+            time.sleep(1.0)
+        _raise_worker_error(errors)
+    except BaseException:
+        for w in workers:
+            w.join(timeout=30)  # they got the same SIGINT and fail their trial cleanly
+            if w.is_alive():
+                w.terminate()
+        raise
+    for w in workers:
+        w.join()
+
+
+def _raise_worker_error(errors: Any) -> None:
+    try:
+        message = errors.get_nowait()
+    except queue.Empty:
+        return
+    raise NasError(message)
+
+
+def _worker_process(
+    config: StudyConfig,
+    url: str,
+    index: int,
+    n_trials: int | None,
+    deadline: float | None,
+    errors: Any,
+    threads: int,
+) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING)
+    _quiet_optuna()
+    try:
+        storage = storage_for(url)
+        setup = build_worker(config, storage, index)
+        run_worker_loop(setup, n_trials, deadline)
+    except KeyboardInterrupt:
+        pass
+    except NasError as exc:
+        errors.put(f"worker {index}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
+        log.exception("worker %d crashed", index)
+        errors.put(f"worker {index} crashed: {type(exc).__name__}: {exc}")
+
+
+def _quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _counts(study: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
+
+# -- progress ----------------------------------------------------------------
+
+class _ProgressBar:
+    """Trials done out of the budget, and the best value (or Pareto size) so far."""
+
+    def __init__(self, config: StudyConfig, enabled: bool, total: int | None = None) -> None:
+        self.config = config
+        self.enabled = enabled
+        self.total = total if total is not None else config.budget.n_trials
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn(f"[bold]{self.config.name}[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=self.total)
+        return self
+
+    def update(self, study: Any) -> None:
+        if self._progress is None:
+            return
+        trials = study.get_trials(deepcopy=False)
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        failed = sum(t.state.name == "FAIL" for t in trials)
+        text = ""
+        if complete:
+            if len(self.config.objectives) == 1:
+                best = study.best_trial.values[0]
+                text = f"best {self.config.metrics[0]} = {best:.4g}"
+            else:
+                text = f"Pareto front: {len(study.best_trials)} trials"
+        if failed:
+            text += f"  [red]{failed} failed[/]"
+        self._progress.update(self._task, completed=len(complete), description=text)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,38 @@
+"""The study store: Optuna's RDB storage plus our ``nas_`` tables. Torch-free.
+
+Writers (search, workers) use :func:`open_storage`; readers (dashboard,
+``nas list``/``nas show``) use :func:`read_engine` and the pandas readers.
+"""
+
+from nas.store._connect import migrate, open_storage, read_engine, write_engine
+from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
+from nas.store._read import (
+    list_studies,
+    load_trials,
+    objective_columns,
+    pareto_front,
+    pareto_mask,
+    study_info,
+)
+from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "ExportRecord",
+    "NasBase",
+    "ProxyCacheEntry",
+    "SupernetCheckpoint",
+    "list_studies",
+    "load_trials",
+    "migrate",
+    "objective_columns",
+    "open_storage",
+    "pareto_front",
+    "pareto_mask",
+    "read_engine",
+    "redact",
+    "resolve_url",
+    "sqlite_path",
+    "study_info",
+    "write_engine",
+]

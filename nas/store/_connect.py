@@ -1,0 +1,152 @@
+"""Opening the study database: Optuna's RDB storage for writers, a read-only engine for readers.
+
+SQLite gets WAL mode (readers never block the writer) and a long busy timeout
+(``n_jobs`` processes share one file); PostgreSQL is used as it is. Our
+``nas_`` tables are migrated with Alembic on every writer open: cheap when
+already at head.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from nas.errors import StorageError
+from nas.store._url import redact, resolve_url, sqlite_path
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["open_storage", "read_engine", "write_engine", "migrate", "SQLITE_BUSY_TIMEOUT_S"]
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_storage(
+    url: str | None = None,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    failed_trial_callback: Callable[..., None] | None = None,
+) -> optuna.storages.RDBStorage:
+    """Optuna storage for a writer (search, worker), with our tables migrated."""
+    import optuna
+
+    url = resolve_url(url)
+    _prepare_sqlite(url)
+    kwargs = _engine_kwargs(url)
+    try:
+        storage = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            failed_trial_callback=failed_trial_callback,
+        )
+    except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError) as exc:
+        raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
+    migrate(storage.engine)
+    return storage
+
+
+def write_engine(url: str | None = None) -> sa.Engine:
+    """A plain SQLAlchemy engine for our own ``nas_`` tables (migrated)."""
+    url = resolve_url(url)
+    _prepare_sqlite(url)
+    engine = sa.create_engine(url, **_engine_kwargs(url))
+    try:
+        migrate(engine)
+    except StorageError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def read_engine(url: str | None = None) -> sa.Engine:
+    """A read-only engine: the dashboard and ``nas list/show`` can never write."""
+    url = resolve_url(url)
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.is_file():
+            raise StorageError(f"no study database at {path} (run `nas search` first, or pass --storage)")
+        ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+        engine = sa.create_engine(ro_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    elif url.startswith("postgresql"):
+        engine = sa.create_engine(
+            url,
+            connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 5},
+            pool_pre_ping=True,
+        )
+    else:
+        engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
+    return engine
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the ``nas_`` tables to the latest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(
+                conn, opts={"version_table": "nas_alembic_version"}
+            ).get_current_revision()
+        if current == head:
+            return
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Many workers may open a fresh database at once: one migrates.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(812735)"))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"cannot migrate nas tables: {_first_line(exc)}") from None
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": 5}, "pool_pre_ping": True}
+    return {}
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Check the folder exists and switch the file to WAL (a persistent setting)."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.parent.exists():
+        raise StorageError(f"cannot open storage {url}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise StorageError(f"cannot open storage {url}: {path} is a folder")
+    try:
+        with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"cannot open storage {url}: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,275 @@
+"""One search worker: ask a trial, evaluate its architecture, tell the result.
+
+Many workers (processes on one machine, or machines sharing PostgreSQL) run
+this loop on the same study; they coordinate only through the store:
+
+* **Budget**: a trial may run only while fewer than ``n_trials`` trials with a
+  smaller number are complete or running, so the study ends with exactly
+  ``n_trials`` complete trials however many workers race. A trial created past
+  the budget is closed as PRUNED with ``nas_skipped`` set, before any work.
+* **Heartbeats**: a thread records a heartbeat for the running trial; a worker
+  that dies stops beating, and Optuna's ``fail_stale_trials`` marks its trial
+  failed and re-queues it (``RetryFailedTrialCallback``) for another worker.
+* **Failures**: an exception in an evaluation fails that trial with the error
+  in its attrs, and the search goes on; Ctrl-C fails the running trial with
+  reason "interrupted" so a re-run resumes cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nas.config import StudyConfig
+from nas.errors import ConfigError, InvalidArchitecture, NasError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from nas.evaluators import Evaluator
+    from search_spaces import SearchSpace
+
+__all__ = ["WorkerSetup", "build_worker", "run_worker_loop", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.5
+
+
+@dataclass
+class WorkerSetup:
+    """Everything one worker process needs, built once."""
+
+    config: StudyConfig
+    study: optuna.Study
+    space: SearchSpace
+    evaluator: Evaluator
+    worker_index: int = 0
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any, Any]:
+    """Space, prepared task and evaluator for ``config`` (raises NasError on bad input)."""
+    from nas.evaluators import EVALUATORS
+    from nas.tasks import create_task
+    from search_spaces import create_space
+
+    space = create_space(config.space.name, dict(config.space.params))
+    task_params = dict(config.task.params)
+    task = create_task(config.task.name, seed=config.seed, **task_params)
+    task.prepare(device)
+    evaluator_cls = EVALUATORS.get(config.evaluator.name)
+    evaluator = evaluator_cls(
+        space, task, dict(config.evaluator.params), device=device, seed=config.seed
+    )
+    return space, task, evaluator
+
+
+def build_worker(
+    config: StudyConfig,
+    storage: Any,
+    worker_index: int = 0,
+    components: tuple[Any, Any, Any] | None = None,
+) -> WorkerSetup:
+    """Sampler, study handle and evaluator for one worker (``components`` reused if given)."""
+    import optuna
+
+    from nas.samplers import create_sampler
+    from nas.study import load_study
+
+    device = resolve_device(config.device)
+    if components is None or device != "cpu":
+        components = build_components(config, device)
+    space, _task, evaluator = components
+    evaluator.setup()
+    seed = config.seed + 1000 * worker_index
+    sampler = create_sampler(
+        config.sampler.name, dict(config.sampler.params),
+        seed=seed, directions=config.directions, space=space,
+    )
+    study = load_study(config.name, storage)
+    study = optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler)
+    return WorkerSetup(config, study, space, evaluator, worker_index)
+
+
+def run_worker_loop(
+    setup: WorkerSetup,
+    n_trials: int | None,
+    deadline: float | None = None,
+    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+) -> int:
+    """Run trials until the study has ``n_trials`` complete ones or ``deadline`` passes.
+
+    Returns the number of trials this worker completed.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    study = setup.study
+    done_here = 0
+    # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
+    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    while True:
+        if deadline is not None and time.time() >= deadline:
+            break
+        optuna.storages.fail_stale_trials(study)
+        if n_trials is not None:
+            states = _count(study)
+            if states["COMPLETE"] >= n_trials:
+                break
+            if states["COMPLETE"] + states["RUNNING"] >= n_trials:
+                time.sleep(_POLL_S)  # others hold the last slots; wait in case one fails
+                continue
+        trial = study.ask()
+        if n_trials is not None and not _within_budget(study, trial.number, n_trials):
+            trial.set_user_attr("nas_skipped", "budget reached by other workers")
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        state = _run_one(setup, trial)
+        if state == TrialState.COMPLETE:
+            done_here += 1
+        if on_trial is not None:
+            on_trial(study.get_trials(deepcopy=False)[-1])
+    return done_here
+
+
+def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
+    from optuna.trial import TrialState
+
+    study = setup.study
+    storage = study._storage
+    heartbeat = _Heartbeat(storage, trial._trial_id)
+    heartbeat.start()
+    try:
+        try:
+            arch = setup.space.sample(trial)
+            setup.space.validate(arch)
+        except InvalidArchitecture as exc:
+            trial.set_user_attr("invalid", str(exc))
+            study.tell(trial, state=TrialState.PRUNED)
+            return TrialState.PRUNED
+        started = time.perf_counter()
+        try:
+            evaluation = setup.evaluator.evaluate(arch, trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            return TrialState.PRUNED
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except NasError as exc:
+            if isinstance(exc, ConfigError):
+                trial.set_user_attr("error", str(exc))
+                study.tell(trial, state=TrialState.FAIL)
+                raise
+            return _fail(study, trial, exc)
+        except Exception as exc:  # noqa: BLE001 - one bad trial must not stop the search
+            log.debug("trial %d failed:\n%s", trial.number, traceback.format_exc())
+            return _fail(study, trial, exc)
+        values = _objective_values(setup.config, evaluation.metrics)
+        record = {
+            "arch": arch.to_dict(),
+            "arch_key": arch.key,
+            "fidelity": evaluation.fidelity,
+            "evaluator": setup.evaluator.name,
+            "metrics": {k: float(v) for k, v in evaluation.metrics.items()},
+            "eval_seconds": round(time.perf_counter() - started, 4),
+            "worker": setup.worker_index,
+            **dict(evaluation.attrs),
+        }
+        for key, value in record.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, values)
+        return TrialState.COMPLETE
+    finally:
+        heartbeat.stop()
+
+
+def _fail(study: Any, trial: Any, exc: BaseException) -> Any:
+    from optuna.trial import TrialState
+
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+    log.warning("trial %d failed: %s", trial.number, message)
+    trial.set_user_attr("error", message)
+    study.tell(trial, state=TrialState.FAIL)
+    return TrialState.FAIL
+
+
+def _objective_values(config: StudyConfig, metrics: Any) -> list[float]:
+    values = []
+    for objective in config.objectives:
+        if objective.metric not in metrics:
+            raise ConfigError(
+                f"objective '{objective.metric}' is not measured by evaluator "
+                f"'{config.evaluator.name}'; it measured: {', '.join(sorted(metrics))}"
+            )
+        values.append(float(metrics[objective.metric]))
+    return values
+
+
+def _count(study: Any) -> dict[str, int]:
+    from optuna.trial import TrialState
+
+    counts = dict.fromkeys(("COMPLETE", "RUNNING", "WAITING", "FAIL", "PRUNED"), 0)
+    for t in study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+    ):
+        counts[t.state.name] += 1
+    return counts
+
+
+def _within_budget(study: Any, number: int, n_trials: int) -> bool:
+    from optuna.trial import TrialState
+
+    ahead = [
+        t for t in study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
+        )
+        if t.number < number
+    ]
+    return len(ahead) < n_trials
+
+
+class _Heartbeat:
+    """Records a heartbeat for one trial every interval until stopped."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self._storage = storage
+        self._trial_id = trial_id
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        interval = getattr(self._storage, "heartbeat_interval", None)
+        if not interval:
+            return
+        self._storage.record_heartbeat(self._trial_id)
+        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
+                log.debug("heartbeat failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
