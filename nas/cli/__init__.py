@@ -12,13 +12,13 @@ import sys
 
 import typer
 
-from nas.cli import _export, _inspect, _search
+from nas.cli import _bench, _export, _inspect, _search
 from nas.cli._app import app, state
 from nas.errors import NasError
 
 __all__ = ["app", "main"]
 
-_ = (_search, _inspect, _export)  # commands register themselves on import
+_ = (_bench, _search, _inspect, _export)  # commands register themselves on import
 
 
 def main() -> None:
