@@ -50,7 +50,7 @@ __all__ = [
 DIRECTIONS = ("maximize", "minimize")
 _TOP_KEYS = {
     "name", "storage", "seed", "n_jobs", "device", "space", "task",
-    "objectives", "sampler", "evaluator", "budget", "description",
+    "objectives", "sampler", "evaluator", "budget", "description", "pruner", "supernet",
 }
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
@@ -101,6 +101,10 @@ class StudyConfig:
     sampler: Component
     evaluator: Component
     budget: Budget
+    #: Optuna pruner for evaluators that report per-epoch values (``none`` = off)
+    pruner: Component = field(default_factory=lambda: Component("none"))
+    #: supernet training settings (``[supernet]``), validated by the supernet trainer
+    supernet: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}))
     storage: str | None = None
     seed: int = 0
     n_jobs: int = 1
@@ -197,6 +201,8 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         sampler=_component("sampler", data.get("sampler", {"name": "tpe"})),
         evaluator=_component("evaluator", data.get("evaluator", {"name": "train"})),
         budget=budget,
+        pruner=_component("pruner", data.get("pruner", {"name": "none"})),
+        supernet=_table("supernet", data.get("supernet", {})),
         storage=storage,
         seed=_int("seed", data.get("seed", 0), minimum=0),
         n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
@@ -228,6 +234,10 @@ def check_components(config: StudyConfig) -> None:
     task_cls = resolve("task.name", TASKS, config.task.name)
     evaluator_cls = resolve("evaluator.name", EVALUATORS, config.evaluator.name)
     resolve("sampler.name", SAMPLERS, config.sampler.name)
+    from nas.pruners import PRUNERS, check_pruner
+
+    resolve("pruner.name", PRUNERS, config.pruner.name)
+    check_pruner(config.pruner.name, dict(config.pruner.params))
     check_sampler(config.sampler.name, dict(config.sampler.params), len(config.objectives))
     space_cls = SPACES.get(config.space.name)
     if space_cls.families and task_cls.family not in space_cls.families:
@@ -327,6 +337,12 @@ def _component(
         if key in value:
             params[key] = value[key]
     return Component(name, FrozenDict(params))
+
+
+def _table(where: str, value: Any) -> FrozenDict:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    return FrozenDict(dict(value))
 
 
 def _objectives(value: Any) -> tuple[Objective, ...]:

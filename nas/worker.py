@@ -100,8 +100,13 @@ def build_worker(
         config.sampler.name, dict(config.sampler.params),
         seed=seed, directions=config.directions, space=space,
     )
+    from nas.pruners import create_pruner
+
+    pruner = create_pruner(config.pruner.name, dict(config.pruner.params))
     study = load_study(config.name, storage)
-    study = optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler)
+    study = optuna.load_study(
+        study_name=study.study_name, storage=storage, sampler=sampler, pruner=pruner
+    )
     return WorkerSetup(config, study, space, evaluator, worker_index)
 
 

@@ -5,6 +5,7 @@ it is discovered on the first registry lookup.
 """
 
 from search_spaces._base import (
+    Batch,
     Categorical,
     Choice,
     FloatRange,
@@ -16,6 +17,7 @@ from search_spaces._registry import SPACES, create_space, register_space
 
 __all__ = [
     "SPACES",
+    "Batch",
     "Categorical",
     "Choice",
     "FloatRange",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
 __all__ = [
+    "Batch",
     "Categorical",
     "IntRange",
     "FloatRange",
@@ -48,6 +49,44 @@ class TaskSpec:
     num_classes: int
     input_size: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch in the shape every model, task, proxy and exporter agrees on.
+
+    ``model(*batch.inputs)`` returns logits; ``targets`` are class indices
+    aligned with the logits' leading dimensions; ``mask`` (optional, bool)
+    selects which outputs count (a graph split's nodes). By family:
+
+    * graph: ``inputs = (x, edge_index)``, logits ``(nodes, classes)``
+    * image: ``inputs = (images,)``, logits ``(batch, classes)``
+    * sequence: ``inputs = (tokens,)``, logits ``(batch, time, vocab)``
+
+    Plain tensors as positional inputs keep models traceable (TorchScript,
+    ONNX) and let proxies and latency measurements call any model the same way.
+    """
+
+    inputs: tuple[Any, ...]
+    targets: Any
+    mask: Any = None
+
+    def to(self, device: Any) -> Batch:
+        move = lambda t: t.to(device) if hasattr(t, "to") else t  # noqa: E731
+        return Batch(
+            tuple(move(t) for t in self.inputs),
+            move(self.targets),
+            None if self.mask is None else move(self.mask),
+        )
+
+    def selected(self, logits: Any) -> tuple[Any, Any]:
+        """``(logits, targets)`` flattened to ``(n, classes)`` / ``(n,)`` and masked."""
+        flat_logits = logits.reshape(-1, logits.shape[-1])
+        flat_targets = self.targets.reshape(-1)
+        if self.mask is not None:
+            keep = self.mask.reshape(-1)
+            return flat_logits[keep], flat_targets[keep]
+        return flat_logits, flat_targets
 
 
 @dataclass(frozen=True)

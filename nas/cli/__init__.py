@@ -1,24 +1,30 @@
 """The ``nas`` command line. Torch-free at import: ``nas --help`` answers at once.
 
-Each command lives in its own module and imports heavy pieces inside the
-command body. Errors the user can fix (:class:`nas.errors.NasError`) print as
-one line on stderr with exit status 2; ``--debug`` shows the traceback.
+Each command lives in its own private module of this package (``_search.py``,
+``_dashboard.py`` …) and registers itself on :data:`app` (or on ``bench_app``
+for ``nas bench …``) when imported; every module here is imported at start-up,
+so a module must import heavy pieces (torch, streamlit) inside its command
+body only. Errors the user can fix (:class:`nas.errors.NasError`) print as one
+line on stderr with exit status 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 
 import typer
 
-from nas.cli import _bench, _export, _inspect, _search
 from nas.cli._app import app, state
 from nas.errors import NasError
 
 __all__ = ["app", "main"]
 
-_ = (_bench, _search, _inspect, _export)  # commands register themselves on import
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _module != "_app":
+        importlib.import_module(f"{__name__}.{_module}")
 
 
 def main() -> None:

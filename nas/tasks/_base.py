@@ -1,9 +1,10 @@
 """The task contract: a data set, a loss and a metric.
 
 The training loop in :mod:`nas.train` is generic: it asks the task for the
-batches of one epoch, the loss of a batch and the metrics of a split. Graph
-tasks are full-batch (one batch, the whole graph, with split masks); image and
-sequence tasks yield minibatches.
+batches of one epoch, the loss of a batch and the metrics of a split. Every
+batch is a :class:`search_spaces.Batch` (``model(*batch.inputs)`` gives
+logits). Graph tasks are full-batch (one batch, the whole graph, with split
+masks); image and sequence tasks yield minibatches.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.errors import DataError
-from search_spaces import TaskSpec
+from search_spaces import Batch, TaskSpec
 
 if TYPE_CHECKING:
     import torch
@@ -73,17 +74,24 @@ class Task(ABC):
         """Input/output dimensions; available after :meth:`prepare`."""
 
     @abstractmethod
-    def train_batches(self, epoch: int) -> Iterable[Any]:
-        """The batches of one training epoch (seeded by ``epoch``)."""
+    def train_batches(self, epoch: int) -> Iterable[Batch]:
+        """The batches of one training epoch (seeded by ``epoch``), on the task's device."""
 
-    @abstractmethod
-    def loss(self, logits: torch.Tensor, batch: Any) -> torch.Tensor:
-        """Training loss of one batch."""
+    def loss(self, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Training loss of one batch: cross-entropy over the batch's selected outputs."""
+        import torch.nn.functional as F
+
+        selected_logits, targets = batch.selected(logits)
+        return F.cross_entropy(selected_logits, targets)
 
     @abstractmethod
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
-        """``{"accuracy"|"loss"|…: value}`` of ``model`` on ``split`` ("val" or "test")."""
+        """``{"accuracy"|"loss"|…: value}`` of ``model`` on ``split`` ("val" or "test").
+
+        Keys are plain metric names; the evaluator prefixes them with the split
+        (``val_accuracy``, ``test_accuracy``).
+        """
 
     @abstractmethod
-    def example_batch(self, batch_size: int = 64) -> Any:
-        """One real batch (for proxies, latency and export parity checks)."""
+    def example_batch(self, batch_size: int = 64, seed: int = 0) -> Batch:
+        """One real, seeded batch (for proxies, latency and export parity checks)."""
