@@ -5,6 +5,7 @@ Writers (search, workers) use :func:`open_storage`; readers (dashboard,
 """
 
 from nas.store._connect import migrate, open_storage, read_engine, write_engine
+from nas.store._incremental import param_distributions, refresh_trials, trials_fingerprint
 from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
 from nas.store._read import (
     list_studies,
@@ -27,12 +28,15 @@ __all__ = [
     "migrate",
     "objective_columns",
     "open_storage",
+    "param_distributions",
     "pareto_front",
     "pareto_mask",
     "read_engine",
     "redact",
+    "refresh_trials",
     "resolve_url",
     "sqlite_path",
     "study_info",
+    "trials_fingerprint",
     "write_engine",
 ]
