@@ -15,24 +15,29 @@ from nas.errors import ConfigError, StorageError
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["create_or_load_study", "load_study", "config_from_study", "count_states"]
-
-HEARTBEAT_INTERVAL_S = 5
-GRACE_PERIOD_S = 15
-MAX_RETRIES = 2
+__all__ = [
+    "create_or_load_study",
+    "load_study",
+    "config_from_study",
+    "count_states",
+    "storage_for",
+]
 
 
 def storage_for(url: str | None) -> optuna.storages.RDBStorage:
-    """Writer storage with heartbeats: a dead worker's trial is failed and retried."""
-    from optuna.storages import RetryFailedTrialCallback
+    """Writer storage with heartbeats: a dead worker's trial is failed and retried.
 
+    Interval and grace come from :func:`nas.heartbeat.heartbeat_settings`.
+    """
+    from nas.heartbeat import RetryStaleTrial, heartbeat_settings
     from nas.store import open_storage
 
+    settings = heartbeat_settings()
     return open_storage(
         url,
-        heartbeat_interval=HEARTBEAT_INTERVAL_S,
-        grace_period=GRACE_PERIOD_S,
-        failed_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRIES),
+        heartbeat_interval=settings.interval,  # type: ignore[arg-type]  # Optuna takes floats
+        grace_period=settings.grace,  # type: ignore[arg-type]
+        failed_trial_callback=RetryStaleTrial(settings.max_retries),
     )
 
 

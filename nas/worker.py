@@ -8,8 +8,9 @@ this loop on the same study; they coordinate only through the store:
   ``n_trials`` complete trials however many workers race. A trial created past
   the budget is closed as PRUNED with ``nas_skipped`` set, before any work.
 * **Heartbeats**: a thread records a heartbeat for the running trial; a worker
-  that dies stops beating, and Optuna's ``fail_stale_trials`` marks its trial
-  failed and re-queues it (``RetryFailedTrialCallback``) for another worker.
+  that dies stops beating, and any other worker fails its trial within two
+  heartbeat intervals and re-queues it for another worker (``nas.heartbeat``).
+  Attr ``host`` (``hostname:pid``) names the process running a trial.
 * **Failures**: an exception in an evaluation fails that trial with the error
   in its attrs, and the search goes on; Ctrl-C fails the running trial with
   reason "interrupted" so a re-run resumes cleanly.
@@ -18,7 +19,9 @@ this loop on the same study; they coordinate only through the store:
 from __future__ import annotations
 
 import logging
-import threading
+import math
+import os
+import socket
 import time
 import traceback
 import warnings
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
 from nas.errors import ConfigError, InvalidArchitecture, NasError
+from nas.heartbeat import TrialHeartbeat, fail_dead_trials
 
 if TYPE_CHECKING:
     import optuna
@@ -131,7 +135,7 @@ def run_worker_loop(
     while True:
         if deadline is not None and time.time() >= deadline:
             break
-        optuna.storages.fail_stale_trials(study)
+        fail_dead_trials(study)
         if n_trials is not None:
             states = _count(study)
             if states["COMPLETE"] >= n_trials:
@@ -153,13 +157,15 @@ def run_worker_loop(
 
 
 def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study = setup.study
-    storage = study._storage
-    heartbeat = _Heartbeat(storage, trial._trial_id)
+    heartbeat = TrialHeartbeat(study, trial._trial_id)
     heartbeat.start()
     try:
+        trial.set_user_attr("host", f"{socket.gethostname()}:{os.getpid()}")
         try:
             arch = setup.space.sample(trial)
             setup.space.validate(arch)
@@ -186,7 +192,15 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
         except Exception as exc:  # noqa: BLE001 - one bad trial must not stop the search
             log.debug("trial %d failed:\n%s", trial.number, traceback.format_exc())
             return _fail(study, trial, exc)
-        values = _objective_values(setup.config, evaluation.metrics)
+        try:
+            values = _objective_values(setup.config, evaluation.metrics)
+        except ConfigError as exc:
+            trial.set_user_attr("error", str(exc))
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        not_finite = [m for m, v in zip(setup.config.metrics, values) if not math.isfinite(v)]
+        if not_finite:
+            return _fail(study, trial, ValueError(f"objective {not_finite[0]} is not finite"))
         record = {
             "arch": arch.to_dict(),
             "arch_key": arch.key,
@@ -197,10 +211,19 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
+        # Attrs first, then values+state in one transaction (tell): a crash in between
+        # leaves a RUNNING trial that is failed and retried, never a COMPLETE one without
+        # its architecture and metrics.
         for key, value in record.items():
             trial.set_user_attr(key, value)
         study.tell(trial, values)
         return TrialState.COMPLETE
+    except UpdateFinishedTrialError:
+        # Our heartbeat was missed for longer than the grace period (machine paused,
+        # network cut) and another worker failed and re-queued the trial meanwhile.
+        log.warning("trial %d was failed by another worker (heartbeat lost); result dropped",
+                    trial.number)
+        return TrialState.FAIL
     finally:
         heartbeat.stop()
 
@@ -248,33 +271,3 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
         if t.number < number
     ]
     return len(ahead) < n_trials
-
-
-class _Heartbeat:
-    """Records a heartbeat for one trial every interval until stopped."""
-
-    def __init__(self, storage: Any, trial_id: int) -> None:
-        self._storage = storage
-        self._trial_id = trial_id
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        interval = getattr(self._storage, "heartbeat_interval", None)
-        if not interval:
-            return
-        self._storage.record_heartbeat(self._trial_id)
-        self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
-        self._thread.start()
-
-    def _beat(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self._storage.record_heartbeat(self._trial_id)
-            except Exception:  # noqa: BLE001 - a missed beat is retried next interval
-                log.debug("heartbeat failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
