@@ -1,0 +1,84 @@
+"""What the elastic spaces (``mobilenet``, ``vit``, ``charlm``) share: per-layer choices.
+
+Per-layer choices are flat names (``layer3_heads``, ``s2_b4_kernel``) so that an
+architecture stays shaped like Optuna's ``trial.params``. Every trial samples
+every name, including those of layers beyond the sampled depth: those values
+exist but are *ignored* by :meth:`build`, and :meth:`encode` writes zeros for
+them so a predictor sees two architectures that build the same model as equal.
+
+Every choice of these spaces is numeric and "bigger value = bigger model", so
+:meth:`largest` / :meth:`smallest` take each choice's maximum / minimum (what
+a supernet's sandwich rule trains, Yu & Huang 2019).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nas.architecture import Architecture
+from nas.errors import ConfigError, InvalidArchitecture
+from search_spaces._base import Categorical, SearchSpace
+
+__all__ = ["LayeredSpace", "grid_of"]
+
+
+def grid_of(choice: Any) -> list[Any]:
+    return list(choice.values) if isinstance(choice, Categorical) else choice.grid()
+
+
+class LayeredSpace(SearchSpace):
+    """A space whose choices are global ones plus per-layer ones, some inactive."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
+        super().__init__(overrides)
+        self._check_choices()
+
+    @abstractmethod
+    def is_active(self, name: str, arch: Architecture) -> bool:
+        """Whether choice ``name`` affects the model built for ``arch``."""
+
+    def _check_choices(self) -> None:
+        """Reject overrides under which some combination cannot be built (ConfigError)."""
+
+    def largest(self) -> Architecture:
+        return Architecture({n: max(grid_of(c)) for n, c in self.choices().items()})
+
+    def smallest(self) -> Architecture:
+        return Architecture({n: min(grid_of(c)) for n, c in self.choices().items()})
+
+    def encode(self, arch: Architecture) -> np.ndarray:
+        """The base one-hot/scaled encoding with the choices of inactive layers zeroed."""
+        vector = super().encode(arch)
+        offset = 0
+        for name, choice in self.choices().items():
+            width = len(choice.values) if isinstance(choice, Categorical) else 1
+            if not self.is_active(name, arch):
+                vector[offset:offset + width] = 0.0
+            offset += width
+        return vector
+
+    # -- helpers for the transformer spaces ---------------------------------
+    def _check_heads_divide(self, dim_name: str, heads_names: list[str]) -> None:
+        """Every heads value must divide every dim value, so sampling never fails."""
+        choices = self.choices()
+        for heads_name in heads_names:
+            for heads in grid_of(choices[heads_name]):
+                for dim in grid_of(choices[dim_name]):
+                    if int(heads) <= 0 or int(dim) % int(heads):
+                        raise ConfigError(
+                            f"space.choices.{heads_name}: {heads} heads do not divide "
+                            f"{dim_name} {dim}; every heads value must divide every "
+                            f"{dim_name} value ({', '.join(map(str, grid_of(choices[dim_name])))})"
+                        )
+
+    def _check_arch_heads(self, arch: Architecture, dim: int, heads_names: list[str]) -> None:
+        for heads_name in heads_names:
+            if self.is_active(heads_name, arch) and dim % int(arch[heads_name]):
+                raise InvalidArchitecture(
+                    f"{self.name}: {heads_name} = {arch[heads_name]} does not divide the model "
+                    f"dim {dim} (attention heads split the dim evenly)"
+                )

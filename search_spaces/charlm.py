@@ -1,0 +1,109 @@
+"""A decoder-only transformer space for character language modelling.
+
+The searchable parts follow HAT (Wang et al. 2020) and AutoFormer (Chen et al.
+2021): the number of layers, one model dim shared by all layers, and per layer
+the attention heads and the feed-forward width. Choices:
+
+* ``num_layers`` in {2, 3, 4, 6}; ``model_dim`` in {64, 96, 128, 192};
+* ``layer{i}_heads`` in {2, 4, 8} and ``layer{i}_ffn_dim`` in {128, 256, 512}
+  for ``i = 1 .. 6``. Choices of layers ``i > num_layers`` are sampled but
+  ignored (and zeroed by :meth:`encode`).
+
+Every heads value must divide every ``model_dim`` value; a study-file override
+that breaks this is a :class:`ConfigError` naming the field.
+
+Module layout (a supernet slices these, see ``search_spaces/_transformer.py``):
+``token_embed`` (``Embedding(vocab, dim)``), ``pos_embed`` (parameter
+``(1, seq_len, dim)``, sliced on the dim only), ``blocks`` (``ModuleList`` of
+causal :class:`TransformerBlock`), ``norm`` (``LayerNorm(dim)``), ``head``
+(``Linear(dim, vocab)``). ``forward(tokens (B, T) long) -> logits (B, T, vocab)``
+for any ``T <= seq_len``.
+
+>>> space = CharLMSpace()
+>>> space.largest()["num_layers"]
+6
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from nas.architecture import Architecture
+from nas.errors import InvalidArchitecture
+from search_spaces._base import Categorical, Choice, TaskSpec
+from search_spaces._layered import LayeredSpace
+from search_spaces._registry import register_space
+from search_spaces._transformer import TransformerBlock
+
+__all__ = ["CharLMSpace", "CharLM", "MAX_LAYERS"]
+
+MAX_LAYERS = 6
+
+
+@register_space("charlm")
+class CharLMSpace(LayeredSpace):
+    """Layers, model dim, and per layer the heads and FFN dim of a causal transformer."""
+
+    families = ("sequence",)
+
+    def base_choices(self) -> dict[str, Choice]:
+        choices: dict[str, Choice] = {
+            "num_layers": Categorical((4, 2, 3, 6)),
+            "model_dim": Categorical((128, 64, 96, 192)),
+        }
+        for i in range(1, MAX_LAYERS + 1):
+            choices[f"layer{i}_heads"] = Categorical((4, 2, 8))
+            choices[f"layer{i}_ffn_dim"] = Categorical((256, 128, 512))
+        return choices
+
+    def is_active(self, name: str, arch: Architecture) -> bool:
+        if name.startswith("layer"):
+            return int(name[len("layer"):].split("_", 1)[0]) <= int(arch["num_layers"])
+        return True
+
+    def _check_choices(self) -> None:
+        self._check_heads_divide("model_dim", [f"layer{i}_heads" for i in range(1, MAX_LAYERS + 1)])
+
+    def check(self, arch: Architecture) -> None:
+        if int(arch["num_layers"]) > MAX_LAYERS:
+            raise InvalidArchitecture(f"charlm: num_layers {arch['num_layers']} is above {MAX_LAYERS}")
+        self._check_arch_heads(arch, int(arch["model_dim"]),
+                               [f"layer{i}_heads" for i in range(1, MAX_LAYERS + 1)])
+
+    def build(self, arch: Architecture, spec: TaskSpec) -> CharLM:
+        arch = self.validate(arch)
+        if spec.input_size is None:
+            raise InvalidArchitecture("charlm: the task spec needs input_size (the sequence length)")
+        layers = [(int(arch[f"layer{i}_heads"]), int(arch[f"layer{i}_ffn_dim"]))
+                  for i in range(1, int(arch["num_layers"]) + 1)]
+        return CharLM(spec.input_dim, int(spec.input_size), int(arch["model_dim"]), layers)
+
+
+class CharLM(nn.Module):
+    """Token + learned position embeddings, causal pre-norm blocks, final norm, LM head."""
+
+    def __init__(self, vocab: int, seq_len: int, dim: int, layers: list[tuple[int, int]]) -> None:
+        super().__init__()
+        self.token_embed = nn.Embedding(vocab, dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, seq_len, dim))
+        nn.init.normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.ModuleList(
+            [TransformerBlock(dim, heads, ffn, causal=True) for heads, ffn in layers]
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.token_embed(tokens) + self.pos_embed[:, : tokens.shape[1]]
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+def layer_settings(arch: Architecture) -> list[dict[str, Any]]:
+    """The active layers' ``{"heads", "ffn_dim"}`` (for latency tables and reports)."""
+    return [{"heads": int(arch[f"layer{i}_heads"]), "ffn_dim": int(arch[f"layer{i}_ffn_dim"])}
+            for i in range(1, int(arch["num_layers"]) + 1)]

@@ -1,0 +1,118 @@
+"""An AutoFormer-style vision transformer space (Chen et al. 2021), sized for 32x32 images.
+
+Choices:
+
+* ``patch_size`` in {4, 8} (64 or 16 tokens on CIFAR's 32x32 images);
+* ``depth`` in {4, 5, 6}; ``embed_dim`` in {96, 144, 192};
+* ``layer{i}_heads`` in {3, 4, 6} and ``layer{i}_mlp_ratio`` in {2.0, 3.0, 4.0}
+  for ``i = 1 .. 6``. Choices of layers ``i > depth`` are sampled but ignored
+  (and zeroed by :meth:`encode`).
+
+As in AutoFormer, one embed dim is shared by all layers while heads and MLP
+ratio vary per layer. Every heads value must divide every ``embed_dim`` value;
+a study-file override that breaks this is a :class:`ConfigError`.
+
+Module layout (a supernet slices these, see ``search_spaces/_transformer.py``):
+``patch_embed`` (``Conv2d(channels, dim, patch, stride=patch)``), ``pos_embed``
+(parameter ``(1, tokens, dim)`` with ``tokens = (side // patch) ** 2``),
+``blocks`` (``ModuleList`` of :class:`TransformerBlock`, MLP hidden width
+``int(dim * mlp_ratio)``), ``norm`` (``LayerNorm(dim)``), ``head``
+(``Linear(dim, classes)``). Tokens are mean-pooled before the head (no class
+token), so nothing depends on the patch size but ``patch_embed`` and
+``pos_embed``. A smaller patch means more tokens, so :meth:`largest` takes the
+smallest patch size (a supernet may keep one ``patch_embed``/``pos_embed`` per
+patch size, or slice the 8x8 kernel). ``forward(images (B, C, H, W)) -> logits (B, classes)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from nas.architecture import Architecture
+from nas.errors import InvalidArchitecture
+from search_spaces._base import Categorical, Choice, TaskSpec
+from search_spaces._layered import LayeredSpace, grid_of
+from search_spaces._registry import register_space
+from search_spaces._transformer import TransformerBlock
+
+__all__ = ["ViTSpace", "VisionTransformer", "MAX_DEPTH"]
+
+MAX_DEPTH = 6
+
+
+@register_space("vit")
+class ViTSpace(LayeredSpace):
+    """Patch size, depth, embed dim, and per layer the heads and MLP ratio."""
+
+    families = ("image",)
+
+    def base_choices(self) -> dict[str, Choice]:
+        choices: dict[str, Choice] = {
+            "patch_size": Categorical((4, 8)),
+            "depth": Categorical((4, 5, 6)),
+            "embed_dim": Categorical((96, 144, 192)),
+        }
+        for i in range(1, MAX_DEPTH + 1):
+            choices[f"layer{i}_heads"] = Categorical((4, 3, 6))
+            choices[f"layer{i}_mlp_ratio"] = Categorical((3.0, 2.0, 4.0))
+        return choices
+
+    def is_active(self, name: str, arch: Architecture) -> bool:
+        if name.startswith("layer"):
+            return int(name[len("layer"):].split("_", 1)[0]) <= int(arch["depth"])
+        return True
+
+    def _check_choices(self) -> None:
+        self._check_heads_divide("embed_dim", [f"layer{i}_heads" for i in range(1, MAX_DEPTH + 1)])
+
+    def largest(self) -> Architecture:
+        """Every choice at its maximum but the patch size at its minimum (most tokens)."""
+        return self._with_patch(super().largest(), min)
+
+    def smallest(self) -> Architecture:
+        return self._with_patch(super().smallest(), max)
+
+    def _with_patch(self, arch: Architecture, pick: Any) -> Architecture:
+        return arch.replace(patch_size=pick(grid_of(self.choices()["patch_size"])))
+
+    def check(self, arch: Architecture) -> None:
+        if int(arch["depth"]) > MAX_DEPTH:
+            raise InvalidArchitecture(f"vit: depth {arch['depth']} is above {MAX_DEPTH}")
+        self._check_arch_heads(arch, int(arch["embed_dim"]),
+                               [f"layer{i}_heads" for i in range(1, MAX_DEPTH + 1)])
+
+    def build(self, arch: Architecture, spec: TaskSpec) -> VisionTransformer:
+        arch = self.validate(arch)
+        side = int(spec.input_size or 32)
+        patch = int(arch["patch_size"])
+        if side % patch:
+            raise InvalidArchitecture(
+                f"vit: patch_size {patch} does not divide the image side {side}"
+            )
+        dim = int(arch["embed_dim"])
+        layers = [(int(arch[f"layer{i}_heads"]), int(dim * float(arch[f"layer{i}_mlp_ratio"])))
+                  for i in range(1, int(arch["depth"]) + 1)]
+        return VisionTransformer(spec.input_dim, side, patch, dim, layers, spec.num_classes)
+
+
+class VisionTransformer(nn.Module):
+    """Patch embedding, learned positions, pre-norm blocks, mean pooling, linear head."""
+
+    def __init__(self, channels: int, side: int, patch: int, dim: int,
+                 layers: list[tuple[int, int]], num_classes: int) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(channels, dim, patch, stride=patch)
+        self.pos_embed = nn.Parameter(torch.zeros(1, (side // patch) ** 2, dim))
+        nn.init.normal_(self.pos_embed, std=0.02)
+        self.blocks = nn.ModuleList([TransformerBlock(dim, heads, hidden) for heads, hidden in layers])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(images).flatten(2).transpose(1, 2) + self.pos_embed
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x).mean(dim=1))
