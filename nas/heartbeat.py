@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,9 @@ class RetryStaleTrial:
 
     def __init__(self, max_retries: int = MAX_RETRIES) -> None:
         self.max_retries = max_retries
-        self._optuna_retry = _retry_base()(max_retry=max_retries)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "experimental since v2.8": noise on every start
+            self._optuna_retry = _retry_base()(max_retry=max_retries)
 
     def will_retry(self, trial: optuna.trial.FrozenTrial) -> bool:
         return len(trial.system_attrs.get("retry_history", [])) < self.max_retries
@@ -177,7 +180,8 @@ class TrialHeartbeat:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        interval = getattr(self._storage, "heartbeat_interval", None)
+        # Optuna wraps RDBStorage in a cache that has the getter but not the attribute.
+        interval = self._storage.get_heartbeat_interval()
         if not interval:
             return
         self._storage.record_heartbeat(self._trial_id)

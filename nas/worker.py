@@ -44,6 +44,9 @@ __all__ = ["WorkerSetup", "build_worker", "run_worker_loop", "resolve_device"]
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.5
+#: a worker whose last this-many trials all failed stops: a broken evaluator or study
+#: file would otherwise burn trial numbers forever (the errors are in the trials' attrs).
+MAX_CONSECUTIVE_FAILURES = 10
 
 
 @dataclass
@@ -129,6 +132,7 @@ def run_worker_loop(
 
     study = setup.study
     done_here = 0
+    failures_in_a_row = 0
     # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -151,6 +155,13 @@ def run_worker_loop(
         state = _run_one(setup, trial)
         if state == TrialState.COMPLETE:
             done_here += 1
+        failures_in_a_row = failures_in_a_row + 1 if state == TrialState.FAIL else 0
+        if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+            last = study.get_trials(deepcopy=False)[-1].user_attrs.get("error", "unknown error")
+            raise NasError(
+                f"stopping: the last {failures_in_a_row} trials of this worker failed "
+                f"(last error: {last}); fix the cause and run the same command to resume"
+            )
         if on_trial is not None:
             on_trial(study.get_trials(deepcopy=False)[-1])
     return done_here

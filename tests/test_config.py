@@ -1,5 +1,6 @@
 """Study-file parsing: every malformed input is a ConfigError naming the key path."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_valid_study_parses_into_frozen_config():
     assert config.space.params["conv"] == ["gcn", "gat"]
     assert config.directions == ["maximize", "minimize"]
     assert config.budget == Budget(20, 600.0)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         config.sampler.params["population_size"] = 1  # type: ignore[index]

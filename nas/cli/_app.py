@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import typer
@@ -39,6 +40,10 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
 ) -> None:
     state.debug = debug
+    if not debug:
+        # Optuna flags features such as heartbeat retries as experimental on every use; the
+        # warning is noise in a one-line error and says nothing the user can act on.
+        warnings.filterwarnings("ignore", message=r".*(is experimental|an experimental feature)")
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

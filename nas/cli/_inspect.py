@@ -112,7 +112,8 @@ def _cell(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, str) and value.startswith("{"):
         arch = json.loads(value)
-        return " ".join(f"{k}={v}" for k, v in arch.items())
+        return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in arch.items())
     return str(value)
 
 

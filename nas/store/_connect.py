@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,17 +45,30 @@ def open_storage(
     _prepare_sqlite(url)
     kwargs = _engine_kwargs(url)
     try:
-        storage = optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            failed_trial_callback=failed_trial_callback,
-        )
+        with warnings.catch_warnings():
+            # heartbeat_interval is flagged "experimental" on every open: noise, not news.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                **_stale_callback_kwargs(optuna, failed_trial_callback),
+            )
     except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
     migrate(storage.engine)
     return storage
+
+
+def _stale_callback_kwargs(optuna: Any, callback: Callable[..., None] | None) -> dict[str, Any]:
+    """Optuna 4.9 renamed ``failed_trial_callback`` (and warns on the old name)."""
+    import inspect
+
+    params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+    name = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params
+            else "failed_trial_callback")
+    return {name: callback}
 
 
 def write_engine(url: str | None = None) -> sa.Engine:

@@ -36,4 +36,4 @@ def test_unsupported_storage_scheme(nas_cli):
 
 def test_export_needs_exactly_one_selector(nas_cli):
     done = nas_cli("export", "somestudy")
-    assert done.returncode == 2 and "exactly one of --trial N or --pareto" in done.stderr
+    assert done.returncode == 2 and "exactly one of --trial N, --pareto or --best OBJECTIVE" in done.stderr
