@@ -92,6 +92,12 @@ class Task(ABC):
         (``val_accuracy``, ``test_accuracy``).
         """
 
+    def evaluate_splits(
+        self, model: torch.nn.Module, splits: Iterable[str]
+    ) -> dict[str, dict[str, float]]:
+        """Metrics of several splits; full-batch tasks override it to share one forward pass."""
+        return {split: self.evaluate(model, split) for split in splits}
+
     @abstractmethod
     def example_batch(self, batch_size: int = 64, seed: int = 0) -> Batch:
         """One real, seeded batch (for proxies, latency and export parity checks)."""
