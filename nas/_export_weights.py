@@ -1,0 +1,223 @@
+"""Where an exported model's weights come from, and a sentence that says so.
+
+An export must ship the model that was scored, or say plainly that it does not:
+
+* ``train`` trials: the checkpoint the ``train`` evaluator saved
+  (``weights_path``). When the file is not on this machine, the model is
+  re-trained with the trial's seed and the study's training settings; seeded
+  CPU runs are reproducible, so this is the same model.
+* ``supernet`` trials: ``extract(arch)`` from the study's trained supernet,
+  after BN recalibration (weight sharing as in OFA, Cai et al. 2020).
+* ``tabular`` / ``proxy`` trials were never trained: the weights are a seeded
+  random initialisation unless ``--finetune-epochs`` trains them from scratch.
+
+``--finetune-epochs E`` then trains E more epochs on the (data) task.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.errors import CheckpointError, ExportError
+
+if TYPE_CHECKING:
+    import torch
+
+    from nas.architecture import Architecture
+    from nas.config import StudyConfig
+    from nas.tasks import Task
+    from search_spaces import SearchSpace, TaskSpec
+
+__all__ = ["Weights", "TrialModel", "resolve_weights", "SOURCES"]
+
+log = logging.getLogger(__name__)
+
+#: values of ``nas_exports.weights_source``
+SOURCES = (
+    "trained", "retrained", "supernet", "random-init", "scratch", "trained+finetuned",
+    "supernet+finetuned",
+)
+
+
+@dataclass(frozen=True)
+class TrialModel:
+    """What is needed to rebuild one trial's model."""
+
+    config: StudyConfig
+    number: int
+    fidelity: str
+    attrs: dict[str, Any]
+    arch: Architecture
+    space: SearchSpace
+    spec: TaskSpec
+    #: the task that can train and evaluate (the study's, or a data task for tabular studies)
+    data_task: Task | None
+    seed: int
+
+
+@dataclass
+class Weights:
+    """A model with its weights and an honest account of them."""
+
+    model: torch.nn.Module
+    source: str
+    description: str
+    #: metrics measured during export (re-training, fine-tuning), by name
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_weights(trial: TrialModel, finetune_epochs: int = 0) -> Weights:
+    """The trial's model with the right weights (see the module docstring)."""
+    if trial.fidelity == "supernet":
+        weights = _supernet_weights(trial)
+    elif trial.attrs.get("weights_path") or trial.fidelity == "train":
+        weights = _trained_weights(trial)
+    else:
+        weights = _random_init(trial, finetune_epochs)
+        if finetune_epochs:
+            return _train_more(trial, weights, finetune_epochs, from_scratch=True)
+        return weights
+    if finetune_epochs:
+        return _train_more(trial, weights, finetune_epochs, from_scratch=False)
+    return weights
+
+
+def _trained_weights(trial: TrialModel) -> Weights:
+    import torch
+
+    path = trial.attrs.get("weights_path")
+    model = trial.space.build(trial.arch, trial.spec)
+    epochs = trial.attrs.get("epochs")
+    if path and Path(path).is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - pickle/zip errors of a damaged file
+            raise CheckpointError(f"checkpoint {path} is corrupt: {_first_line(exc)}") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        _load_strict(model, state, str(path))
+        return Weights(
+            model, "trained",
+            f"the weights the `train` evaluator saved for this trial ({path}; "
+            f"{epochs} epochs, seed {trial.seed}, best validation epoch "
+            f"{trial.attrs.get('best_epoch', '?')})",
+        )
+    # Another machine trained it: re-train with the same seed and settings.
+    if trial.data_task is None:
+        raise ExportError(f"trial {trial.number}: checkpoint {path} is missing and the task cannot train")
+    from nas.train import seed_everything, train_model
+
+    settings = _study_train_settings(trial)
+    log.info("trial %d: checkpoint %s missing; re-training with seed %d", trial.number, path, trial.seed)
+    seed_everything(trial.seed)
+    model = trial.space.build(trial.arch, trial.spec)
+    result = train_model(model, trial.data_task, settings, seed=trial.seed)
+    measured = {f"val_{k}": float(v) for k, v in result.val.items()}
+    measured.update({f"test_{k}": float(v) for k, v in result.test.items()})
+    return Weights(
+        model, "retrained",
+        f"re-trained at export with the trial's seed {trial.seed} and the study's training "
+        f"settings ({result.epochs_run} epochs, best epoch {result.best_epoch}), because the "
+        f"checkpoint {path or '(none recorded)'} is not on this machine; seeded CPU runs "
+        "reproduce the scored model",
+        measured,
+    )
+
+
+def _supernet_weights(trial: TrialModel) -> Weights:
+    try:
+        from supernets import SUPERNETS  # type: ignore[attr-defined]
+    except ImportError:
+        raise ExportError(
+            f"trial {trial.number} was scored with a supernet, but the supernets package has no "
+            "SUPERNETS registry here"
+        ) from None
+    from supernets import load_supernet  # type: ignore[attr-defined]
+
+    if trial.data_task is None:
+        raise ExportError(f"trial {trial.number}: BN recalibration needs a task with training data")
+    supernet = load_supernet(trial.config, trial.attrs, trial.data_task)  # pragma: no cover
+    supernet.recalibrate_bn(trial.data_task.train_batches(0))
+    model = supernet.extract(trial.arch)
+    name = getattr(supernet, "name", trial.space.name)
+    del SUPERNETS
+    return Weights(
+        model, "supernet",
+        f"inherited from the trained `{name}` supernet via extract(arch), after BN recalibration "
+        "on training batches (not trained standalone)",
+    )
+
+
+def _random_init(trial: TrialModel, finetune_epochs: int) -> Weights:
+    import torch
+
+    torch.manual_seed(trial.seed)
+    model = trial.space.build(trial.arch, trial.spec)
+    if finetune_epochs:
+        return Weights(model, "random-init", "")
+    return Weights(
+        model, "random-init",
+        f"**untrained**: a seeded random initialisation (seed {trial.seed}). This trial was "
+        f"scored by the `{trial.fidelity}` fidelity without training a model; re-export with "
+        "`--finetune-epochs E` to train it from scratch",
+    )
+
+
+def _train_more(trial: TrialModel, weights: Weights, epochs: int, *, from_scratch: bool) -> Weights:
+    from dataclasses import replace
+
+    from nas.train import train_model
+
+    if trial.data_task is None:
+        raise ExportError(
+            f"--finetune-epochs: task '{trial.config.task.name}' has no training data; "
+            "pass --data-task with a task that has (e.g. cifar10-subset)"
+        )
+    settings = replace(_study_train_settings(trial), epochs=epochs, patience=epochs + 1)
+    result = train_model(weights.model, trial.data_task, settings, seed=trial.seed)
+    measured = {f"val_{k}": float(v) for k, v in result.val.items()}
+    measured.update({f"test_{k}": float(v) for k, v in result.test.items()})
+    task = trial.data_task.name
+    if from_scratch:
+        return Weights(
+            weights.model, "scratch",
+            f"trained from scratch at export for {epochs} epoch(s) on `{task}` (seed {trial.seed}, "
+            f"best validation epoch {result.best_epoch}); the study scored this architecture by "
+            f"the `{trial.fidelity}` fidelity, not these weights",
+            measured,
+        )
+    return Weights(
+        weights.model, weights.source.replace("retrained", "trained") + "+finetuned",
+        f"{weights.description}; then fine-tuned at export for {epochs} epoch(s) on `{task}` "
+        f"(best validation epoch {result.best_epoch})",
+        {**weights.measured, **measured},
+    )
+
+
+def _study_train_settings(trial: TrialModel) -> Any:
+    """The study's training settings: the ``train`` evaluator's, else its defaults."""
+    from nas.evaluators import EVALUATORS
+    from nas.train import TrainSettings
+
+    config = trial.config
+    params = dict(config.evaluator.params) if config.evaluator.name == "train" else {}
+    evaluator_cls = EVALUATORS.get("train")
+    evaluator = evaluator_cls(trial.space, trial.data_task, params, device="cpu", seed=config.seed)
+    settings = evaluator.settings(trial.arch) if hasattr(evaluator, "settings") else TrainSettings()
+    return settings
+
+
+def _load_strict(model: torch.nn.Module, state: Any, where: str) -> None:
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"checkpoint {where} does not fit the architecture: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
