@@ -1,0 +1,177 @@
+"""How the elastic spaces split into latency-table units (see :mod:`nas.latency_table`).
+
+For each space three functions agree on one key per unit:
+
+* ``*_keys(arch, spec, batch_size)``: the keys, from the architecture alone;
+* ``*_units(model, arch, spec, example)``: ``(key, callable, input)`` for every
+  unit of a built model, the input being what the unit sees in a real forward
+  pass of ``example``;
+* ``*_covering(space)``: a few architectures whose units together are every
+  unit any architecture of the space can contain.
+
+A key holds everything that changes a unit's cost: its configuration and its
+input's shape (the batch size is the table's own).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from nas.architecture import Architecture
+from search_spaces import TaskSpec
+
+__all__ = [
+    "mobilenet_keys", "mobilenet_units", "mobilenet_covering",
+    "vit_keys", "vit_units", "charlm_keys", "charlm_units", "transformer_covering",
+]
+
+Unit = tuple[str, Any, Any]
+
+
+# -- mobilenet ------------------------------------------------------------------
+
+def mobilenet_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list[str]:
+    from search_spaces._mobilenet_blocks import make_divisible
+    from search_spaces.mobilenet import FINAL_EXPAND, STAGES, STEM_CHANNELS, block_settings
+
+    width = float(arch["width_mult"])
+    side = int(spec.input_size or 32)
+    keys = [f"stem|{spec.input_dim}>{make_divisible(STEM_CHANNELS * width)}|{side}"]
+    for _stage, in_ch, out_ch, kernel, expand, stride, use_se, act in block_settings(arch):
+        keys.append(f"mbconv|{in_ch}>{out_ch}|{side}|k{kernel}|e{expand}|s{stride}"
+                    f"|se{int(use_se)}|{act}")
+        side = math.ceil(side / stride)
+    last = make_divisible(STAGES[-1][0] * width)
+    features = make_divisible(STAGES[-1][0] * FINAL_EXPAND * width)
+    keys.append(f"mbhead|{last}>{features}>{spec.num_classes}|{side}")
+    return keys
+
+
+def mobilenet_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
+    import torch
+
+    keys = iter(mobilenet_keys(arch, spec))
+    units: list[Unit] = []
+    with torch.no_grad():
+        units.append((next(keys), model.stem, example))
+        x = model.stem(example)
+        for stage in model.stages:
+            for block in stage:
+                units.append((next(keys), block, x))
+                x = block(x)
+
+        def head(h: Any) -> Any:
+            return model.classifier(model.final_expand(h).mean(dim=(2, 3)))
+
+        units.append((next(keys), head, x))
+    return units
+
+
+def mobilenet_covering(space: Any) -> Iterable[Architecture]:
+    """Every stage at full depth, one kernel and expand ratio everywhere, per width."""
+    choices = space.choices()
+    names = list(choices)
+    for width, kernel, expand in itertools.product(
+        _grid(choices["width_mult"]), _grid(choices["s1_b1_kernel"]), _grid(choices["s1_b1_expand"])
+    ):
+        arch: dict[str, Any] = {}
+        for name in names:
+            if name == "width_mult":
+                arch[name] = width
+            elif name.endswith("_depth"):
+                arch[name] = max(_grid(choices[name]))
+            elif name.endswith("_kernel"):
+                arch[name] = kernel
+            else:
+                arch[name] = expand
+        yield Architecture(arch)
+
+
+# -- transformers ----------------------------------------------------------------
+
+def _block_key(tokens: int, dim: int, heads: int, hidden: int, causal: bool) -> str:
+    return f"block|t{tokens}|d{dim}|h{heads}|f{hidden}|causal{int(causal)}"
+
+
+def vit_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list[str]:
+    side = int(spec.input_size or 32)
+    patch, dim = int(arch["patch_size"]), int(arch["embed_dim"])
+    tokens = (side // patch) ** 2
+    keys = [f"patch|{spec.input_dim}>{dim}|p{patch}|{side}"]
+    for i in range(1, int(arch["depth"]) + 1):
+        hidden = int(dim * float(arch[f"layer{i}_mlp_ratio"]))
+        keys.append(_block_key(tokens, dim, int(arch[f"layer{i}_heads"]), hidden, False))
+    keys.append(f"vithead|t{tokens}|d{dim}|c{spec.num_classes}")
+    return keys
+
+
+def vit_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
+    def embed(images: Any) -> Any:
+        return model.patch_embed(images).flatten(2).transpose(1, 2) + model.pos_embed
+
+    def head(x: Any) -> Any:
+        return model.head(model.norm(x).mean(dim=1))
+
+    return _transformer_units(model, vit_keys(arch, spec), embed, head, example)
+
+
+def charlm_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list[str]:
+    tokens, dim, vocab = int(spec.input_size or 64), int(arch["model_dim"]), spec.input_dim
+    keys = [f"tokembed|v{vocab}|d{dim}|t{tokens}"]
+    for i in range(1, int(arch["num_layers"]) + 1):
+        keys.append(_block_key(tokens, dim, int(arch[f"layer{i}_heads"]),
+                               int(arch[f"layer{i}_ffn_dim"]), True))
+    keys.append(f"lmhead|t{tokens}|d{dim}|v{spec.num_classes}")
+    return keys
+
+
+def charlm_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
+    def embed(tokens: Any) -> Any:
+        return model.token_embed(tokens) + model.pos_embed[:, : tokens.shape[1]]
+
+    def head(x: Any) -> Any:
+        return model.head(model.norm(x))
+
+    return _transformer_units(model, charlm_keys(arch, spec), embed, head, example)
+
+
+def transformer_covering(depth_name: str) -> Callable[[Any], Iterable[Architecture]]:
+    """Full depth, and each per-layer field uniform across layers, for every global choice."""
+
+    def covering(space: Any) -> Iterable[Architecture]:
+        choices = space.choices()
+        globals_ = [n for n in choices if not n.startswith("layer") and n != depth_name]
+        fields = sorted({n.split("_", 1)[1] for n in choices if n.startswith("layer")})
+        grids = [_grid(choices[n]) for n in globals_]
+        field_grids = [_grid(choices[f"layer1_{f}"]) for f in fields]
+        for values in itertools.product(*grids, *field_grids):
+            arch: dict[str, Any] = dict(zip(globals_, values[: len(globals_)]))
+            per_layer = dict(zip(fields, values[len(globals_):]))
+            arch[depth_name] = max(_grid(choices[depth_name]))
+            for name in choices:
+                if name.startswith("layer"):
+                    arch[name] = per_layer[name.split("_", 1)[1]]
+            yield Architecture(arch)
+
+    return covering
+
+
+def _transformer_units(model: Any, keys: list[str], embed: Any, head: Any, example: Any) -> list[Unit]:
+    import torch
+
+    units: list[Unit] = []
+    with torch.no_grad():
+        units.append((keys[0], embed, example))
+        x = embed(example)
+        for key, block in zip(keys[1:-1], model.blocks):
+            units.append((key, block, x))
+            x = block(x)
+        units.append((keys[-1], head, x))
+    return units
+
+
+def _grid(choice: Any) -> list[Any]:
+    return list(choice.values) if hasattr(choice, "values") else choice.grid()

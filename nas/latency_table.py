@@ -1,0 +1,319 @@
+"""A per-device latency lookup table: measure each layer once, sum to predict any architecture.
+
+Once-for-All (Cai et al. 2020) and HAT (Wang et al. 2020) predict a
+sub-network's latency from a table of per-layer latencies measured once on
+the target device, keyed by the layer's configuration and input shape.
+Here every architecture decomposes into *units* (the stem, each block, the
+head), each with a key such as ``mbconv|24x16|40|k5|e4.0|s2|se1|relu``.
+:func:`calibrate` measures every unit any architecture of the space can
+contain (median of repeated forward passes, threads pinned, eval mode), then
+measures a few whole architectures and fits ``measured ≈ scale * sum + offset``
+by least squares: the offset absorbs what isolated units do not see (the
+model's own call overhead, cache effects), as in the "calibrated" variant of
+HAT's look-up predictor. :func:`predict_latency` sums the table in
+microseconds; no model is built.
+
+Tables live at ``$NAS_CACHE_DIR/latency/<device>/<space>-<task shape>-b<batch>.json``
+(default cache dir ``~/.cache/nas``); the device name includes the CPU model
+or GPU name and the thread count, so a table is never used on another machine
+kind. Spaces with a decomposition: ``mobilenet``, ``vit``, ``charlm``.
+
+>>> table = calibrate("charlm", spec)                # doctest: +SKIP
+>>> predict_latency("charlm", arch, spec)            # doctest: +SKIP
+1234.5
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas.architecture import Architecture
+from nas.errors import ConfigError, NotApplicable
+
+if TYPE_CHECKING:
+    import torch
+
+    from search_spaces import SearchSpace, TaskSpec
+
+__all__ = [
+    "LatencyTable",
+    "calibrate",
+    "predict_latency",
+    "predict_latency_if_calibrated",
+    "load_table",
+    "table_path",
+    "device_name",
+    "measure_arch_latency_us",
+    "SUPPORTED_SPACES",
+]
+
+log = logging.getLogger(__name__)
+
+#: measured whole architectures used to fit the scale/offset correction
+_REFERENCE_ARCHS = 8
+
+
+@dataclass
+class LatencyTable:
+    """Per-unit latencies (µs) for one space, task shape, batch size and device."""
+
+    space: str
+    device: str
+    spec_key: str
+    batch_size: int
+    units: dict[str, float] = field(default_factory=dict)
+    scale: float = 1.0
+    offset_us: float = 0.0
+
+    def predict(self, keys: Iterable[str]) -> float:
+        total = 0.0
+        for key in keys:
+            if key not in self.units:
+                raise ConfigError(
+                    f"latency table for '{self.space}' on {self.device} has no entry '{key}'; "
+                    f"recalibrate with `nas latency calibrate --space {self.space}`"
+                )
+            total += self.units[key]
+        return self.scale * total + self.offset_us
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> LatencyTable:
+        return cls(**json.loads(path.read_text()))
+
+
+def device_name(device: str = "cpu", threads: int = 1) -> str:
+    """A file-name-safe name of the measuring hardware, e.g. ``cpu-amd-epyc-t1``."""
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(torch.device(device))
+    else:
+        name = _cpu_model() + f"-t{threads}"
+    return re.sub(r"[^a-z0-9.]+", "-", f"{device.split(':')[0]}-{name}".lower()).strip("-")
+
+
+def table_path(space: str, spec: TaskSpec, *, batch_size: int = 1, device: str = "cpu",
+               threads: int = 1, cache_dir: str | Path | None = None) -> Path:
+    root = Path(cache_dir or os.environ.get("NAS_CACHE_DIR") or Path.home() / ".cache" / "nas")
+    return root / "latency" / device_name(device, threads) / f"{space}-{_spec_key(spec)}-b{batch_size}.json"
+
+
+def load_table(space: str, spec: TaskSpec, **where: Any) -> LatencyTable | None:
+    """The calibrated table for this space, task shape and device, or None."""
+    path = table_path(space, spec, **where)
+    return LatencyTable.load(path) if path.is_file() else None
+
+
+def predict_latency(space: SearchSpace | str, arch: Architecture, spec: TaskSpec, *,
+                    table: LatencyTable | None = None, **where: Any) -> float:
+    """Predicted latency of ``arch`` in microseconds, from the calibrated table.
+
+    ``where`` (batch_size, device, threads, cache_dir) picks the table when
+    ``table`` is not given; a missing table is a :class:`ConfigError` saying
+    how to calibrate.
+    """
+    name = _space_name(space)
+    if table is None:
+        table = load_table(name, spec, **where)
+        if table is None:
+            raise ConfigError(
+                f"no latency table for space '{name}' at {table_path(name, spec, **where)}; "
+                f"run `nas latency calibrate --space {name}`"
+            )
+    return table.predict(unit_keys(name, arch, spec, table.batch_size))
+
+
+def predict_latency_if_calibrated(space: SearchSpace | str, arch: Architecture,
+                                  spec: TaskSpec, **where: Any) -> float | None:
+    """:func:`predict_latency`, or None when the space has no decomposition or no table."""
+    name = _space_name(space)
+    if name not in SUPPORTED_SPACES or load_table(name, spec, **where) is None:
+        return None
+    return predict_latency(name, arch, spec, **where)
+
+
+def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
+              device: str = "cpu", threads: int = 1, repeats: int = 30, warmup: int = 5,
+              reference_archs: int = _REFERENCE_ARCHS, seed: int = 0,
+              cache_dir: str | Path | None = None,
+              progress: Callable[[int, int], None] | None = None) -> LatencyTable:
+    """Measure every unit of ``space`` on this device, fit the correction, save the table."""
+    import torch
+
+    from search_spaces import SPACES
+
+    name = _space_name(space)
+    decomposition = _decomposition(name)
+    full_space = SPACES.get(name)()  # the base choices: a table serves every override
+    table = LatencyTable(name, device_name(device, threads), _spec_key(spec), batch_size)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        covering = list(decomposition.covering(full_space))
+        for index, arch in enumerate(covering):
+            model = full_space.build(arch, spec).to(device).eval()
+            example = _example_input(spec, batch_size, device)
+            for key, run, inputs in decomposition.units(model, arch, spec, example):
+                if key not in table.units:
+                    table.units[key] = _median_us(run, inputs, repeats, warmup, device)
+            if progress:
+                progress(index + 1, len(covering))
+        _fit_correction(table, full_space, spec, batch_size, device, reference_archs, seed,
+                        repeats, warmup)
+    finally:
+        torch.set_num_threads(previous_threads)
+    path = table.save(table_path(name, spec, batch_size=batch_size, device=device,
+                                 threads=threads, cache_dir=cache_dir))
+    log.info("latency table for %s: %d units, saved to %s", name, len(table.units), path)
+    return table
+
+
+def measure_arch_latency_us(space: SearchSpace, arch: Architecture, spec: TaskSpec, *,
+                            batch_size: int = 1, device: str = "cpu", repeats: int = 30,
+                            warmup: int = 5) -> float:
+    """Median latency of the whole built model, in µs (what the table predicts)."""
+    import torch
+
+    model = space.build(arch, spec).to(device).eval()
+    inputs = _example_input(spec, batch_size, device)
+    with torch.inference_mode():
+        return _median_us(model, inputs, repeats, warmup, device)
+
+
+def unit_keys(space: str, arch: Architecture, spec: TaskSpec, batch_size: int) -> list[str]:
+    """The table keys ``arch`` decomposes into (no model is built)."""
+    return _decomposition(space).keys(arch, spec, batch_size)
+
+
+# -- decompositions -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Decomposition:
+    """How one space splits into units: static keys, measurable units, covering archs."""
+
+    keys: Callable[[Architecture, TaskSpec, int], list[str]]
+    units: Callable[[Any, Architecture, TaskSpec, Any], list[tuple[str, Any, Any]]]
+    covering: Callable[[Any], Iterable[Architecture]]
+
+
+#: spaces with a decomposition (in :mod:`nas._latency_units`)
+SUPPORTED_SPACES = ("mobilenet", "vit", "charlm")
+
+
+def _decomposition(space: str) -> Decomposition:
+    from nas import _latency_units as u
+
+    if space == "mobilenet":
+        return Decomposition(u.mobilenet_keys, u.mobilenet_units, u.mobilenet_covering)
+    if space == "vit":
+        return Decomposition(u.vit_keys, u.vit_units, u.transformer_covering("depth"))
+    if space == "charlm":
+        return Decomposition(u.charlm_keys, u.charlm_units, u.transformer_covering("num_layers"))
+    raise NotApplicable(
+        f"space '{space}' has no per-layer latency decomposition; "
+        f"supported: {', '.join(SUPPORTED_SPACES)}"
+    )
+
+
+# -- helpers --------------------------------------------------------------------
+
+def _fit_correction(table: LatencyTable, space: SearchSpace, spec: TaskSpec, batch_size: int,
+                    device: str, count: int, seed: int, repeats: int, warmup: int) -> None:
+    """Least-squares ``measured = scale * summed + offset`` over a few reference archs."""
+    import numpy as np
+
+    archs = [space.smallest(), space.largest(), *_seeded_archs(space, max(0, count - 2), seed)]
+    summed, measured = [], []
+    for arch in archs:
+        summed.append(sum(table.units[k] for k in unit_keys(table.space, arch, spec, batch_size)))
+        measured.append(measure_arch_latency_us(space, arch, spec, batch_size=batch_size,
+                                                device=device, repeats=repeats, warmup=warmup))
+    design = np.stack([np.asarray(summed), np.ones(len(summed))], axis=1)
+    (scale, offset), *_ = np.linalg.lstsq(design, np.asarray(measured), rcond=None)
+    table.scale, table.offset_us = float(scale), float(offset)
+
+
+def _seeded_archs(space: SearchSpace, count: int, seed: int) -> list[Architecture]:
+    """``count`` random valid architectures of ``space`` (uniform per choice), seeded."""
+    import random
+
+    rng = random.Random(seed)
+    archs: list[Architecture] = []
+    while len(archs) < count:
+        arch = Architecture({n: rng.choice(_grid(c)) for n, c in space.choices().items()})
+        try:
+            archs.append(space.validate(arch))
+        except Exception:  # noqa: BLE001 - an invalid combination: draw again
+            continue
+    return archs
+
+
+def _grid(choice: Any) -> list[Any]:
+    return list(choice.values) if hasattr(choice, "values") else choice.grid()
+
+
+def _median_us(run: Any, inputs: Any, repeats: int, warmup: int, device: str) -> float:
+    import statistics
+
+    import torch
+
+    on_cuda = device.startswith("cuda")
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            if on_cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            run(inputs)
+            if on_cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1e6)
+    return float(statistics.median(times))
+
+
+def _example_input(spec: TaskSpec, batch_size: int, device: str) -> torch.Tensor:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    if spec.family == "sequence":
+        return torch.randint(0, spec.input_dim, (batch_size, int(spec.input_size or 64)),
+                             generator=generator).to(device)
+    if spec.family == "image":
+        side = int(spec.input_size or 32)
+        return torch.randn(batch_size, spec.input_dim, side, side, generator=generator).to(device)
+    raise NotApplicable(f"latency tables need image or sequence tasks, not '{spec.family}'")
+
+
+def _spec_key(spec: TaskSpec) -> str:
+    return f"{spec.family}-in{spec.input_dim}-c{spec.num_classes}-s{spec.input_size}"
+
+
+def _space_name(space: SearchSpace | str) -> str:
+    return space if isinstance(space, str) else space.name
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
