@@ -5,7 +5,12 @@ Writers (search, workers) use :func:`open_storage`; readers (dashboard,
 """
 
 from nas.store._connect import migrate, open_storage, read_engine, write_engine
-from nas.store._incremental import param_distributions, refresh_trials, trials_fingerprint
+from nas.store._incremental import (
+    objective_ranges,
+    param_distributions,
+    refresh_trials,
+    trials_fingerprint,
+)
 from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
 from nas.store._read import (
     list_studies,
@@ -27,6 +32,7 @@ __all__ = [
     "load_trials",
     "migrate",
     "objective_columns",
+    "objective_ranges",
     "open_storage",
     "param_distributions",
     "pareto_front",

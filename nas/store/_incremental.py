@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from nas.store._read import load_trials, study_info
 
-__all__ = ["trials_fingerprint", "refresh_trials", "param_distributions"]
+__all__ = ["trials_fingerprint", "refresh_trials", "param_distributions", "objective_ranges"]
 
 _UNFINISHED = ("RUNNING", "WAITING")
 
@@ -95,3 +95,22 @@ def param_distributions(engine: sa.Engine, study_name: str) -> dict[str, dict[st
             {"s": sid},
         ).all()
     return {name: json.loads(text) for name, text in rows}
+
+
+def objective_ranges(engine: sa.Engine) -> pd.DataFrame:
+    """Lowest and highest value of every objective of every study, over complete trials.
+
+    One grouped query, so a study list can show best values without loading trials.
+    Columns: ``study_id``, ``objective`` (index), ``low``, ``high``.
+    """
+    if not sa.inspect(engine).has_table("trial_values"):
+        return pd.DataFrame(columns=["study_id", "objective", "low", "high"])
+    with engine.connect() as conn:
+        return pd.read_sql(
+            sa.text(
+                "SELECT t.study_id, v.objective, MIN(v.value) AS low, MAX(v.value) AS high "
+                "FROM trial_values v JOIN trials t ON t.trial_id = v.trial_id "
+                "WHERE t.state = 'COMPLETE' GROUP BY t.study_id, v.objective"
+            ),
+            conn,
+        )

@@ -1,0 +1,153 @@
+"""A drawing of an architecture's layers from its choices alone (no torch, no model build).
+
+The dashboard must not import torch, so it cannot build the model; instead it
+reads the choices the spaces share by convention: GraphGym-style stages for
+the ``gnn`` space (You et al. 2020: pre-process, message passing,
+post-process), cell edges for NAS-Bench-201-style cells (Dong & Yang 2020),
+a depth for stacked blocks (transformers, elastic CNNs). Anything else is
+shown as one box per choice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+
+__all__ = ["Block", "layer_blocks", "diagram_figure"]
+
+_EDGE = re.compile(r"^(?:edge|e)_?(\d+)_?(?:to_|-|_)?(\d+)$")
+_DEPTH_KEYS = ("depth", "num_layers", "n_layers", "layers", "num_blocks", "blocks")
+_MAX_REPEATS = 12
+# NAS-Bench-201's edge order (search_spaces/nb201.py): edge_k = (target node, source node).
+_NB201_EDGES = {f"edge_{k}": edge for k, edge in enumerate(((1, 0), (2, 0), (2, 1), (3, 0),
+                                                             (3, 1), (3, 2)))}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One box of the drawing: a title and a few detail lines."""
+
+    title: str
+    details: tuple[str, ...] = ()
+
+
+def layer_blocks(arch: Mapping[str, Any], space: str | None = None) -> list[Block]:
+    """The boxes to draw for ``arch``, input to output."""
+    if {"mp_layers", "conv"} <= set(arch):
+        return _gnn_blocks(arch)
+    if set(_NB201_EDGES) <= set(arch):
+        return _nb201_blocks(arch)
+    edges = {k: v for k, v in arch.items() if _EDGE.match(str(k))}
+    if edges:
+        return _cell_blocks(edges, {k: v for k, v in arch.items() if k not in edges})
+    depth_key = next((k for k in _DEPTH_KEYS if isinstance(arch.get(k), int)), None)
+    if depth_key is not None:
+        return _stacked_blocks(arch, depth_key)
+    return [Block("input"), *(Block(str(k), (_fmt(v),)) for k, v in arch.items()), Block("output")]
+
+
+def diagram_figure(blocks: list[Block], per_row: int = 6) -> go.Figure:
+    """Boxes joined by arrows, left to right, wrapping every ``per_row`` boxes."""
+    figure = go.Figure()
+    width, height, gap_x, gap_y = 1.6, 1.0, 0.6, 0.7
+    centres = []
+    for i, block in enumerate(blocks):
+        row, col = divmod(i, per_row)
+        x0, y0 = col * (width + gap_x), -row * (height + gap_y)
+        centres.append((x0 + width / 2, y0 + height / 2))
+        colour = "#fde0dd" if block.title in ("input", "output", "head") else "#deebf7"
+        figure.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + width, y1=y0 + height,
+                         line={"color": "#4a6fa5"}, fillcolor=colour, layer="below")
+        text = f"<b>{block.title}</b>" + "".join(f"<br>{d}" for d in block.details[:3])
+        figure.add_annotation(x=x0 + width / 2, y=y0 + height / 2, text=text, showarrow=False,
+                              font={"size": 11})
+    for (xa, ya), (xb, yb) in zip(centres, centres[1:]):
+        same_row = abs(ya - yb) < 1e-9
+        figure.add_annotation(
+            x=xb - width / 2 if same_row else xb, y=yb if same_row else yb + height / 2,
+            ax=xa + width / 2 if same_row else xa, ay=ya if same_row else ya - height / 2,
+            xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
+            arrowsize=1, arrowwidth=1.2, arrowcolor="#4a6fa5", text="",
+        )
+    rows = (len(blocks) - 1) // per_row + 1
+    figure.update_xaxes(visible=False, range=[-0.2, min(len(blocks), per_row) * (width + gap_x)])
+    figure.update_yaxes(visible=False, scaleanchor="x",
+                        range=[-(rows - 1) * (height + gap_y) - 0.2, height + 0.2])
+    figure.update_layout(height=140 + 120 * rows, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                         showlegend=False, plot_bgcolor="white")
+    return figure
+
+
+def _gnn_blocks(arch: Mapping[str, Any]) -> list[Block]:
+    hidden = arch.get("hidden_dim", "?")
+    activation = arch.get("activation", "")
+    norm = "batch norm" if arch.get("batch_norm") else ""
+    dropout = f"dropout {arch['dropout']}" if arch.get("dropout") else ""
+    blocks = [Block("input", ("node features",))]
+    for i in range(int(arch.get("pre_layers", 0))):
+        blocks.append(Block(f"pre MLP {i + 1}", (f"linear → {hidden}", activation)))
+    conv = str(arch["conv"])
+    heads = f" × {arch['heads']} heads" if conv.lower().startswith("gat") and arch.get("heads") else ""
+    for i in range(int(arch["mp_layers"])):
+        details = (f"{conv}{heads} → {hidden}", f"aggr {arch.get('aggregation', '')}".strip(),
+                   " · ".join(p for p in (activation, norm, dropout) if p))
+        blocks.append(Block(f"message passing {i + 1}", details))
+    if arch.get("skip") and arch["skip"] != "none":
+        blocks.append(Block("skip", (f"{arch['skip']} of layer outputs",)))
+    if arch.get("propagation_steps"):
+        blocks.append(Block("propagation", (f"{arch['propagation_steps']} steps",)))
+    for i in range(int(arch.get("post_layers", 0))):
+        blocks.append(Block(f"post MLP {i + 1}", (f"linear → {hidden}", activation)))
+    blocks.append(Block("head", ("linear → classes",)))
+    return blocks
+
+
+def _nb201_blocks(arch: Mapping[str, Any]) -> list[Block]:
+    # The benchmark network: stem, 3 stages of 5 cells (16/32/64 channels) joined by
+    # residual reductions, then global pooling and a linear head; the cell is searched.
+    blocks = [Block("input", ("image",)), Block("stem", ("3×3 conv → 16", "batch norm"))]
+    for node in (1, 2, 3):
+        incoming = [f"{src}→{dst}: {arch[name]}" for name, (dst, src) in _NB201_EDGES.items()
+                    if dst == node and arch[name] != "none"]
+        blocks.append(Block(f"cell node {node}", tuple(incoming) or ("(no input)",)))
+    blocks.append(Block("× 15 cells", ("3 stages of 5", "16/32/64 channels", "2 reductions")))
+    blocks.append(Block("head", ("pool → linear",)))
+    return blocks
+
+
+def _cell_blocks(edges: Mapping[str, Any], rest: Mapping[str, Any]) -> list[Block]:
+    # A cell is a small DAG; list its edges node to node, grouped by target node.
+    by_target: dict[int, list[str]] = {}
+    for key, op in edges.items():
+        match = _EDGE.match(str(key))
+        assert match is not None
+        source, target = int(match.group(1)), int(match.group(2))
+        by_target.setdefault(target, []).append(f"{source}→{target}: {op}")
+    blocks = [Block("input", tuple(f"{k}={_fmt(v)}" for k, v in list(rest.items())[:3]))]
+    for target in sorted(by_target):
+        blocks.append(Block(f"cell node {target}", tuple(sorted(by_target[target]))))
+    blocks.append(Block("output"))
+    return blocks
+
+
+def _stacked_blocks(arch: Mapping[str, Any], depth_key: str) -> list[Block]:
+    depth = int(arch[depth_key])
+    shared = [f"{k}={_fmt(v)}" for k, v in arch.items()
+              if k != depth_key and not re.search(r"\d", str(k))]
+    blocks = [Block("input", tuple(shared[:3]))]
+    for i in range(min(depth, _MAX_REPEATS)):
+        mine = [f"{re.sub(r'_?' + str(i) + r'$', '', str(k))}={_fmt(v)}" for k, v in arch.items()
+                if re.search(rf"(?<!\d){i}$", str(k))]
+        blocks.append(Block(f"block {i + 1}", tuple(mine or shared[3:6])))
+    if depth > _MAX_REPEATS:
+        blocks.append(Block(f"… {depth - _MAX_REPEATS} more"))
+    blocks.append(Block("output"))
+    return blocks
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,201 @@
+"""Plotly figures of a study: Pareto fronts (2-D, 3-D, overlaid), hypervolume, history, choices.
+
+Pure functions from data frames to figures, so pages stay short and the
+figures can be tested without a browser. Large studies switch to WebGL traces
+(``Scattergl``), which keep 10,000 points interactive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from nas.store import pareto_mask
+
+__all__ = [
+    "WEBGL_ABOVE",
+    "arch_hover",
+    "pareto_figure",
+    "pareto_3d_figure",
+    "compare_figure",
+    "hypervolume_figure",
+    "history_figure",
+    "parallel_figure",
+]
+
+# Above this many points SVG scatter gets slow in the browser; WebGL does not.
+WEBGL_ABOVE = 2000
+_FRONT_COLOUR = "#d62728"
+_DOMINATED_COLOUR = "rgba(31, 119, 180, 0.25)"
+
+
+def arch_hover(trials: pd.DataFrame, choice_columns: Sequence[str], limit: int = 12) -> list[str]:
+    """One hover text per trial: its number and its first ``limit`` choices."""
+    names = [c.removeprefix("param_") for c in choice_columns][:limit]
+    columns = [trials[c].to_numpy() for c in list(choice_columns)[:limit]]
+    numbers = trials["number"].to_numpy()
+    texts = []
+    for i, number in enumerate(numbers):
+        parts = [f"{n}={_short(col[i])}" for n, col in zip(names, columns) if _present(col[i])]
+        texts.append(f"trial {number}<br>" + "<br>".join(parts))
+    return texts
+
+
+def pareto_figure(
+    complete: pd.DataFrame,
+    x: str,
+    y: str,
+    directions: dict[str, str],
+    choice_columns: Sequence[str],
+    selected: int | None = None,
+    reference: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Two objectives: Pareto points in red (joined by a step line), dominated faded."""
+    data = complete.dropna(subset=[x, y])
+    data = data.assign(_hover=arch_hover(data, choice_columns))
+    mask = pareto_mask(data[[x, y]].to_numpy(), [directions[x], directions[y]])
+    scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
+    figure = go.Figure()
+    dominated = data[~mask]
+    figure.add_trace(scatter(
+        x=dominated[x], y=dominated[y], mode="markers", name="dominated",
+        marker={"color": _DOMINATED_COLOUR, "size": 6},
+        customdata=dominated["number"], hovertext=dominated["_hover"], hoverinfo="text",
+    ))
+    front = data[mask].sort_values(x, kind="stable")
+    figure.add_trace(scatter(
+        x=front[x], y=front[y], mode="markers+lines", name="Pareto front",
+        line={"shape": "hv" if directions[x] == "minimize" else "vh", "color": _FRONT_COLOUR,
+              "width": 1},
+        marker={"color": _FRONT_COLOUR, "size": 10, "line": {"color": "white", "width": 1}},
+        customdata=front["number"], hovertext=front["_hover"], hoverinfo="text",
+    ))
+    if selected is not None and (data.number == selected).any():
+        row = data[data.number == selected].iloc[0]
+        figure.add_trace(go.Scatter(
+            x=[row[x]], y=[row[y]], mode="markers", name=f"trial {selected}",
+            marker={"symbol": "circle-open", "size": 18, "color": "black", "line": {"width": 2}},
+            hoverinfo="skip",
+        ))
+    if reference is not None:
+        figure.add_trace(go.Scatter(
+            x=[reference[0]], y=[reference[1]], mode="markers", name="HV reference",
+            marker={"symbol": "x", "size": 10, "color": "grey"},
+            hovertext=[f"hypervolume reference ({reference[0]:.4g}, {reference[1]:.4g})"],
+            hoverinfo="text",
+        ))
+    figure.update_layout(
+        xaxis_title=f"{x} ({_arrow(directions[x])})", yaxis_title=f"{y} ({_arrow(directions[y])})",
+        height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10}, clickmode="event+select",
+        legend={"orientation": "h", "y": 1.08},
+    )
+    return figure
+
+
+def pareto_3d_figure(
+    complete: pd.DataFrame, axes: Sequence[str], directions: dict[str, str],
+    choice_columns: Sequence[str],
+) -> go.Figure:
+    """Three objectives in 3-D: the front in red, the rest faded."""
+    data = complete.dropna(subset=list(axes))
+    mask = pareto_mask(data[list(axes)].to_numpy(), [directions[a] for a in axes])
+    hover = np.array(arch_hover(data, choice_columns), dtype=object)
+    figure = go.Figure()
+    for name, part, colour, size in (("dominated", ~mask, _DOMINATED_COLOUR, 3),
+                                     ("Pareto front", mask, _FRONT_COLOUR, 6)):
+        rows = data[part]
+        figure.add_trace(go.Scatter3d(
+            x=rows[axes[0]], y=rows[axes[1]], z=rows[axes[2]], mode="markers", name=name,
+            marker={"color": colour, "size": size}, hovertext=hover[part], hoverinfo="text",
+            customdata=rows["number"],
+        ))
+    figure.update_layout(
+        scene={"xaxis_title": axes[0], "yaxis_title": axes[1], "zaxis_title": axes[2]},
+        height=560, margin={"l": 0, "r": 0, "t": 30, "b": 0},
+    )
+    return figure
+
+
+def compare_figure(
+    fronts: dict[str, pd.DataFrame], x: str, y: str, directions: dict[str, str]
+) -> go.Figure:
+    """Pareto fronts of several studies on the same two objectives, one colour each."""
+    figure = go.Figure()
+    for name, front in fronts.items():
+        front = front.sort_values(x)
+        figure.add_trace(go.Scatter(
+            x=front[x], y=front[y], mode="markers+lines", name=name,
+            line={"shape": "hv" if directions[x] == "minimize" else "vh"},
+            hovertext=[f"{name} trial {n}" for n in front.number], hoverinfo="text+x+y",
+        ))
+    figure.update_layout(
+        xaxis_title=f"{x} ({_arrow(directions[x])})", yaxis_title=f"{y} ({_arrow(directions[y])})",
+        height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return figure
+
+
+def hypervolume_figure(numbers: np.ndarray, volumes: np.ndarray, stored: pd.Series | None) -> go.Figure:
+    """Hypervolume after each trial (ours), and the search's own per-trial record when stored."""
+    figure = go.Figure(go.Scatter(x=numbers, y=volumes, mode="lines", name="hypervolume",
+                                  line={"shape": "hv"}))
+    if stored is not None and stored.notna().any():
+        figure.add_trace(go.Scatter(x=stored.index, y=stored.to_numpy(), mode="markers",
+                                    name="recorded by the search", marker={"size": 4}))
+    figure.update_layout(xaxis_title="trial", yaxis_title="hypervolume", height=360,
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def history_figure(complete: pd.DataFrame, objective: str, direction: str) -> go.Figure:
+    """Every trial's value of ``objective`` and the best so far."""
+    data = complete.dropna(subset=[objective]).sort_values("number")
+    values = data[objective].to_numpy(dtype=float)
+    best = np.maximum.accumulate(values) if direction == "maximize" else np.minimum.accumulate(values)
+    scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
+    figure = go.Figure([
+        scatter(x=data.number, y=values, mode="markers", name=objective,
+                marker={"color": _DOMINATED_COLOUR.replace("0.25", "0.6"), "size": 5}),
+        go.Scatter(x=data.number, y=best, mode="lines", name="best so far",
+                   line={"color": _FRONT_COLOUR, "shape": "hv"}),
+    ])
+    figure.update_layout(xaxis_title="trial", yaxis_title=objective, height=360,
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def parallel_figure(complete: pd.DataFrame, choice_columns: Sequence[str], colour_by: str) -> go.Figure:
+    """Parallel coordinates: one axis per choice, the last for ``colour_by``; lines coloured by it."""
+    dimensions = []
+    for column in choice_columns:
+        values = complete[column]
+        label = column.removeprefix("param_")
+        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 6:
+            dimensions.append({"label": label, "values": values.astype(float)})
+            continue
+        categories = sorted(values.dropna().astype(str).unique())
+        codes = values.astype(str).map({c: i for i, c in enumerate(categories)})
+        dimensions.append({"label": label, "values": codes, "tickvals": list(range(len(categories))),
+                           "ticktext": categories})
+    dimensions.append({"label": colour_by, "values": complete[colour_by].astype(float)})
+    figure = go.Figure(go.Parcoords(
+        line={"color": complete[colour_by].astype(float), "colorscale": "Viridis", "showscale": True},
+        dimensions=dimensions,
+    ))
+    figure.update_layout(height=420, margin={"l": 60, "r": 60, "t": 50, "b": 20})
+    return figure
+
+
+def _arrow(direction: str) -> str:
+    return "higher is better" if direction == "maximize" else "lower is better"
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,39 @@
+"""The nas dashboard: ``nas dashboard [--storage URL]`` runs ``streamlit run`` on this file.
+
+Read-only and torch-free: every page reads the store through
+:mod:`dashboard._data` (which uses :mod:`nas.store`), so it can watch a
+running search without slowing or locking it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard._data import storage_url
+from nas.errors import NasError
+from nas.store import redact
+
+_PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="nas dashboard", layout="wide")
+
+navigation = st.navigation([
+    st.Page(_PAGES / "studies.py", title="Studies", url_path="studies", default=True),
+    st.Page(_PAGES / "study.py", title="Study", url_path="study"),
+    st.Page(_PAGES / "architecture.py", title="Architecture", url_path="architecture"),
+    st.Page(_PAGES / "fidelity.py", title="Fidelity", url_path="fidelity"),
+    st.Page(_PAGES / "compare.py", title="Compare", url_path="compare"),
+])
+
+with st.sidebar:
+    try:
+        st.caption(f"Storage (read-only): `{redact(storage_url())}`")
+    except NasError as exc:
+        st.error(str(exc))
+    st.toggle("Live refresh", value=True, key="live_refresh",
+              help="Re-read the store every few seconds while a search runs.")
+    st.select_slider("Refresh every (s)", options=[2, 5, 10, 30, 60], value=5, key="refresh_s")
+
+navigation.run()

@@ -1,0 +1,77 @@
+"""``nas dashboard``: the Streamlit dashboard on a study storage, read-only, loopback by default."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from nas.cli._app import STORAGE_HELP, app, err_console
+
+__all__ = ["dashboard", "streamlit_command"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8501
+# dashboard/ is a top-level package of the same distribution; its app is run as a script.
+APP_PATH = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+@app.command()
+def dashboard(
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to serve on."),
+    host: str = typer.Option(DEFAULT_HOST, "--host",
+                             help="Address to bind. Anything but loopback exposes your studies."),
+) -> None:
+    """Open the dashboard (Pareto fronts, hypervolume, architectures, fidelity, export).
+
+    It opens the storage read-only and never imports torch, so it is safe to
+    run next to a search; it starts even before the storage exists.
+    """
+    from nas.store import redact, resolve_url
+
+    url = resolve_url(storage)
+    if not _is_loopback(host):
+        err_console().print(
+            f"[yellow]warning:[/] serving on {host}: anyone who can reach this address can read "
+            "every study in the storage (there is no login). Use --host 127.0.0.1 to keep it local."
+        )
+    env = {**os.environ, "NAS_DASHBOARD_STORAGE": url}
+    err_console().print(f"dashboard for {redact(url)} on http://{_url_host(host)}:{port}")
+    command = streamlit_command(host, port)
+    try:
+        completed = subprocess.run(command, env=env, check=False)
+    except KeyboardInterrupt:
+        return
+    raise typer.Exit(completed.returncode)
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line: headless, no telemetry, no file watcher."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        "--server.address", host,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

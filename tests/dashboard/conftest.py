@@ -1,0 +1,87 @@
+"""Real studies for the dashboard tests: small NAS-Bench-201 tabular searches run by `nas search`.
+
+Both searches run once per session, in parallel, through the real CLI into one
+SQLite file; an empty study (created, never searched) sits beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
+TWO_OBJECTIVES = "nb201-two"
+THREE_OBJECTIVES = "nb201-three"
+EMPTY = "empty-study"
+
+_STUDY = """
+name = "{name}"
+seed = {seed}
+[space]
+name = "nb201"
+[task]
+name = "nb201-cifar10"
+{objectives}
+[sampler]
+name = "{sampler}"
+[evaluator]
+name = "tabular"
+[budget]
+n_trials = {n_trials}
+"""
+
+
+def _objectives(*pairs: tuple[str, str]) -> str:
+    return "".join(f'[[objectives]]\nmetric = "{m}"\ndirection = "{d}"\n' for m, d in pairs)
+
+
+@pytest.fixture(scope="session")
+def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite URL holding a 2-objective study, a 3-objective study and an empty one."""
+    folder = tmp_path_factory.mktemp("dashboard-store")
+    url = f"sqlite:///{folder / 'studies.db'}"
+    files = {
+        TWO_OBJECTIVES: _STUDY.format(
+            name=TWO_OBJECTIVES, seed=0, sampler="nsga2", n_trials=30,
+            objectives=_objectives(("val_accuracy", "maximize"), ("params", "minimize"))),
+        THREE_OBJECTIVES: _STUDY.format(
+            name=THREE_OBJECTIVES, seed=1, sampler="random", n_trials=20,
+            objectives=_objectives(("val_accuracy", "maximize"), ("params", "minimize"),
+                                   ("edgegpu_latency", "minimize"))),
+    }
+    env = {**os.environ, "NAS_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO)}
+    # Create the tables first, so the two searches can then share the file (SQLite WAL).
+    from nas.store import open_storage
+
+    open_storage(url).engine.dispose()
+    first, second = (folder / f"{name}.toml" for name in files)
+    for path, text in zip((first, second), files.values()):
+        path.write_text(text)
+    runs = []
+    for path in (first, second):
+        runs.append(subprocess.Popen(
+            [sys.executable, "-m", "nas", "search", str(path), "--storage", url, "--no-progress"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))
+    for run in runs:
+        out, _ = run.communicate(timeout=240)
+        assert run.returncode == 0, out
+    _add_empty_study(url)
+    return url
+
+
+def _add_empty_study(url: str) -> None:
+    import optuna
+
+    from nas.store import open_storage
+
+    study = optuna.create_study(storage=open_storage(url), study_name=EMPTY,
+                                directions=["maximize", "minimize"])
+    for key, value in {"space": "nb201", "task": "nb201-cifar10", "sampler": "tpe",
+                       "family": "image", "objectives": ["val_accuracy", "params"]}.items():
+        study.set_user_attr(key, value)
