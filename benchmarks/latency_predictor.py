@@ -1,20 +1,31 @@
 """How well the per-layer latency table predicts whole-model latency (OFA/HAT style).
 
 For each space with a decomposition (mobilenet, vit, charlm): calibrate the
-table on this machine (or reuse the cached one), then measure 50 seeded random
-architectures end to end and compare with the prediction. Prints R² and the
-mean absolute percentage error (MAPE) of the calibrated prediction, and of
+table on this machine (in a fresh folder unless ``--cache-dir`` is given),
+then measure 50 seeded random architectures end to end (architectures the
+calibration never measured) and compare with the prediction. Prints R² and
+the mean absolute percentage error (MAPE) of the calibrated prediction, and of
 the raw per-layer sum before the scale/offset correction.
 
-    python benchmarks/latency_predictor.py [--spaces mobilenet vit charlm] [--archs 50]
-        [--batch-size 1] [--recalibrate]
+Torch runs on one pinned thread; every measurement is the median of
+repeated forward passes after warm-up (``--repeats`` when calibrating,
+``--measure-repeats`` for the reference), the passes of all architectures
+interleaved round robin so a burst of load hits them alike. The
+reference clock is the measuring thread's CPU time (``--clock cpu``, what the
+table is calibrated with): on one thread it equals wall time on an idle
+machine and, unlike wall time, is not inflated by other processes sharing the
+cores. The last columns give R² and MAPE against wall-clock medians measured
+in the same runs, which on a loaded machine carry that load; the load average
+is printed before and after.
 
-Run it on a quiet machine: other processes inflate some measurements.
+    python benchmarks/latency_predictor.py [--spaces mobilenet vit charlm] [--archs 50]
+        [--batch-size 1] [--repeats 30] [--measure-repeats 60]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -28,7 +39,9 @@ def main() -> None:
     parser.add_argument("--spaces", nargs="+", default=["mobilenet", "vit", "charlm"])
     parser.add_argument("--archs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=30, help="calibration passes per model")
+    parser.add_argument("--measure-repeats", type=int, default=60,
+                        help="passes per architecture for the measured reference")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", default=None,
                         help="latency table folder (default: a fresh temporary folder)")
@@ -40,7 +53,7 @@ def main() -> None:
     from nas.latency_table import (
         _seeded_archs,
         calibrate,
-        measure_arch_latency_us,
+        measure_archs_latency_us,
         predict_latency,
         unit_keys,
     )
@@ -50,28 +63,34 @@ def main() -> None:
     torch.set_num_threads(1)
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="nas-latency-")
     task_for = {"image": "cifar10-subset", "sequence": "tinyshakespeare"}
-    print(f"{'space':<10} {'archs':>5} {'R2':>6} {'MAPE':>7} {'R2 raw':>7} {'MAPE raw':>9} "
-          f"{'range ms':>14} {'calib s':>8}")
+    print(f"load average before: {_load()}; torch threads: {torch.get_num_threads()}; "
+          f"batch size {args.batch_size}; calibration {args.repeats} passes, "
+          f"reference {args.measure_repeats} passes per model (interleaved)")
+    print(f"{'space':<10} {'archs':>5} {'R2':>6} {'MAPE':>6} {'R2 raw':>7} {'MAPE raw':>8} "
+          f"{'range ms':>12} {'R2 wall':>8} {'MAPE wall':>9} {'calib s':>8}")
     for name in args.spaces:
         space = create_space(name)
         spec = create_task(task_for[space.families[0]]).prepare("cpu")
         start = time.perf_counter()
         table = calibrate(space, spec, batch_size=args.batch_size, repeats=args.repeats,
-                          cache_dir=cache_dir)
+                          seed=args.seed, cache_dir=cache_dir)
         calibration_seconds = time.perf_counter() - start
         archs = _seeded_archs(space, args.archs, seed=1000 + args.seed)
-        predicted, raw, measured = [], [], []
-        for arch in archs:
-            predicted.append(predict_latency(space, arch, spec, table=table))
-            raw.append(sum(table.units[k] for k in unit_keys(name, arch, spec, args.batch_size)))
-            measured.append(measure_arch_latency_us(space, arch, spec, batch_size=args.batch_size,
-                                                    repeats=args.repeats))
-        measured_a = np.asarray(measured)
-        r2, mape = _r2(np.asarray(predicted), measured_a), _mape(np.asarray(predicted), measured_a)
-        r2_raw, mape_raw = _r2(np.asarray(raw), measured_a), _mape(np.asarray(raw), measured_a)
-        print(f"{name:<10} {len(archs):>5} {r2:>6.3f} {mape:>6.1%} {r2_raw:>7.3f} {mape_raw:>9.1%} "
-              f"{measured_a.min() / 1e3:>6.2f}-{measured_a.max() / 1e3:<7.2f} "
-              f"{calibration_seconds:>8.1f}")
+        predicted = np.asarray([predict_latency(space, a, spec, table=table) for a in archs])
+        raw = np.asarray([sum(table.units[k] for k in unit_keys(name, a, spec, args.batch_size))
+                          for a in archs])
+        measured, wall = (
+            np.asarray(measure_archs_latency_us(space, archs, spec, batch_size=args.batch_size,
+                                                repeats=args.measure_repeats, clock=clock))
+            for clock in ("cpu", "wall")
+        )
+        print(f"{name:<10} {len(archs):>5} {_r2(predicted, measured):>6.3f} "
+              f"{_mape(predicted, measured):>6.1%} {_r2(raw, measured):>7.3f} "
+              f"{_mape(raw, measured):>8.1%} "
+              f"{measured.min() / 1e3:>5.2f}-{measured.max() / 1e3:<6.2f} "
+              f"{_r2(predicted, wall):>8.3f} {_mape(predicted, wall):>9.1%} "
+              f"{calibration_seconds:>8.1f}", flush=True)
+    print(f"load average after: {_load()}")
 
 
 def _r2(predicted, measured):  # type: ignore[no-untyped-def]
@@ -82,6 +101,10 @@ def _r2(predicted, measured):  # type: ignore[no-untyped-def]
 
 def _mape(predicted, measured):  # type: ignore[no-untyped-def]
     return float((abs(predicted - measured) / measured).mean())
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 For each space three functions agree on one key per unit:
 
 * ``*_keys(arch, spec, batch_size)``: the keys, from the architecture alone;
-* ``*_units(model, arch, spec, example)``: ``(key, callable, input)`` for every
-  unit of a built model, the input being what the unit sees in a real forward
-  pass of ``example``;
+* ``*_units(model, arch, spec)``: ``(key, callable)`` for every unit of a
+  built model, in forward order: each callable takes the previous one's output
+  (the first takes the model's input), so chaining them *is* the forward pass
+  and the table times every unit inside a real forward pass (caches as warm or
+  as cold as they are in one);
 * ``*_covering(space)``: a few architectures whose units together are every
   unit any architecture of the space can contain.
 
@@ -28,7 +30,7 @@ __all__ = [
     "vit_keys", "vit_units", "charlm_keys", "charlm_units", "transformer_covering",
 ]
 
-Unit = tuple[str, Any, Any]
+Unit = tuple[str, Any]
 
 
 # -- mobilenet ------------------------------------------------------------------
@@ -50,24 +52,14 @@ def mobilenet_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> l
     return keys
 
 
-def mobilenet_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
-    import torch
+def mobilenet_units(model: Any, arch: Architecture, spec: TaskSpec) -> list[Unit]:
+    keys = mobilenet_keys(arch, spec)
+    blocks = [block for stage in model.stages for block in stage]
 
-    keys = iter(mobilenet_keys(arch, spec))
-    units: list[Unit] = []
-    with torch.no_grad():
-        units.append((next(keys), model.stem, example))
-        x = model.stem(example)
-        for stage in model.stages:
-            for block in stage:
-                units.append((next(keys), block, x))
-                x = block(x)
+    def head(h: Any) -> Any:
+        return model.classifier(model.final_expand(h).mean(dim=(2, 3)))
 
-        def head(h: Any) -> Any:
-            return model.classifier(model.final_expand(h).mean(dim=(2, 3)))
-
-        units.append((next(keys), head, x))
-    return units
+    return list(zip(keys, [model.stem, *blocks, head]))
 
 
 def mobilenet_covering(space: Any) -> Iterable[Architecture]:
@@ -108,14 +100,14 @@ def vit_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list[st
     return keys
 
 
-def vit_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
+def vit_units(model: Any, arch: Architecture, spec: TaskSpec) -> list[Unit]:
     def embed(images: Any) -> Any:
         return model.patch_embed(images).flatten(2).transpose(1, 2) + model.pos_embed
 
     def head(x: Any) -> Any:
         return model.head(model.norm(x).mean(dim=1))
 
-    return _transformer_units(model, vit_keys(arch, spec), embed, head, example)
+    return list(zip(vit_keys(arch, spec), [embed, *model.blocks, head]))
 
 
 def charlm_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list[str]:
@@ -128,14 +120,14 @@ def charlm_keys(arch: Architecture, spec: TaskSpec, batch_size: int = 1) -> list
     return keys
 
 
-def charlm_units(model: Any, arch: Architecture, spec: TaskSpec, example: Any) -> list[Unit]:
+def charlm_units(model: Any, arch: Architecture, spec: TaskSpec) -> list[Unit]:
     def embed(tokens: Any) -> Any:
         return model.token_embed(tokens) + model.pos_embed[:, : tokens.shape[1]]
 
     def head(x: Any) -> Any:
         return model.head(model.norm(x))
 
-    return _transformer_units(model, charlm_keys(arch, spec), embed, head, example)
+    return list(zip(charlm_keys(arch, spec), [embed, *model.blocks, head]))
 
 
 def transformer_covering(depth_name: str) -> Callable[[Any], Iterable[Architecture]]:
@@ -157,20 +149,6 @@ def transformer_covering(depth_name: str) -> Callable[[Any], Iterable[Architectu
             yield Architecture(arch)
 
     return covering
-
-
-def _transformer_units(model: Any, keys: list[str], embed: Any, head: Any, example: Any) -> list[Unit]:
-    import torch
-
-    units: list[Unit] = []
-    with torch.no_grad():
-        units.append((keys[0], embed, example))
-        x = embed(example)
-        for key, block in zip(keys[1:-1], model.blocks):
-            units.append((key, block, x))
-            x = block(x)
-        units.append((keys[-1], head, x))
-    return units
 
 
 def _grid(choice: Any) -> list[Any]:

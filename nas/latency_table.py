@@ -49,17 +49,19 @@ __all__ = [
     "calibrate",
     "predict_latency",
     "predict_latency_if_calibrated",
+    "ensure_table",
     "load_table",
     "table_path",
     "device_name",
     "measure_arch_latency_us",
+    "measure_archs_latency_us",
     "SUPPORTED_SPACES",
 ]
 
 log = logging.getLogger(__name__)
 
 #: measured whole architectures used to fit the scale/offset correction
-_REFERENCE_ARCHS = 8
+_REFERENCE_ARCHS = 12
 
 
 @dataclass
@@ -73,6 +75,8 @@ class LatencyTable:
     units: dict[str, float] = field(default_factory=dict)
     scale: float = 1.0
     offset_us: float = 0.0
+    #: "cpu" (the measuring thread's CPU time) or "wall"; see :func:`calibrate`
+    clock: str = "cpu"
 
     def predict(self, keys: Iterable[str]) -> float:
         total = 0.0
@@ -148,32 +152,74 @@ def predict_latency_if_calibrated(space: SearchSpace | str, arch: Architecture,
     return predict_latency(name, arch, spec, **where)
 
 
+def ensure_table(space: SearchSpace | str, spec: TaskSpec, **where: Any) -> LatencyTable:
+    """The cached table, calibrated now (once, then cached) when there is none.
+
+    Called before a study with a ``predicted_latency`` objective starts, so a
+    study file with that objective runs as it is; ``nas latency calibrate``
+    does the same ahead of time. A space without a decomposition is a
+    one-line :class:`ConfigError`.
+    """
+    name = _space_name(space)
+    if name not in SUPPORTED_SPACES:
+        raise ConfigError(
+            f"objectives: predicted_latency needs a per-layer latency decomposition, which "
+            f"space '{name}' lacks; supported: {', '.join(SUPPORTED_SPACES)}"
+        )
+    table = load_table(name, spec, **where)
+    if table is None:
+        log.warning("no latency table for '%s' at %s: calibrating it now (once)", name,
+                    table_path(name, spec, **where))
+        table = calibrate(name, spec, **where)
+    return table
+
+
 def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
               device: str = "cpu", threads: int = 1, repeats: int = 30, warmup: int = 5,
-              reference_archs: int = _REFERENCE_ARCHS, seed: int = 0,
+              reference_archs: int = _REFERENCE_ARCHS, seed: int = 0, clock: str = "cpu",
               cache_dir: str | Path | None = None,
               progress: Callable[[int, int], None] | None = None) -> LatencyTable:
-    """Measure every unit of ``space`` on this device, fit the correction, save the table."""
+    """Measure every unit of ``space`` on this device, fit the correction, save the table.
+
+    Each unit is timed *inside* forward passes of a few covering architectures
+    (the units chained in forward order, each call timed), so its caches are
+    as warm as in a real pass; a unit met in several covering archs keeps the
+    median of all its times. Passes of the different models are interleaved
+    (round robin, ``repeats`` rounds), so a burst of load from other processes
+    touches every model alike instead of a few. ``clock="cpu"`` (the default
+    on CPU) times the measuring thread's CPU time, which on one pinned thread
+    equals the wall time of an idle machine and is not inflated while other
+    processes hold the core; ``"wall"`` uses ``time.perf_counter``. CUDA always
+    uses the wall clock.
+    """
+    import statistics
+
     import torch
 
     from search_spaces import SPACES
 
+    if clock not in ("cpu", "wall"):
+        raise ConfigError(f"clock: {clock!r} is not allowed; allowed: cpu, wall")
     name = _space_name(space)
     decomposition = _decomposition(name)
     full_space = SPACES.get(name)()  # the base choices: a table serves every override
-    table = LatencyTable(name, device_name(device, threads), _spec_key(spec), batch_size)
+    table = LatencyTable(name, device_name(device, threads), _spec_key(spec), batch_size,
+                         clock=clock)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        covering = list(decomposition.covering(full_space))
-        for index, arch in enumerate(covering):
+        example = _example_input(spec, batch_size, device)
+        chains = []
+        for arch in decomposition.covering(full_space):
             model = full_space.build(arch, spec).to(device).eval()
-            example = _example_input(spec, batch_size, device)
-            for key, run, inputs in decomposition.units(model, arch, spec, example):
-                if key not in table.units:
-                    table.units[key] = _median_us(run, inputs, repeats, warmup, device)
-            if progress:
-                progress(index + 1, len(covering))
+            chains.append(decomposition.units(model, arch, spec))
+        timed = _round_robin_us([_chain_pass(units, example, device, clock) for units in chains],
+                                repeats, warmup, progress)
+        samples: dict[str, list[float]] = {}
+        for units, medians in zip(chains, timed):
+            for (key, _run), value in zip(units, medians):
+                samples.setdefault(key, []).append(value)
+        table.units = {key: float(statistics.median(v)) for key, v in samples.items()}
         _fit_correction(table, full_space, spec, batch_size, device, reference_archs, seed,
                         repeats, warmup)
     finally:
@@ -184,16 +230,24 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     return table
 
 
-def measure_arch_latency_us(space: SearchSpace, arch: Architecture, spec: TaskSpec, *,
-                            batch_size: int = 1, device: str = "cpu", repeats: int = 30,
-                            warmup: int = 5) -> float:
-    """Median latency of the whole built model, in µs (what the table predicts)."""
-    import torch
+def measure_archs_latency_us(space: SearchSpace, archs: list[Architecture], spec: TaskSpec, *,
+                             batch_size: int = 1, device: str = "cpu", repeats: int = 30,
+                             warmup: int = 5, clock: str = "cpu") -> list[float]:
+    """Median latency of each whole built model, in µs (what the table predicts).
 
-    model = space.build(arch, spec).to(device).eval()
+    The models' passes are interleaved round robin (see :func:`calibrate`).
+    Call it with torch's thread count pinned, as :func:`calibrate` does.
+    """
     inputs = _example_input(spec, batch_size, device)
-    with torch.inference_mode():
-        return _median_us(model, inputs, repeats, warmup, device)
+    passes = [_chain_pass([("model", space.build(arch, spec).to(device).eval())], inputs,
+                          device, clock) for arch in archs]
+    return [medians[0] for medians in _round_robin_us(passes, repeats, warmup)]
+
+
+def measure_arch_latency_us(space: SearchSpace, arch: Architecture, spec: TaskSpec,
+                            **options: Any) -> float:
+    """:func:`measure_archs_latency_us` of one architecture."""
+    return measure_archs_latency_us(space, [arch], spec, **options)[0]
 
 
 def unit_keys(space: str, arch: Architecture, spec: TaskSpec, batch_size: int) -> list[str]:
@@ -208,7 +262,7 @@ class Decomposition:
     """How one space splits into units: static keys, measurable units, covering archs."""
 
     keys: Callable[[Architecture, TaskSpec, int], list[str]]
-    units: Callable[[Any, Architecture, TaskSpec, Any], list[tuple[str, Any, Any]]]
+    units: Callable[[Any, Architecture, TaskSpec], list[tuple[str, Any]]]
     covering: Callable[[Any], Iterable[Architecture]]
 
 
@@ -239,11 +293,10 @@ def _fit_correction(table: LatencyTable, space: SearchSpace, spec: TaskSpec, bat
     import numpy as np
 
     archs = [space.smallest(), space.largest(), *_seeded_archs(space, max(0, count - 2), seed)]
-    summed, measured = [], []
-    for arch in archs:
-        summed.append(sum(table.units[k] for k in unit_keys(table.space, arch, spec, batch_size)))
-        measured.append(measure_arch_latency_us(space, arch, spec, batch_size=batch_size,
-                                                device=device, repeats=repeats, warmup=warmup))
+    summed = [sum(table.units[k] for k in unit_keys(table.space, arch, spec, batch_size))
+              for arch in archs]
+    measured = measure_archs_latency_us(space, archs, spec, batch_size=batch_size, device=device,
+                                        repeats=repeats, warmup=warmup, clock=table.clock)
     design = np.stack([np.asarray(summed), np.ones(len(summed))], axis=1)
     (scale, offset), *_ = np.linalg.lstsq(design, np.asarray(measured), rcond=None)
     table.scale, table.offset_us = float(scale), float(offset)
@@ -268,24 +321,48 @@ def _grid(choice: Any) -> list[Any]:
     return list(choice.values) if hasattr(choice, "values") else choice.grid()
 
 
-def _median_us(run: Any, inputs: Any, repeats: int, warmup: int, device: str) -> float:
+def _chain_pass(units: list[tuple[str, Any]], example: Any, device: str,
+                clock: str) -> Callable[[], list[float]]:
+    """One forward pass through ``units`` in order, returning each unit's time in µs."""
+    import torch
+
+    on_cuda = device.startswith("cuda")
+    now = time.perf_counter if on_cuda or clock == "wall" else time.thread_time
+
+    def run_once() -> list[float]:
+        times = []
+        x = example
+        for _key, run in units:
+            if on_cuda:
+                torch.cuda.synchronize()
+            start = now()
+            x = run(x)
+            if on_cuda:
+                torch.cuda.synchronize()
+            times.append((now() - start) * 1e6)
+        return times
+
+    return run_once
+
+
+def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmup: int,
+                    progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
+    """Per pass, the median of each of its timed parts over ``repeats`` interleaved rounds."""
     import statistics
 
     import torch
 
-    on_cuda = device.startswith("cuda")
-    times = []
     with torch.inference_mode():
-        for i in range(warmup + repeats):
-            if on_cuda:
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            run(inputs)
-            if on_cuda:
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times.append((time.perf_counter() - start) * 1e6)
-    return float(statistics.median(times))
+        for run_once in passes:
+            for _ in range(warmup):
+                run_once()
+        samples: list[list[list[float]]] = [[] for _ in passes]
+        for round_index in range(repeats):
+            for slot, run_once in zip(samples, passes):
+                slot.append(run_once())
+            if progress:
+                progress(round_index + 1, repeats)
+    return [[float(statistics.median(part)) for part in zip(*slot)] for slot in samples]
 
 
 def _example_input(spec: TaskSpec, batch_size: int, device: str) -> torch.Tensor:

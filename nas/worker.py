@@ -77,7 +77,11 @@ def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any
     space = create_space(config.space.name, dict(config.space.params))
     task_params = dict(config.task.params)
     task = create_task(config.task.name, seed=config.seed, **task_params)
-    task.prepare(device)
+    spec = task.prepare(device)
+    if "predicted_latency" in config.metrics:  # calibrate once before the study, not per trial
+        from nas.latency_table import ensure_table
+
+        ensure_table(space, spec)
     evaluator_cls = EVALUATORS.get(config.evaluator.name)
     evaluator = evaluator_cls(
         space, task, dict(config.evaluator.params), device=device, seed=config.seed
@@ -100,12 +104,12 @@ def build_worker(
     device = resolve_device(config.device)
     if components is None or device != "cpu":
         components = build_components(config, device)
-    space, _task, evaluator = components
+    space, task, evaluator = components
     evaluator.setup()
     seed = config.seed + 1000 * worker_index
     sampler = create_sampler(
         config.sampler.name, dict(config.sampler.params),
-        seed=seed, directions=config.directions, space=space,
+        seed=seed, directions=config.directions, space=space, task=task,
     )
     from nas.pruners import create_pruner
 
@@ -227,6 +231,10 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
         # its architecture and metrics.
         for key, value in record.items():
             trial.set_user_attr(key, value)
+        if len(values) > 1:
+            from nas.hypervolume import record_hypervolume
+
+            record_hypervolume(study, trial, values)  # attr "hypervolume", for the dashboard
         study.tell(trial, values)
         return TrialState.COMPLETE
     except UpdateFinishedTrialError:

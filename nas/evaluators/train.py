@@ -101,7 +101,8 @@ class TrainEvaluator(Evaluator):
                 metrics[f"{split}_{key}"] = float(value)
         batch = self.task.example_batch(seed=seed).to(self.device)
         metrics.update(hardware_metrics(
-            model, batch, repeats=int(self.params.get("latency_repeats", 10))
+            model, batch, repeats=int(self.params.get("latency_repeats", 10)),
+            space=self.space, arch=arch, spec=spec,
         ))
         metrics["train_seconds"] = result.seconds
         attrs: dict[str, Any] = {
