@@ -51,7 +51,7 @@ def config_hash(config: StudyConfig, settings: SupernetSettings | None = None) -
 
     settings = settings or SupernetSettings.from_mapping(config.supernet)
     relevant = settings.to_dict()
-    for key in ("epochs", "checkpoint_dir", "checkpoint"):
+    for key in ("epochs", "checkpoint_dir", "checkpoint", "keep_last"):
         relevant.pop(key, None)
     task_params = {k: v for k, v in dict(config.task.params).items() if k != "data_dir"}
     blob = json.dumps({
@@ -104,6 +104,7 @@ def train_supernet(
             path = folder / f"{config.name}-{digest}-epoch{trainer.epoch:04d}.pt"
             save_checkpoint(path, trainer.state_dict(), supernet, config.task.name)
             _record(storage or config.storage, path, config, digest, trainer.epoch)
+            _prune(folder, config.name, digest, settings.keep_last)
             bar.set_postfix(loss=f"{loss:.4f}")
             bar.update(1)
     finally:
@@ -191,6 +192,16 @@ def _record(storage: str | None, path: Path, config: StudyConfig, digest: str, e
             session.commit()
     finally:
         engine.dispose()
+
+
+def _prune(folder: Path, study: str, digest: str, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints of this configuration (a GNN's are ~50 MB)."""
+    if keep <= 0:
+        return
+    pattern = re.compile(re.escape(f"{study}-{digest}-epoch") + r"(\d+)\.pt$")
+    found = sorted((int(m.group(1)), p) for p in folder.glob("*.pt") if (m := pattern.match(p.name)))
+    for _, path in found[:-keep]:
+        path.unlink(missing_ok=True)
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:

@@ -231,7 +231,8 @@ def _layers_with_state(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
 
 
 def _key(slot: str) -> str:
-    return slot.replace(".", "__")
+    # The model's own tensors (a ViT's ``pos_embed``) sit on the root module, named "".
+    return slot.replace(".", "__") or "root"
 
 
 @contextlib.contextmanager

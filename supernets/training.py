@@ -59,6 +59,7 @@ class SupernetSettings:
     batch_size: int = 0  # 0: the task's own batch size
     max_batches: int = 0  # 0: every batch of an epoch
     checkpoint_dir: str = "checkpoints/supernets"
+    keep_last: int = 2  # older per-epoch checkpoints are deleted (0: keep every one)
     checkpoint: str = ""  # a path to load instead of training (the evaluator's default lookup)
 
     @classmethod
@@ -86,7 +87,8 @@ class SupernetSettings:
         for key in ("epochs", "lr"):
             if getattr(settings, key) <= 0:
                 raise ConfigError(f"supernet.{key}: must be positive")
-        for key in ("n_random", "batch_size", "max_batches", "weight_decay", "grad_clip"):
+        for key in ("n_random", "batch_size", "max_batches", "weight_decay", "grad_clip",
+                    "keep_last"):
             if getattr(settings, key) < 0:
                 raise ConfigError(f"supernet.{key}: must not be negative")
         return settings

@@ -1,0 +1,234 @@
+"""How well a supernet ranks architectures: its scores against standalone training (or the table).
+
+:func:`rank_supernet` trains (or loads) a space's supernet on a task, scores
+``n_archs`` seeded random architectures with inherited weights (BN
+recalibrated, the ``supernet`` evaluator's :meth:`score`), trains the same
+architectures standalone for a fixed short budget (for ``nb201``: looks their
+CIFAR-10 validation accuracy up in the NAS-Bench-201 table instead), and
+writes ``ranking.csv`` (``arch_key,supernet_score,standalone_score``) and
+``summary.csv`` (``kendall,spearman,n,supernet_seconds_per_arch,
+standalone_seconds_per_arch``). Used by ``nas bench supernet`` and
+``benchmarks/supernet_ranking.py``.
+
+Each (space, task) pair has a :data:`PRESETS` entry sized for a CPU: a
+narrowed space, the supernet's training settings and the standalone budget.
+Every figure can be changed from the command line.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.errors import ConfigError
+
+__all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for"]
+
+log = logging.getLogger(__name__)
+
+_FIXED_HYPERPARAMETERS = {"lr": 0.01, "weight_decay": 0.0005, "dropout": 0.5}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Benchmark defaults for one (space, task) pair."""
+
+    space_choices: dict[str, Any] = field(default_factory=dict)
+    task_params: dict[str, Any] = field(default_factory=dict)
+    supernet: dict[str, Any] = field(default_factory=dict)
+    standalone_epochs: int = 50
+    standalone_patience: int = 20
+    standalone_lr: float = 0.01
+    standalone_optimizer: str = "adam"
+    bn_batches: int = 10
+
+
+PRESETS: dict[tuple[str, str], Preset] = {
+    # lr, weight decay and dropout carry no weights: fixed, so both sides rank architectures.
+    ("gnn", "cora"): Preset(
+        space_choices={"hidden_dim": [16, 32, 64], "heads": [1, 2, 4],
+                       "propagation_steps": [0, 5], **_FIXED_HYPERPARAMETERS},
+        supernet={"epochs": 100, "sampling": "sandwich", "n_random": 2, "lr": 0.01},
+        standalone_epochs=100, standalone_patience=20, bn_batches=1,
+    ),
+    ("nb201", "cifar10-subset"): Preset(
+        task_params={"batch_size": 64, "val_size": 500},
+        supernet={"epochs": 5, "sampling": "uniform", "optimizer": "sgd", "lr": 0.05,
+                  "weight_decay": 0.0005, "distill": False},
+        bn_batches=4,
+    ),
+    ("mobilenet", "cifar10-subset"): Preset(
+        space_choices={"width_mult": [0.5], **{f"s{i}_depth": [2, 3] for i in range(1, 6)}},
+        task_params={"batch_size": 64, "train_size": 4000, "val_size": 500},
+        supernet={"epochs": 6, "sampling": "sandwich", "n_random": 1, "optimizer": "sgd",
+                  "lr": 0.05, "weight_decay": 0.0001},
+        standalone_epochs=3, standalone_patience=3, standalone_lr=0.05,
+        standalone_optimizer="sgd", bn_batches=4,
+    ),
+}
+
+
+def preset_for(space: str, task: str) -> Preset:
+    """The preset of a pair, or a generic one (the space unchanged) for other pairs."""
+    return PRESETS.get((space, task), Preset())
+
+
+@dataclass(frozen=True)
+class RankingResult:
+    kendall: float
+    spearman: float
+    n: int
+    supernet_seconds_per_arch: float
+    standalone_seconds_per_arch: float
+    supernet_train_seconds: float
+    rows: list[tuple[str, float, float]]
+
+
+def rank_supernet(
+    space_name: str,
+    task_name: str,
+    n_archs: int,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    preset: Preset | None = None,
+    checkpoint: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "cpu",
+) -> RankingResult:
+    """Run the benchmark and write ``ranking.csv`` and ``summary.csv`` under ``out``."""
+    import torch
+
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet_training import load_supernet
+    from nas.tasks import create_task
+    from search_spaces import create_space
+    from supernets import create_supernet
+    from supernets.checkpoint import save_checkpoint
+    from supernets.sampling import random_arch
+    from supernets.training import SupernetSettings, SupernetTrainer
+
+    if n_archs < 2:
+        raise ConfigError("--n-archs: must be at least 2 (a ranking needs two architectures)")
+    preset = preset or preset_for(space_name, task_name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    space = create_space(space_name, preset.space_choices)
+    task_params = dict(preset.task_params)
+    if data_dir is not None:
+        task_params["data_dir"] = str(data_dir)
+    task = create_task(task_name, seed=seed, **task_params)
+    spec = task.prepare(device)
+
+    start = time.perf_counter()
+    if checkpoint is not None:
+        supernet = load_supernet(checkpoint, space, task, device=device)
+        train_seconds = 0.0
+    else:
+        settings = SupernetSettings.from_mapping(preset.supernet)
+        supernet = create_supernet(space, spec, seed=seed).to(device)
+        trainer = SupernetTrainer(supernet, task, settings, seed=seed)
+        while trainer.epoch < settings.epochs:
+            loss = trainer.run_epoch()
+            log.info("supernet epoch %d/%d: loss %.4f", trainer.epoch, settings.epochs, loss)
+        save_checkpoint(out / "supernet.pt", trainer.state_dict(), supernet, task.name)
+        train_seconds = time.perf_counter() - start
+
+    rng = np.random.default_rng(seed)
+    archs = list(dict.fromkeys(random_arch(space, rng) for _ in range(n_archs)))
+    evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
+                                  device=device, seed=seed)
+    sign = 1.0 if task.higher_is_better else -1.0
+    supernet_scores, supernet_times = [], []
+    supernet.eval()
+    for arch in archs:
+        tick = time.perf_counter()
+        values = evaluator.score(supernet, arch)
+        supernet_times.append(time.perf_counter() - tick)
+        supernet_scores.append(sign * values[f"val_{task.metric}"])
+
+    standalone_scores, standalone_times = _standalone(space, task, archs, preset, seed, device,
+                                                      data_dir)
+    from scipy.stats import kendalltau, spearmanr
+
+    kendall = float(kendalltau(supernet_scores, standalone_scores).statistic)
+    spearman = float(spearmanr(supernet_scores, standalone_scores).statistic)
+    rows = [(a.key, s, t) for a, s, t in zip(archs, supernet_scores, standalone_scores)]
+    result = RankingResult(
+        kendall=kendall, spearman=spearman, n=len(archs),
+        supernet_seconds_per_arch=float(np.median(supernet_times)),
+        standalone_seconds_per_arch=float(np.median(standalone_times)) if standalone_times else
+        float("nan"),
+        supernet_train_seconds=train_seconds, rows=rows,
+    )
+    _write(out, result)
+    return result
+
+
+def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: int, device: str,
+                data_dir: str | Path | None) -> tuple[list[float], list[float]]:
+    """Standalone scores (and seconds per arch; none for table lookups)."""
+    sign = 1.0 if task.higher_is_better else -1.0
+    if space.name == "nb201":
+        from nas.evaluators.tabular import lookup
+        from nas.tasks import create_task
+
+        table_task = create_task("nb201-cifar10", seed=seed,
+                                 **({"data_dir": str(data_dir)} if data_dir is not None else {}))
+        table_task.prepare("cpu")
+        return [lookup(table_task, arch).metrics["val_accuracy"] for arch in archs], []
+    from nas.train import TrainSettings, seed_everything, train_model
+
+    scores, times = [], []
+    for index, arch in enumerate(archs):
+        seed_everything(seed + index)
+        model = space.build(arch, task.spec)
+        settings = TrainSettings(epochs=preset.standalone_epochs,
+                                 patience=preset.standalone_patience,
+                                 lr=float(arch.get("lr", preset.standalone_lr)),
+                                 weight_decay=float(arch.get("weight_decay", 5e-4)),
+                                 optimizer=preset.standalone_optimizer)
+        tick = time.perf_counter()
+        result = train_model(model, task, settings, seed=seed + index, device=device)
+        times.append(time.perf_counter() - tick)
+        scores.append(sign * float(result.val[task.metric]))
+        log.info("standalone %d/%d: %s %.4f", index + 1, len(archs), task.metric, scores[-1])
+    return scores, times
+
+
+def _write(out: Path, result: RankingResult) -> None:
+    with open(out / "ranking.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["arch_key", "supernet_score", "standalone_score"])
+        writer.writerows(result.rows)
+    with open(out / "summary.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["kendall", "spearman", "n", "supernet_seconds_per_arch",
+                         "standalone_seconds_per_arch"])
+        writer.writerow([f"{result.kendall:.4f}", f"{result.spearman:.4f}", result.n,
+                         f"{result.supernet_seconds_per_arch:.4f}",
+                         f"{result.standalone_seconds_per_arch:.4f}"])
+
+
+def with_overrides(preset: Preset, **changes: Any) -> Preset:
+    """``preset`` with supernet settings / budgets changed (``None`` values are ignored)."""
+    supernet = dict(preset.supernet)
+    for key in ("epochs", "max_batches"):
+        if changes.get(key) is not None:
+            supernet[key] = changes.pop(key)
+    changes.pop("epochs", None)
+    changes.pop("max_batches", None)
+    task_params = dict(preset.task_params)
+    for key in ("train_size", "val_size"):
+        if changes.get(key) is not None:
+            task_params[key] = changes.pop(key)
+        changes.pop(key, None)
+    clean = {k: v for k, v in changes.items() if v is not None}
+    return replace(preset, supernet=supernet, task_params=task_params, **clean)
