@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 STORAGE_ENV = "NAS_DASHBOARD_STORAGE"
+# A read that waits longer than this for a writer's lock gives up with a "busy"
+# message and retries on the next refresh, rather than freezing the page.
+BUSY_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ class TrialCache:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _engine(url: str) -> sa.Engine:
-    return read_engine(url)
+    return read_engine(url, busy_timeout_s=BUSY_TIMEOUT_S)
 
 
 @st.cache_data(ttl=1.0, show_spinner=False)

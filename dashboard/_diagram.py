@@ -50,10 +50,10 @@ def layer_blocks(arch: Mapping[str, Any], space: str | None = None) -> list[Bloc
     return [Block("input"), *(Block(str(k), (_fmt(v),)) for k, v in arch.items()), Block("output")]
 
 
-def diagram_figure(blocks: list[Block], per_row: int = 6) -> go.Figure:
+def diagram_figure(blocks: list[Block], per_row: int = 8) -> go.Figure:
     """Boxes joined by arrows, left to right, wrapping every ``per_row`` boxes."""
     figure = go.Figure()
-    width, height, gap_x, gap_y = 1.6, 1.0, 0.6, 0.7
+    width, height, gap_x, gap_y = 1.6, 1.0, 0.5, 0.6
     centres = []
     for i, block in enumerate(blocks):
         row, col = divmod(i, per_row)
@@ -66,20 +66,27 @@ def diagram_figure(blocks: list[Block], per_row: int = 6) -> go.Figure:
         figure.add_annotation(x=x0 + width / 2, y=y0 + height / 2, text=text, showarrow=False,
                               font={"size": 11})
     for (xa, ya), (xb, yb) in zip(centres, centres[1:]):
-        same_row = abs(ya - yb) < 1e-9
-        figure.add_annotation(
-            x=xb - width / 2 if same_row else xb, y=yb if same_row else yb + height / 2,
-            ax=xa + width / 2 if same_row else xa, ay=ya if same_row else ya - height / 2,
-            xref="x", yref="y", axref="x", ayref="y", showarrow=True, arrowhead=2,
-            arrowsize=1, arrowwidth=1.2, arrowcolor="#4a6fa5", text="",
-        )
+        if abs(ya - yb) < 1e-9:
+            _arrow(figure, (xa + width / 2, ya), (xb - width / 2, yb))
+            continue
+        # Wrapping to the next row: down, back left along the gap, down into the box.
+        middle = ya - height / 2 - gap_y / 2
+        figure.add_shape(type="path", path=f"M {xa},{ya - height / 2} V {middle} H {xb}",
+                         line={"color": "#4a6fa5", "width": 1.2})
+        _arrow(figure, (xb, middle), (xb, yb + height / 2))
     rows = (len(blocks) - 1) // per_row + 1
-    figure.update_xaxes(visible=False, range=[-0.2, min(len(blocks), per_row) * (width + gap_x)])
-    figure.update_yaxes(visible=False, scaleanchor="x",
-                        range=[-(rows - 1) * (height + gap_y) - 0.2, height + 0.2])
-    figure.update_layout(height=140 + 120 * rows, margin={"l": 0, "r": 0, "t": 0, "b": 0},
-                         showlegend=False, plot_bgcolor="white")
+    figure.update_xaxes(visible=False, range=[-0.1, min(len(blocks), per_row) * (width + gap_x)])
+    figure.update_yaxes(visible=False, scaleanchor="x", constrain="domain",
+                        range=[-(rows - 1) * (height + gap_y) - 0.1, height + 0.1])
+    figure.update_layout(height=40 + 110 * rows, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+                         showlegend=False, plot_bgcolor="white", dragmode=False)
     return figure
+
+
+def _arrow(figure: go.Figure, start: tuple[float, float], end: tuple[float, float]) -> None:
+    figure.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y",
+                          axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1,
+                          arrowwidth=1.2, arrowcolor="#4a6fa5", text="")
 
 
 def _gnn_blocks(arch: Mapping[str, Any]) -> list[Block]:

@@ -88,7 +88,7 @@ def architecture_panel(data: StudyData, number: int, *, compact: bool = False) -
         st.dataframe(_two_columns(_metrics_of(row, data), "metric"), hide_index=True,
                      width="stretch")
     blocks = layer_blocks(arch, data.info.get("space"))
-    st.plotly_chart(diagram_figure(blocks, per_row=5 if compact else 6), width="stretch",
+    st.plotly_chart(diagram_figure(blocks, per_row=7 if compact else 8), width="stretch",
                     key=f"diagram-{data.name}-{number}-{compact}")
 
 

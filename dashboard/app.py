@@ -15,7 +15,9 @@ from dashboard._data import storage_url
 from nas.errors import NasError
 from nas.store import redact
 
-_PAGES = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would also list that folder as pages of its own (its older
+# multipage mode), beside the ones st.navigation declares.
+_PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="nas dashboard", layout="wide")
 

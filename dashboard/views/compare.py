@@ -39,7 +39,9 @@ def render() -> None:
     fronts = {name: pareto_front(d.complete, [x, y], [directions[x], directions[y]])
               for name, d in loaded.items()}
     st.plotly_chart(compare_figure(fronts, x, y, directions), width="stretch", key="compare")
-    st.dataframe(_summary(loaded, fronts, x, y, directions), hide_index=True, width="stretch")
+    st.dataframe(_summary(loaded, fronts, x, y, directions), hide_index=True, width="stretch",
+                 column_config={"hypervolume (common reference)":
+                                st.column_config.NumberColumn(format="%.4g")})
 
 
 def _summary(loaded, fronts, x, y, directions) -> pd.DataFrame:  # type: ignore[no-untyped-def]

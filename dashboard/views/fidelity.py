@@ -40,10 +40,20 @@ def render() -> None:
                                 "kendall": st.column_config.NumberColumn(format="%.3f")})
     st.caption(f"{len(several)} architectures with two or more scores. Rank correlations: 1 means "
                "the cheap score orders architectures exactly as the expensive one.")
-    figure = px.scatter_matrix(several.reset_index(drop=True), dimensions=scores,
-                               height=180 + 160 * len(scores))
-    figure.update_traces(diagonal_visible=False, marker={"size": 4, "opacity": 0.6})
-    st.plotly_chart(figure, width="stretch", key="fidelity_matrix")
+    st.plotly_chart(_scatter(several.reset_index(drop=True), scores), width="stretch",
+                    key="fidelity_matrix")
+
+
+def _scatter(by_arch, scores: list[str]):  # type: ignore[no-untyped-def]
+    """One scatter for two scores; the lower triangle of a scatter matrix for more."""
+    if len(scores) == 2:
+        figure = px.scatter(by_arch, x=scores[0], y=scores[1], height=420)
+        figure.update_traces(marker={"size": 6, "opacity": 0.7})
+        return figure
+    figure = px.scatter_matrix(by_arch, dimensions=scores, height=160 + 170 * len(scores))
+    figure.update_traces(diagonal_visible=False, showupperhalf=False,
+                         marker={"size": 4, "opacity": 0.6})
+    return figure
 
 
 st.title("Fidelity")

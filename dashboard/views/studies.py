@@ -19,26 +19,27 @@ def render() -> None:
     ranges = objective_ranges(engine_or_stop(url))
     table = pd.DataFrame({
         "study": studies.study_name,
-        "family": _column(studies, "family"),
         "space": _column(studies, "space"),
         "task": _column(studies, "task"),
         "sampler": _column(studies, "sampler"),
         "objectives": [", ".join(f"{o} ({d[:3]})" for o, d in zip(_objectives(r), r.directions))
                        for r in studies.itertuples()],
+        "best values": [_best_values(r, ranges) for r in studies.itertuples()],
         "complete": studies.complete,
         "running": studies.running,
         "failed": studies.fail,
-        "best values": [_best_values(r, ranges) for r in studies.itertuples()],
         "last update": studies.last_update,
+        "family": _column(studies, "family"),
     })
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"last update": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
-    st.caption(f"{len(table)} studies · {int(studies.running.sum())} trials running now")
+    st.caption(f"{len(table)} {'study' if len(table) == 1 else 'studies'} · "
+               f"{int(studies.running.sum())} trials running now")
     st.subheader("Open a study")
     columns = st.columns(min(4, len(table)))
     for i, name in enumerate(table.study):
         with columns[i % len(columns)]:
-            st.page_link("pages/study.py", label=f"Open {name}", query_params={"study": name})
+            st.page_link("views/study.py", label=f"Open {name}", query_params={"study": name})
 
 
 def _column(studies: pd.DataFrame, name: str) -> pd.Series:

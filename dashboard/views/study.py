@@ -86,7 +86,7 @@ def _pareto_section(data: StudyData) -> None:
     if number is not None and (data.trials.number == number).any():
         with st.container(border=True):
             architecture_panel(data, int(number), compact=True)
-            st.page_link("pages/architecture.py", label=f"Open trial {number} on the Architecture page",
+            st.page_link("views/architecture.py", label=f"Open trial {number} on the Architecture page",
                          query_params={"study": data.name, "trial": str(number)})
 
 

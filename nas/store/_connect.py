@@ -84,15 +84,19 @@ def write_engine(url: str | None = None) -> sa.Engine:
     return engine
 
 
-def read_engine(url: str | None = None) -> sa.Engine:
-    """A read-only engine: the dashboard and ``nas list/show`` can never write."""
+def read_engine(url: str | None = None, *, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S) -> sa.Engine:
+    """A read-only engine: the dashboard and ``nas list/show`` can never write.
+
+    ``busy_timeout_s``: how long a SQLite read waits for a writer's lock (a
+    live view prefers a short wait and a retry to a frozen page).
+    """
     url = resolve_url(url)
     path = sqlite_path(url)
     if path is not None:
         if not path.is_file():
             raise StorageError(f"no study database at {path} (run `nas search` first, or pass --storage)")
         ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
-        engine = sa.create_engine(ro_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = sa.create_engine(ro_url, connect_args={"timeout": busy_timeout_s})
     elif url.startswith("postgresql"):
         engine = sa.create_engine(
             url,

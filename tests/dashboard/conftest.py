@@ -6,14 +6,19 @@ SQLite file; an empty study (created, never searched) sits beside them.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "dashboard" / "app.py"
 DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
 TWO_OBJECTIVES = "nb201-two"
 THREE_OBJECTIVES = "nb201-three"
@@ -85,3 +90,51 @@ def _add_empty_study(url: str) -> None:
     for key, value in {"space": "nb201", "task": "nb201-cifar10", "sampler": "tpe",
                        "family": "image", "objectives": ["val_accuracy", "params"]}.items():
         study.set_user_attr(key, value)
+
+
+
+@pytest.fixture
+def open_page():
+    """``open_page(url, page, **query)``: the dashboard app run on ``url`` at ``views/<page>.py``."""
+    return _open_page
+
+
+def _open_page(url: str, page: str, timeout: float = 60, **query: str) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=timeout)
+    app.session_state["storage"] = url
+    app.switch_page(f"views/{page}.py")
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def texts(app: AppTest, *kinds: str) -> list[str]:
+    """The text values of every element of the given kinds (``info``, ``warning``, ...)."""
+    return [str(element.value) for kind in kinds for element in getattr(app, kind)]
+
+
+@pytest.fixture
+def page_texts():
+    """``page_texts(app, "info", "warning")``: the texts of those elements."""
+    return texts
+
+
+def plotly_traces(app: AppTest, index: int = 0) -> list[dict]:
+    """The traces of the ``index``-th plotly chart on the page, arrays decoded to numpy."""
+    spec = json.loads(app.get("plotly_chart")[index].proto.spec)
+    return [{key: _decoded(value) for key, value in trace.items()} for trace in spec["data"]]
+
+
+def _decoded(value: object) -> object:
+    # Plotly ships numpy arrays as {"dtype": ..., "bdata": base64, "shape": ...}.
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return value
+
+
+@pytest.fixture
+def chart_traces():
+    """``chart_traces(app, index=0)``: that plotly chart's traces as dicts of numpy arrays."""
+    return plotly_traces

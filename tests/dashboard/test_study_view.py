@@ -1,0 +1,163 @@
+"""The Study page on real searched studies: Pareto fronts, hypervolume, history, choices, table."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(scope="module")
+def two_objective_study(dashboard_store: str) -> optuna.Study:
+    return optuna.load_study(study_name="nb201-two", storage=dashboard_store)
+
+
+def _trace(traces: list[dict], name: str) -> dict:
+    return next(t for t in traces if t.get("name") == name)
+
+
+def test_pareto_front_is_the_studys_non_dominated_set(
+    dashboard_store, open_page, page_texts, chart_traces, two_objective_study
+):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    assert not app.exception
+    best = sorted(t.number for t in two_objective_study.best_trials)
+    complete = len(two_objective_study.get_trials(states=[optuna.trial.TrialState.COMPLETE]))
+    assert f"{len(best)} Pareto-optimal of {complete} complete trials" in " ".join(
+        page_texts(app, "caption"))
+    traces = chart_traces(app)
+    front, dominated = _trace(traces, "Pareto front"), _trace(traces, "dominated")
+    assert sorted(front["customdata"].tolist()) == best
+    assert len(dominated["customdata"]) == complete - len(best)
+    # Default axes: x = the cost (params), y = the accuracy; hover names the architecture.
+    by_number = {t.number: t for t in two_objective_study.trials}
+    number = int(front["customdata"][0])
+    assert front["x"][0] == by_number[number].values[1]
+    assert front["y"][0] == by_number[number].values[0]
+    assert f"edge_0={by_number[number].params['edge_0']}" in front["hovertext"][0]
+
+
+def test_swapping_axes_redraws_the_front(dashboard_store, open_page, chart_traces):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.selectbox(key="pareto_x").set_value("val_accuracy").run()
+    assert not app.exception
+    front = _trace(chart_traces(app), "Pareto front")
+    assert (np.diff(front["x"]) >= 0).all()  # sorted along x = val_accuracy
+    assert app.selectbox(key="pareto_y").value == "params"
+
+
+def test_a_selected_pareto_point_shows_its_architecture(
+    dashboard_store, open_page, page_texts, two_objective_study
+):
+    chosen = two_objective_study.best_trials[0]
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.session_state["current_trial"] = chosen.number
+    app.run()
+    assert not app.exception
+    assert any(text.startswith(f"**Trial {chosen.number}**") for text in page_texts(app, "markdown"))
+    choices = app.dataframe[0].value.set_index("choice")["value"].to_dict()
+    assert choices == {name: str(value) for name, value in chosen.params.items()}
+    links = [link.proto for link in app.get("page_link")]
+    assert links[0].page == "architecture"
+    assert links[0].query_string == f"study=nb201-two&trial={chosen.number}"
+
+
+def test_three_objectives_get_a_3d_front(dashboard_store, open_page, chart_traces):
+    study = optuna.load_study(study_name="nb201-three", storage=dashboard_store)
+    app = open_page(dashboard_store, "study", study="nb201-three")
+    assert not app.exception
+    traces = chart_traces(app, 0)
+    assert {t["type"] for t in traces} == {"scatter3d"}
+    front = _trace(traces, "Pareto front")
+    assert sorted(front["customdata"].tolist()) == sorted(t.number for t in study.best_trials)
+    # The 2-D view below projects onto two of the three objectives.
+    assert app.selectbox(key="pareto_x").options == ["val_accuracy", "params", "edgegpu_latency"]
+
+
+def test_hypervolume_grows_and_its_reference_point_is_worse_than_every_trial(
+    dashboard_store, open_page, page_texts, chart_traces, two_objective_study
+):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    assert app.radio(key="study_view").value == "Hypervolume"
+    curve = chart_traces(app, 1)[0]
+    assert curve["name"] == "hypervolume"
+    assert (np.diff(curve["y"]) >= 0).all() and curve["y"][-1] > curve["y"][0]
+    caption = next(t for t in page_texts(app, "caption") if t.startswith("Reference point"))
+    reference = {name: float(value) for name, value in
+                 re.findall(r"(\w+) = ([-+0-9.e]+)", caption.split("(")[0])}
+    values = np.array([t.values for t in two_objective_study.trials if t.values])
+    assert reference["val_accuracy"] < values[:, 0].min()
+    assert reference["params"] > values[:, 1].max()
+    final = float(re.search(r"Final hypervolume ([-+0-9.e]*[0-9])", caption).group(1))
+    assert final == pytest.approx(curve["y"][-1], rel=1e-3)
+
+
+def test_history_shows_the_best_so_far(dashboard_store, open_page, chart_traces,
+                                       two_objective_study):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.radio(key="study_view").set_value("History").run()
+    app.selectbox(key="history_objective").set_value("params").run()
+    assert not app.exception
+    best = _trace(chart_traces(app, 1), "best so far")
+    assert best["y"][-1] == min(t.values[1] for t in two_objective_study.trials if t.values)
+    assert (np.diff(best["y"]) <= 0).all()
+
+
+def test_choices_are_parallel_coordinates(dashboard_store, open_page, chart_traces):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.radio(key="study_view").set_value("Choices").run()
+    assert not app.exception
+    (parallel,) = chart_traces(app, 1)
+    labels = [d["label"] for d in parallel["dimensions"]]
+    assert labels == [f"edge_{i}" for i in range(6)] + ["val_accuracy"]
+
+
+def test_importance_ranks_every_choice(dashboard_store, open_page, page_texts):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.radio(key="study_view").set_value("Importance").run()
+    assert not app.exception
+    assert app.get("vega_lite_chart")
+    assert any("fANOVA" in text for text in page_texts(app, "caption"))
+
+
+def test_trial_table_filters_sorts_and_downloads(
+    dashboard_store, open_page, page_texts, two_objective_study
+):
+    app = open_page(dashboard_store, "study", study="nb201-two")
+    app.radio(key="study_view").set_value("Trials").run()
+    table: pd.DataFrame = app.dataframe[0].value
+    assert len(table) == len(two_objective_study.trials)
+    assert {"number", "val_accuracy", "params", "fidelity", "edge_0"} <= set(table.columns)
+    app.checkbox(key="table_front").check().run()
+    assert sorted(app.dataframe[0].value.number) == sorted(
+        t.number for t in two_objective_study.best_trials)
+    app.checkbox(key="table_front").uncheck()
+    op = two_objective_study.trials[0].params["edge_0"]
+    app.text_input(key="table_filter").input(f"edge_0={op}").run()
+    filtered = app.dataframe[0].value
+    expected = [t.number for t in two_objective_study.trials if t.params["edge_0"] == op]
+    assert sorted(filtered.number) == sorted(expected)
+    app.text_input(key="table_filter").input("").run()
+    app.selectbox(key="table_sort").set_value("val_accuracy").run()
+    app.toggle(key="table_desc").set_value(True).run()
+    ordered = app.dataframe[0].value.val_accuracy.to_numpy()
+    assert (np.diff(ordered) <= 0).all()
+    assert app.get("download_button")[0].proto.label == "Download CSV"
+    assert f"{len(ordered)} of {len(two_objective_study.trials)} trials" in page_texts(app, "caption")
+
+
+def test_empty_study_says_it_has_no_trials_yet(dashboard_store, open_page, page_texts):
+    app = open_page(dashboard_store, "study", study="empty-study")
+    assert not app.exception
+    assert [m.value for m in app.metric] == ["0", "0", "0", "2"]
+    assert any("no complete trials yet" in text for text in page_texts(app, "info"))
+    assert not app.get("plotly_chart")
+
+
+def test_missing_storage_file_shows_a_message(open_page, page_texts, tmp_path):
+    app = open_page(f"sqlite:///{tmp_path / 'nowhere.db'}", "study", study="nb201-two")
+    assert not app.exception
+    assert any("No study database yet" in text for text in page_texts(app, "warning"))
