@@ -53,6 +53,7 @@ def run(
     url = resolve_url(config.storage)
     check_components(config)
     components = build_components(config, "cpu")  # checks the data files exist
+    components[2].setup()  # evaluator params and checkpoints too, before any study exists
     storage = storage_for(url)
     study = create_or_load_study(config, storage)
     start = time.time()
