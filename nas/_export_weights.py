@@ -56,6 +56,8 @@ class TrialModel:
     #: the task that can train and evaluate (the study's, or a data task for tabular studies)
     data_task: Task | None
     seed: int
+    #: the study's storage URL (where ``nas train-supernet`` records checkpoints)
+    storage: str | None = None
 
 
 @dataclass
@@ -127,26 +129,37 @@ def _trained_weights(trial: TrialModel) -> Weights:
 
 
 def _supernet_weights(trial: TrialModel) -> Weights:
-    try:
-        from supernets import SUPERNETS  # type: ignore[attr-defined]
-    except ImportError:
-        raise ExportError(
-            f"trial {trial.number} was scored with a supernet, but the supernets package has no "
-            "SUPERNETS registry here"
-        ) from None
-    from supernets import load_supernet  # type: ignore[attr-defined]
+    """``extract(arch)`` from the supernet that scored the trial, after BN recalibration.
 
+    The checkpoint is the one the trial recorded (``supernet_checkpoint``),
+    else the newest one ``nas train-supernet`` recorded for the space and task.
+    """
     if trial.data_task is None:
         raise ExportError(f"trial {trial.number}: BN recalibration needs a task with training data")
-    supernet = load_supernet(trial.config, trial.attrs, trial.data_task)  # pragma: no cover
-    supernet.recalibrate_bn(trial.data_task.train_batches(0))
-    model = supernet.extract(trial.arch)
-    name = getattr(supernet, "name", trial.space.name)
-    del SUPERNETS
+    try:
+        from nas.supernet_training import find_recorded_checkpoint, load_supernet
+    except ImportError:
+        raise ExportError(
+            f"trial {trial.number} was scored with a supernet, but this installation cannot load "
+            "supernets; export it with --finetune-epochs E to train it standalone instead"
+        ) from None
+    recorded = trial.attrs.get("supernet_checkpoint")
+    path = Path(str(recorded)) if recorded else find_recorded_checkpoint(
+        trial.storage, trial.space.name, trial.config.task.name)
+    if path is None or not Path(path).is_file():
+        raise ExportError(
+            f"trial {trial.number} was scored with a supernet, but its checkpoint "
+            f"{path or '(none recorded for this space and task)'} is not on this machine; "
+            "train it with `nas train-supernet`, or pass --finetune-epochs E"
+        )
+    supernet = load_supernet(path, trial.space, trial.data_task)
+    with supernet.activated(trial.arch):
+        count = supernet.recalibrate_bn(trial.data_task.train_batches(0))
+        model = supernet.extract(trial.arch)
     return Weights(
-        model, "supernet",
-        f"inherited from the trained `{name}` supernet via extract(arch), after BN recalibration "
-        "on training batches (not trained standalone)",
+        model.cpu(), "supernet",
+        f"inherited from the trained `{trial.space.name}` supernet ({path}) via extract(arch), "
+        f"after BN recalibration on {count} training batch(es); not trained standalone",
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nas.cli._app import STORAGE_HELP, app, console
+from nas.cli._app import STORAGE_HELP, app
 from nas.errors import ConfigError
 
 
@@ -49,7 +49,8 @@ def export(
         task_params=_parse_params(task_param),
     )
     for path in paths:
-        console().print(f"exported {path}")
+        # Plain echo, not rich: a long path must stay one line for scripts that read it.
+        typer.echo(f"exported {path}")
 
 
 @app.command("check-export")
@@ -62,7 +63,7 @@ def check_export(
     model, arch = load_export(path)
     payload = read_export(path)
     files = ", ".join(["model.pt", *payload["files"]])
-    console().print(
+    typer.echo(
         f"ok {path}: {payload['space']} trial {payload['trial']} of '{payload['study']}', "
         f"{sum(p.numel() for p in model.parameters()):,} params, weights {payload['weights_source']}; "
         f"files {files}"
