@@ -39,7 +39,7 @@ from nas.errors import NotApplicable
 from search_spaces import Batch
 
 __all__ = ["ProxyContext", "MainPass", "isolated_rng", "family_of", "weight_params",
-           "weight_layers", "ACTIVATION_TYPES", "MAX_SAMPLES"]
+           "weight_layers", "relu_kernel", "relu_patterns", "ACTIVATION_TYPES", "MAX_SAMPLES"]
 
 #: modules whose outputs define activation patterns (NASWOT, SWAP)
 ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU)
@@ -92,9 +92,8 @@ class MainPass:
     first_maps: list[torch.Tensor] = field(default_factory=list)
     covariances: list[torch.Tensor] = field(default_factory=list)
     jacobian: torch.Tensor | None = None
-    relu_kernel: torch.Tensor | None = None
-    relu_patterns: torch.Tensor | None = None
-    relu_layers: int = 0
+    #: per ReLU-family layer, its on/off codes (samples x units, bool); see relu_kernel()
+    relu_codes: list[torch.Tensor] | None = None
     seconds: float = 0.0
 
 
@@ -193,9 +192,9 @@ def _run_main_pass(ctx: ProxyContext) -> MainPass:
         for handle in handles:
             handle.remove()
     loss = ctx.loss(logits)
-    result = MainPass(loss=float(loss))
+    result = MainPass(loss=float(loss.detach()))
     if relu is not None:
-        result.relu_kernel, result.relu_patterns, result.relu_layers = relu.finish()
+        result.relu_codes = relu.codes
 
     if "jacobian" in needs:
         selected, _ = batch.selected(logits)
@@ -241,32 +240,42 @@ def _reduce_activation(ctx: ProxyContext, act: torch.Tensor, grad: torch.Tensor,
 
 
 class _ReluRecorder:
-    """Accumulates NASWOT's Hamming kernel and SWAP's per-neuron patterns layer by layer."""
+    """Keeps each ReLU-family layer's on/off codes (bool, one row per sample) for nwot and swap."""
 
     def __init__(self, ctx: ProxyContext) -> None:
         self.ctx = ctx
-        self.kernel: torch.Tensor | None = None
-        self.patterns: list[torch.Tensor] = []
-        self.layers = 0
+        self.codes: list[torch.Tensor] = []
 
     def hook(self, _module: Any, _inputs: Any, output: Any) -> None:
-        if not torch.is_tensor(output):
-            return
-        codes = self.ctx.sample_rows(output.detach() > 0).double()  # (n, D)
-        k = codes @ codes.T + (1 - codes) @ (1 - codes).T
-        self.kernel = k if self.kernel is None else self.kernel + k
-        # SWAP: each neuron's on/off pattern over the (<= 64) samples, packed into one int64.
-        weights = torch.pow(2.0, torch.arange(codes.shape[0], device=codes.device, dtype=torch.float64))
-        bits = codes.T.to(torch.float64)
-        low = (bits[:, :32] @ weights[: min(32, codes.shape[0])]).long()
-        high = (bits[:, 32:] @ weights[: max(0, codes.shape[0] - 32)]).long() if codes.shape[0] > 32 \
-            else torch.zeros_like(low)
-        self.patterns.append(torch.unique(low | (high << 32)))
-        self.layers += 1
+        if torch.is_tensor(output):
+            self.codes.append(self.ctx.sample_rows(output.detach() > 0))
 
-    def finish(self) -> tuple[torch.Tensor | None, torch.Tensor | None, int]:
-        patterns = torch.unique(torch.cat(self.patterns)) if self.patterns else None
-        return self.kernel, patterns, self.layers
+
+def relu_kernel(codes: list[torch.Tensor]) -> torch.Tensor | None:
+    """NASWOT's kernel: ``K_ij`` = units on which samples i and j agree, summed over layers.
+
+    Float32 matmuls are exact here: every count stays far below 2**24.
+    """
+    kernel = None
+    for layer in codes:
+        c = layer.float()
+        k = c @ c.T + (1 - c) @ (1 - c).T
+        kernel = k if kernel is None else kernel + k
+    return None if kernel is None else kernel.double()
+
+
+def relu_patterns(codes: list[torch.Tensor]) -> torch.Tensor | None:
+    """SWAP's distinct per-unit on/off patterns over the (<= 64) samples, each packed in an int64."""
+    if not codes:
+        return None
+    packed = []
+    for layer in codes:
+        n = layer.shape[0]
+        bits = layer.T.long()  # (units, samples)
+        weights = torch.ones(n, dtype=torch.long, device=layer.device) << torch.arange(
+            n, device=layer.device)
+        packed.append(torch.unique(bits @ weights))
+    return torch.unique(torch.cat(packed))
 
 
 def safe_log(value: float) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from nas.errors import NotApplicable
-from proxies._context import ProxyContext
+from proxies._context import ProxyContext, relu_kernel
 from proxies._registry import register_proxy
 
 
@@ -13,7 +13,7 @@ from proxies._registry import register_proxy
 def nwot(ctx: ProxyContext) -> float:
     """``log|K|`` with ``K_ij`` = number of ReLU units on which samples i and j agree
     (both on or both off): high when the untrained net already separates inputs."""
-    kernel = ctx.main().relu_kernel
+    kernel = relu_kernel(ctx.main().relu_codes or [])
     if kernel is None:
         raise NotApplicable("nwot needs ReLU-family activation modules (nn.ReLU, nn.GELU, ...)")
     return float(torch.linalg.slogdet(kernel).logabsdet)

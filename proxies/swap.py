@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nas.errors import NotApplicable
-from proxies._context import ProxyContext
+from proxies._context import ProxyContext, relu_patterns
 from proxies._registry import register_proxy
 
 
@@ -14,7 +14,7 @@ def swap(ctx: ProxyContext) -> float:
     Each ReLU-family unit's signs over the samples form one binary pattern;
     more distinct patterns mean a more expressive untrained network.
     """
-    patterns = ctx.main().relu_patterns
+    patterns = relu_patterns(ctx.main().relu_codes or [])
     if patterns is None:
         raise NotApplicable("swap needs ReLU-family activation modules (nn.ReLU, nn.GELU, ...)")
     return float(patterns.numel())

@@ -31,6 +31,12 @@ def zen(ctx: ProxyContext) -> float:
             nn.init.normal_(layer.weight)
             if getattr(layer, "bias", None) is not None:
                 nn.init.zeros_(layer.bias)
+        # Zen-NAS scores a freshly initialised net: BN affine at (1, 0), so weights seen so far
+        # (trained or scaled) do not change the score.
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
     model.train()
     layers = weight_layers(model)
     if not layers:

@@ -1,0 +1,235 @@
+"""The ``proxy`` evaluator: score an untrained network with a zero-cost proxy or an ensemble.
+
+The objective ``proxy_score`` is one proxy's score, or an ensemble's over
+several (``rank_average`` or ``majority_vote``, Abdelfattah et al. 2021). An
+ensemble ranks the architecture against every other architecture scored so
+far for the same task and batch seed (the cache is the population), so its
+value is a share in [0, 1] and may drift as the population grows.
+
+Scores are cached in the store's ``nas_proxy_cache`` table, keyed by
+(architecture key, proxy, task, batch seed): re-scoring an architecture, in
+this study or any other on the same storage, costs one query. The cache is
+the study's own storage when it is a SQL one, or the URL in ``cache``.
+
+Study-file parameters (``[evaluator.params]``): ``proxies`` (a name or a list;
+default ``["synflow"]``), ``ensemble`` (``rank_average`` | ``majority_vote``;
+required with more than one proxy), ``batch_size`` (64), ``batch_seed`` (0:
+which images, and the weight-initialisation seed), ``cache`` (a storage URL;
+``"none"`` keeps scores in this process only).
+
+>>> # [evaluator]
+>>> # name = "proxy"
+>>> # params = { proxies = ["synflow", "jacob_cov", "nwot"], ensemble = "rank_average" }
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nas.architecture import Architecture
+from nas.errors import ConfigError, NotApplicable, StorageError
+from nas.evaluators import EVALUATORS
+from nas.evaluators._base import Evaluation, Evaluator
+
+if TYPE_CHECKING:
+    import optuna
+    import sqlalchemy as sa
+
+__all__ = ["ProxyEvaluator", "ProxyScoreCache"]
+
+log = logging.getLogger(__name__)
+
+_PARAMS = ("proxies", "ensemble", "batch_size", "batch_seed", "cache")
+_ENSEMBLES = ("rank_average", "majority_vote")
+
+
+@EVALUATORS.register("proxy")
+class ProxyEvaluator(Evaluator):
+    """Zero-cost fidelity: one minibatch, no training; scores cached in ``nas_proxy_cache``."""
+
+    name: ClassVar[str] = "proxy"
+    provides: ClassVar[tuple[str, ...]] = ("proxy_score",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        p = self.params
+        for key in p:
+            if key not in _PARAMS:
+                raise ConfigError(f"evaluator.params.{key}: unknown parameter for 'proxy'; "
+                                  f"allowed: {', '.join(_PARAMS)}")
+        names = p.get("proxies", ["synflow"])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"evaluator.params.proxies: a proxy name or a non-empty list of names, "
+                              f"got {names!r}")
+        self.proxies: list[str] = list(dict.fromkeys(names))
+        self.ensemble: str | None = p.get("ensemble")
+        if self.ensemble is not None and self.ensemble not in _ENSEMBLES:
+            raise ConfigError(f"evaluator.params.ensemble: '{self.ensemble}' is not one of "
+                              f"{', '.join(_ENSEMBLES)}")
+        if len(self.proxies) > 1 and self.ensemble is None:
+            raise ConfigError("evaluator.params.ensemble: several proxies need an ensemble rule: "
+                              f"{', '.join(_ENSEMBLES)}")
+        for key in ("batch_size", "batch_seed"):
+            value = p.get(key, 64 if key == "batch_size" else 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
+                raise ConfigError(f"evaluator.params.{key}: must be a {'positive' if key == 'batch_size' else 'non-negative'} "
+                                  f"integer, got {value!r}")
+        self.batch_size = int(p.get("batch_size", 64))
+        self.batch_seed = int(p.get("batch_seed", 0))
+        self.cache_url: str | None = p.get("cache")
+        self._cache: ProxyScoreCache | None = None
+        self._batch: Any = None
+        #: how many proxy scores this evaluator computed (not read from the cache)
+        self.computed = 0
+
+    def setup(self) -> None:
+        from proxies import PROXIES
+
+        for name in self.proxies:
+            PROXIES.get(name)  # unknown names fail here, listing the known ones
+        self.task.prepare(self.device)
+
+    def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
+        cache = self._cache_for(trial)
+        key, task = arch.key, self.task.name
+        scores = cache.get(key, self.proxies, task, self.batch_seed)
+        missing = [n for n in self.proxies if n not in scores]
+        seconds = 0.0
+        reasons: dict[str, str] = {}
+        if missing:
+            fresh = self._score(arch, missing)
+            self.computed += len(missing)
+            for name, result in fresh.items():
+                seconds += result.seconds
+                if result.reason is not None:
+                    reasons[name] = result.reason
+                scores[name] = result.score
+            cache.put(key, task, self.batch_seed, {n: (r.score, r.seconds) for n, r in fresh.items()})
+        attrs: dict[str, Any] = {"proxy_scores": dict(scores), "proxy_seconds": seconds,
+                                 "proxy_cached": not missing, "batch_seed": self.batch_seed}
+        if reasons:
+            attrs["proxy_reasons"] = reasons
+        if self.ensemble is None:
+            value = scores[self.proxies[0]]
+            if value is None:
+                raise NotApplicable(f"proxy '{self.proxies[0]}' gave no score for this architecture"
+                                    + (f": {reasons[self.proxies[0]]}" if self.proxies[0] in reasons else ""))
+        else:
+            value = self._ensemble_value(cache, key, scores)
+            attrs["ensemble"] = self.ensemble
+        metrics = {"proxy_score": float(value)}
+        return Evaluation(metrics=metrics, fidelity="proxy", attrs=attrs)
+
+    # -- helpers -----------------------------------------------------------
+    def _score(self, arch: Architecture, names: list[str]) -> dict[str, Any]:
+        import torch
+
+        from proxies import score
+
+        spec = self.task.prepare(self.device)
+        if self._batch is None:
+            self._batch = self.task.example_batch(batch_size=self.batch_size, seed=self.batch_seed)
+            self._batch = self._batch.to(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.batch_seed)  # the init is part of the cache key via the seed
+            model = self.space.build(arch, spec).to(self.device)
+        return score(model, self._batch, names, seed=self.batch_seed)
+
+    def _ensemble_value(self, cache: ProxyScoreCache, key: str, scores: dict[str, float | None]) -> float:
+        from proxies.ensembles import majority_vote_share, rank_average_share
+
+        population = cache.population(self.proxies, self.task.name, self.batch_seed)
+        population[key] = scores
+        keys = sorted(population)
+        columns = {n: [population[k].get(n) for k in keys] for n in self.proxies}
+        rule = rank_average_share if self.ensemble == "rank_average" else majority_vote_share
+        return float(rule(columns, keys.index(key)))
+
+    def _cache_for(self, trial: optuna.Trial | None) -> ProxyScoreCache:
+        if self._cache is None:
+            engine = None
+            if self.cache_url not in (None, "none"):
+                from nas.store import write_engine
+
+                engine = write_engine(self.cache_url)
+            elif self.cache_url is None and trial is not None:
+                engine = _study_engine(trial)
+            self._cache = ProxyScoreCache(engine)
+            self.setup()
+        return self._cache
+
+
+def _study_engine(trial: optuna.Trial) -> sa.Engine | None:
+    """The SQL engine behind the trial's study, when its storage is an RDB one."""
+    storage = trial.study._storage
+    storage = getattr(storage, "_backend", storage)  # optuna wraps RDBStorage in a cache
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        from nas.store import migrate
+
+        migrate(engine)  # a no-op when open_storage made the tables already
+    return engine
+
+
+class ProxyScoreCache:
+    """Proxy scores by (arch key, proxy, task, batch seed): in ``nas_proxy_cache``, or in memory."""
+
+    def __init__(self, engine: sa.Engine | None) -> None:
+        self.engine = engine
+        self._memory: dict[tuple[str, str, str, int], float | None] = {}
+
+    def get(self, arch_key: str, proxies: list[str], task: str, seed: int) -> dict[str, float | None]:
+        if self.engine is None:
+            return {p: self._memory[(arch_key, p, task, seed)] for p in proxies
+                    if (arch_key, p, task, seed) in self._memory}
+        import sqlalchemy as sa
+
+        from nas.store import ProxyCacheEntry as E
+
+        query = sa.select(E.proxy, E.score).where(E.arch_key == arch_key, E.task == task,
+                                                  E.batch_seed == seed, E.proxy.in_(proxies))
+        try:
+            with self.engine.connect() as conn:
+                return {proxy: value for proxy, value in conn.execute(query)}
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot read the proxy cache: {exc}") from None
+
+    def put(self, arch_key: str, task: str, seed: int, scores: dict[str, tuple[float | None, float]]) -> None:
+        if self.engine is None:
+            self._memory.update({(arch_key, p, task, seed): s for p, (s, _) in scores.items()})
+            return
+        import sqlalchemy as sa
+
+        from nas.store import ProxyCacheEntry as E
+
+        for proxy, (value, seconds) in scores.items():
+            row = {"arch_key": arch_key, "proxy": proxy, "task": task, "batch_seed": seed,
+                   "score": value, "seconds": seconds}
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.insert(E).values(**row))
+            except sa.exc.IntegrityError:
+                pass  # another worker scored it first: same key, same score
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(f"cannot write the proxy cache: {exc}") from None
+
+    def population(self, proxies: list[str], task: str, seed: int) -> dict[str, dict[str, float | None]]:
+        """Every cached architecture's scores for ``proxies`` (only architectures that have all)."""
+        if self.engine is None:
+            rows = [(k, p, s) for (k, p, t, b), s in self._memory.items() if t == task and b == seed]
+        else:
+            import sqlalchemy as sa
+
+            from nas.store import ProxyCacheEntry as E
+
+            query = sa.select(E.arch_key, E.proxy, E.score).where(
+                E.task == task, E.batch_seed == seed, E.proxy.in_(proxies))
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query))
+        found: dict[str, dict[str, float | None]] = {}
+        for key, proxy, value in rows:
+            if proxy in proxies:
+                found.setdefault(key, {})[proxy] = value
+        return {k: v for k, v in found.items() if len(v) == len(proxies)}

@@ -1,0 +1,90 @@
+"""Ensembles of proxies over a population: rank average and majority vote (Abdelfattah et al. 2021).
+
+A single proxy score means little on its own; ranked against other
+architectures' scores it does. Both rules take ``{proxy: scores}`` with one
+score per architecture (same order in every list) and return one combined
+score per architecture, higher = better. ``None`` and non-finite scores rank
+lowest.
+
+>>> rank_average({"a": [1.0, 3.0, 2.0], "b": [10.0, 30.0, 20.0]}).tolist()
+[0.0, 1.0, 0.5]
+>>> majority_vote({"a": [1, 2, 3], "b": [1, 2, 3], "c": [3, 2, 1]}).tolist()
+[0.0, 1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["rank_average", "majority_vote", "rank_average_share", "majority_vote_share", "ranks",
+           "ENSEMBLES"]
+
+#: ensemble rule names the ``proxy`` evaluator accepts
+ENSEMBLES = ("rank_average", "majority_vote")
+
+
+def ranks(values: Sequence[float | None]) -> np.ndarray:
+    """Ranks scaled to [0, 1] (ties share their mean rank; None/NaN/inf-less values lowest)."""
+    x = np.array([-np.inf if v is None or np.isnan(v) else float(v) for v in values], dtype=float)
+    n = len(x)
+    if n == 0:
+        return np.zeros(0)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    result = np.empty(n)
+    start = 0
+    for end in range(1, n + 1):  # average rank over each run of ties
+        if end == n or sorted_x[end] != sorted_x[start]:
+            result[order[start:end]] = (start + end - 1) / 2
+            start = end
+    return result / max(1, n - 1)
+
+
+def rank_average(scores: Mapping[str, Sequence[float | None]]) -> np.ndarray:
+    """Mean over proxies of each architecture's rank (Abdelfattah et al. 2021, Sec. 5)."""
+    _check(scores)
+    return np.mean([ranks(v) for v in scores.values()], axis=0)
+
+
+def majority_vote(scores: Mapping[str, Sequence[float | None]]) -> np.ndarray:
+    """Copeland score of the proxies' pairwise majority vote (Abdelfattah et al. 2021, Sec. 5).
+
+    Architecture ``i`` beats ``j`` when more proxies rank ``i`` above ``j``
+    than below it (a tie counts half); the score is the number of wins.
+    """
+    _check(scores)
+    rank_rows = np.array([ranks(v) for v in scores.values()])  # (proxies, archs)
+    votes = np.zeros((rank_rows.shape[1], rank_rows.shape[1]))
+    for row in rank_rows:
+        votes += np.sign(row[:, None] - row[None, :])
+    wins = (votes > 0) + 0.5 * (votes == 0)
+    np.fill_diagonal(wins, 0.0)
+    return wins.sum(axis=1)
+
+
+def _check(scores: Mapping[str, Sequence[float | None]]) -> None:
+    if not scores:
+        raise ValueError("an ensemble needs at least one proxy")
+    lengths = {len(v) for v in scores.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"every proxy needs one score per architecture; got lengths {sorted(lengths)}")
+
+
+def rank_average_share(scores: Mapping[str, Sequence[float | None]], index: int) -> float:
+    """Architecture ``index``'s rank average in [0, 1] among the population ``scores``."""
+    return float(rank_average(scores)[index])
+
+
+def majority_vote_share(scores: Mapping[str, Sequence[float | None]], index: int) -> float:
+    """The share of the other architectures that ``index`` beats by majority vote (ties half).
+
+    One row of :func:`majority_vote`, divided by ``n - 1``: O(n) rather than O(n²).
+    """
+    _check(scores)
+    rank_rows = np.array([ranks(v) for v in scores.values()])
+    votes = np.sign(rank_rows[:, index][:, None] - rank_rows).sum(axis=0)
+    wins = (votes > 0) + 0.5 * (votes == 0)
+    wins[index] = 0.0
+    return float(wins.sum() / max(1, rank_rows.shape[1] - 1))

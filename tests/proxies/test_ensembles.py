@@ -1,0 +1,32 @@
+"""Rank-average and majority-vote ensembles (Abdelfattah et al. 2021)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from proxies.ensembles import majority_vote, majority_vote_share, rank_average, rank_average_share
+
+
+def test_rank_average_is_invariant_to_each_proxys_scale() -> None:
+    a = [3.0, 1.0, 2.0, 5.0]
+    b = [0.2, 0.1, 0.4, 0.3]
+    assert rank_average({"a": a, "b": b}).tolist() == rank_average({"a": [x * 1e6 for x in a],
+                                                                     "b": np.exp(b).tolist()}).tolist()
+    assert np.argmax(rank_average({"a": a, "b": b})) == 3
+
+
+def test_majority_vote_overrules_one_dissenting_proxy() -> None:
+    scores = {"a": [1, 2, 3, 4], "b": [1, 2, 3, 4], "c": [4, 3, 2, 1]}
+    assert majority_vote(scores).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert majority_vote_share(scores, 3) == 1.0
+    assert majority_vote_share(scores, 1) == pytest.approx(1 / 3)
+
+
+def test_missing_scores_rank_lowest_and_shares_match_the_full_ranking() -> None:
+    scores = {"a": [None, 2.0, 1.0, float("nan")], "b": [3.0, 2.0, 1.0, 0.0]}
+    full = rank_average(scores)
+    assert full[1] == full.max()
+    assert [rank_average_share(scores, i) for i in range(4)] == full.tolist()
+    with pytest.raises(ValueError, match="one score per architecture"):
+        rank_average({"a": [1.0], "b": [1.0, 2.0]})
