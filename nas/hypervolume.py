@@ -1,0 +1,140 @@
+"""Hypervolume of a multi-objective study, recorded per trial (Zitzler & Thiele 1998).
+
+The hypervolume is the volume dominated by the Pareto front and bounded by a
+reference point; it grows whenever a search finds a better trade-off. Every
+multi-objective trial stores the hypervolume of the study *including itself*
+in user attr ``hypervolume`` (the dashboard plots it), against one reference
+point kept in the study user attr ``hypervolume_reference`` so that the
+curve is comparable from the first trial to the last.
+
+The reference point is fixed when the first trial completes: each objective's
+value worsened by its own magnitude (an accuracy of 93 maximised gives 0, a
+latency of 5 ms minimised gives 10 ms), or by 1 where the value is 0. Points
+beyond it add no volume.
+
+>>> hypervolume(np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([3.0, 3.0]))
+3.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "to_losses",
+    "hypervolume",
+    "hypervolume_contributions",
+    "default_reference",
+    "record_hypervolume",
+    "HYPERVOLUME_ATTR",
+    "REFERENCE_ATTR",
+]
+
+HYPERVOLUME_ATTR = "hypervolume"
+REFERENCE_ATTR = "hypervolume_reference"
+
+
+def to_losses(values: Any, directions: Sequence[Any]) -> np.ndarray:
+    """``values`` (n × k) flipped so every objective is minimised.
+
+    ``directions`` are ``"maximize"``/``"minimize"`` strings or Optuna ``StudyDirection``s.
+    """
+    signs = np.array([-1.0 if _maximized(d) else 1.0 for d in directions])
+    return np.asarray(values, dtype=float).reshape(-1, len(signs)) * signs
+
+
+def hypervolume(losses: np.ndarray, reference: np.ndarray) -> float:
+    """Exact volume dominated by ``losses`` (n × k, minimised) up to ``reference``."""
+    points = np.asarray(losses, dtype=float)
+    reference = np.asarray(reference, dtype=float)
+    if points.size == 0:
+        return 0.0
+    points = points[np.all(np.isfinite(points), axis=1) & np.all(points < reference, axis=1)]
+    if len(points) == 0:
+        return 0.0
+    return float(_volume(_front(points), reference))
+
+
+def hypervolume_contributions(
+    front: np.ndarray, candidates: np.ndarray, reference: np.ndarray
+) -> np.ndarray:
+    """Hypervolume each candidate row would add to ``front`` on its own (all minimised)."""
+    base = hypervolume(front, reference)
+    front = np.asarray(front, dtype=float).reshape(-1, len(reference))
+    return np.array([
+        hypervolume(np.vstack([front, row[None, :]]), reference) - base
+        for row in np.asarray(candidates, dtype=float)
+    ])
+
+
+def default_reference(losses: np.ndarray) -> np.ndarray:
+    """Each loss worsened by its own magnitude (1 where it is 0): see the module docstring."""
+    losses = np.asarray(losses, dtype=float)
+    return losses + np.where(losses == 0, 1.0, np.abs(losses))
+
+
+def record_hypervolume(study: Any, trial: Any, values: Sequence[float]) -> float | None:
+    """Store the hypervolume after ``trial`` (with ``values``) in its user attrs.
+
+    Called just before ``study.tell`` so the figure lands in the same trial;
+    returns ``None`` (and stores nothing) for single-objective studies.
+    """
+    from optuna.trial import TrialState
+
+    directions = study.directions
+    if len(directions) < 2:
+        return None
+    losses = to_losses([values], directions)
+    reference = study.user_attrs.get(REFERENCE_ATTR)
+    if reference is None:
+        reference = default_reference(losses[0]).tolist()
+        study.set_user_attr(REFERENCE_ATTR, reference)
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if done:
+        losses = np.vstack([to_losses([t.values for t in done], directions), losses])
+    volume = hypervolume(losses, np.asarray(reference, dtype=float))
+    trial.set_user_attr(HYPERVOLUME_ATTR, volume)
+    return volume
+
+
+def _maximized(direction: Any) -> bool:
+    return str(getattr(direction, "name", direction)).lower() == "maximize"
+
+
+def _front(points: np.ndarray) -> np.ndarray:
+    """The non-dominated rows (duplicates kept once), in O(n x front size)."""
+    points = np.unique(points, axis=0)  # sorted by the first objective, then the next...
+    if points.shape[1] == 2:
+        # A point is kept iff its second loss beats every point before it.
+        earlier_best = np.minimum.accumulate(np.append(np.inf, points[:-1, 1]))
+        return points[points[:, 1] < earlier_best]
+    front = np.empty((0, points.shape[1]))
+    for row in points:
+        if len(front) and np.any(np.all(front <= row, axis=1)):
+            continue  # dominated by (or equal to) a kept point
+        front = np.vstack([front[~np.all(row <= front, axis=1)], row])
+    return front
+
+
+def _volume(points: np.ndarray, reference: np.ndarray) -> float:
+    if points.shape[1] == 1:
+        return float(reference[0] - points[:, 0].min())
+    if points.shape[1] == 2:
+        order = np.argsort(points[:, 0], kind="stable")
+        xs, ys = points[order, 0], points[order, 1]
+        best_y = np.minimum.accumulate(ys)
+        widths = np.diff(np.append(xs, reference[0]))
+        return float(np.sum(widths * (reference[1] - best_y)))
+    # Slice along the last objective (HSO, While et al. 2006).
+    order = np.argsort(points[:, -1], kind="stable")
+    points = points[order]
+    levels = np.append(points[:, -1], reference[-1])
+    total = 0.0
+    for i in range(len(points)):
+        depth = levels[i + 1] - levels[i]
+        if depth > 0:
+            total += depth * _volume(points[: i + 1, :-1], reference[:-1])
+    return total
