@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SAMPLERS", "SamplerPlugin", "register_sampler", "create_sampler", "check_sampler"]
 
-# Arguments every factory receives from the search loop, never from the study file.
-_CONTEXT_ARGS = ("seed", "space", "directions")
+# Arguments every factory receives from the search loop, never from the study file;
+# ``task`` (the prepared task) only reaches factories that declare it.
+_CONTEXT_ARGS = ("seed", "space", "directions", "task")
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,13 @@ def create_sampler(
     seed: int | None,
     directions: Sequence[str],
     space: SearchSpace | None = None,
+    task: Any = None,
 ) -> optuna.samplers.BaseSampler:
     plugin = check_sampler(name, params, len(directions))
+    context: dict[str, Any] = {"seed": seed, "space": space, "directions": list(directions)}
+    if "task" in inspect.signature(plugin.factory).parameters:
+        context["task"] = task
     try:
-        return plugin.factory(seed=seed, space=space, directions=list(directions), **params)
+        return plugin.factory(**context, **params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"sampler.params: {exc}") from None
