@@ -98,7 +98,7 @@ class SupernetEvaluator(Evaluator):
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
         import torch
 
-        supernet = self.supernet_ or self.load(self._find_checkpoint(trial))
+        supernet = self.supernet_ or self._load_for(trial)
         start = time.perf_counter()
         metrics = self.score(supernet, arch)
         metrics["score_seconds"] = time.perf_counter() - start
@@ -127,6 +127,13 @@ class SupernetEvaluator(Evaluator):
 
     def _bn_batches(self) -> int:
         return int(self.params.get("bn_batches", 10))
+
+    def _load_for(self, trial: optuna.Trial | None) -> Supernet:
+        try:
+            return self.load(self._find_checkpoint(trial))
+        except CheckpointError as exc:
+            # A ConfigError stops the search at once instead of failing every trial alike.
+            raise ConfigError(str(exc)) from None
 
     def _find_checkpoint(self, trial: optuna.Trial | None) -> Path:
         if trial is None:
