@@ -80,13 +80,16 @@ def architecture_panel(data: StudyData, number: int, *, compact: bool = False) -
     st.markdown(f"**Trial {number}** · state {row.state} · fidelity: **{fidelity_text}**"
                 + (f" · evaluator `{row['evaluator']}`" if _present(row.get("evaluator")) else ""))
     left, right = st.columns(2)
+    # The full page shows every metric; the panel under the Pareto plot scrolls instead.
+    height = "auto" if compact else "content"
     with left:
         st.caption("Choices")
-        st.dataframe(_two_columns(arch, "choice"), hide_index=True, width="stretch")
+        st.dataframe(_two_columns(arch, "choice"), hide_index=True, width="stretch",
+                     height=height)
     with right:
         st.caption("Metrics")
         st.dataframe(_two_columns(_metrics_of(row, data), "metric"), hide_index=True,
-                     width="stretch")
+                     width="stretch", height=height)
     blocks = layer_blocks(arch, data.info.get("space"))
     st.plotly_chart(diagram_figure(blocks, per_row=7 if compact else 8), width="stretch",
                     key=f"diagram-{data.name}-{number}-{compact}")

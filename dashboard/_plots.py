@@ -57,22 +57,40 @@ def pareto_figure(
     data = complete.dropna(subset=[x, y])
     data = data.assign(_hover=arch_hover(data, choice_columns))
     mask = pareto_mask(data[[x, y]].to_numpy(), [directions[x], directions[y]])
-    scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
+    webgl = len(data) > WEBGL_ABOVE
+    scatter = go.Scattergl if webgl else go.Scatter
+    # The front is the first trace: where a faded point lies under a Pareto marker,
+    # Plotly gives a click to the earliest trace, and the user meant the red one.
+    # ``zorder`` still draws the front on top (SVG traces only).
+    on_top: dict = {}
     figure = go.Figure()
-    dominated = data[~mask]
-    figure.add_trace(scatter(
-        x=dominated[x], y=dominated[y], mode="markers", name="dominated",
-        marker={"color": _DOMINATED_COLOUR, "size": 6},
-        customdata=dominated["number"], hovertext=dominated["_hover"], hoverinfo="text",
-    ))
     front = data[mask].sort_values(x, kind="stable")
     figure.add_trace(scatter(
         x=front[x], y=front[y], mode="markers+lines", name="Pareto front",
         line={"shape": "hv" if directions[x] == "minimize" else "vh", "color": _FRONT_COLOUR,
               "width": 1},
         marker={"color": _FRONT_COLOUR, "size": 10, "line": {"color": "white", "width": 1}},
-        customdata=front["number"], hovertext=front["_hover"], hoverinfo="text",
+        customdata=front["number"], hovertext=front["_hover"], hoverinfo="text", **on_top,
     ))
+    dominated = data[~mask]
+    # A faded point hidden under a Pareto marker would take the hover and the click
+    # meant for the red one (Plotly prefers it): such points are left out of both.
+    # (Per-point hoverinfo="skip" is ignored, so they get a trace of their own.)
+    hidden = _under(dominated[[x, y]].to_numpy(float), front[[x, y]].to_numpy(float),
+                    data[[x, y]].to_numpy(float))
+    visible = dominated[~hidden]
+    figure.add_trace(scatter(
+        x=visible[x], y=visible[y], mode="markers", name="dominated",
+        marker={"color": _DOMINATED_COLOUR, "size": 6}, legendgroup="dominated",
+        customdata=visible["number"], hovertext=visible["_hover"], hoverinfo="text",
+    ))
+    if hidden.any():
+        covered = dominated[hidden]
+        figure.add_trace(scatter(
+            x=covered[x], y=covered[y], mode="markers", name="dominated (under the front)",
+            marker={"color": _DOMINATED_COLOUR, "size": 6}, legendgroup="dominated",
+            showlegend=False, customdata=covered["number"], hoverinfo="skip",
+        ))
     if selected is not None and (data.number == selected).any():
         row = data[data.number == selected].iloc[0]
         figure.add_trace(go.Scatter(
@@ -89,7 +107,7 @@ def pareto_figure(
         ))
     figure.update_layout(
         xaxis_title=f"{x} ({_arrow(directions[x])})", yaxis_title=f"{y} ({_arrow(directions[y])})",
-        height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10}, clickmode="event+select",
+        height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10}, clickmode="event+select", hovermode="closest",
         legend={"orientation": "h", "y": 1.08},
     )
     return figure
@@ -187,6 +205,21 @@ def parallel_figure(complete: pd.DataFrame, choice_columns: Sequence[str], colou
     ))
     figure.update_layout(height=420, margin={"l": 60, "r": 60, "t": 50, "b": 20})
     return figure
+
+
+def _under(points: np.ndarray, markers: np.ndarray, everything: np.ndarray,
+           fraction: tuple[float, float] = (0.012, 0.025)) -> np.ndarray:
+    """Which ``points`` lie within a marker's radius of one of ``markers``.
+
+    The radius is a fraction of each axis's span (a 10 px marker on a plot about
+    900 × 400 px); the spans are those of ``everything`` that is drawn.
+    """
+    if len(points) == 0 or len(markers) == 0:
+        return np.zeros(len(points), dtype=bool)
+    span = np.ptp(everything, axis=0)
+    span = np.where(span > 0, span, 1.0) * np.asarray(fraction)
+    gaps = np.abs(points[:, None, :] - markers[None, :, :]) / span
+    return np.any(np.all(gaps <= 1.0, axis=2), axis=1)
 
 
 def _arrow(direction: str) -> str:

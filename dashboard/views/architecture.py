@@ -26,8 +26,9 @@ def render() -> None:
 
 def _export_section(data: StudyData, number: int) -> None:
     st.subheader("Export")
-    st.caption("Runs `nas export` in a separate process (the dashboard itself never writes to "
-               "the store), then offers the files here.")
+    st.caption("Runs `nas export` in a separate process, as you would from a shell (it builds "
+               "the model and records the export; the dashboard's own connection stays "
+               "read-only), then offers the files here.")
     key = f"export-{data.name}-{number}"
     if st.button(f"Export trial {number}", key=f"button-{key}"):
         out_dir = Path(tempfile.mkdtemp(prefix="nas-dashboard-export-"))

@@ -9,8 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +141,50 @@ def _decoded(value: object) -> object:
 def chart_traces():
     """``chart_traces(app, index=0)``: that plotly chart's traces as dicts of numpy arrays."""
     return plotly_traces
+
+
+@pytest.fixture
+def serve_dashboard():
+    """``serve_dashboard(url, *args)``: ``nas dashboard`` on a free loopback port, up and healthy.
+
+    Yields the factory; each started server is stopped (SIGTERM to the process
+    we started, which *is* the Streamlit server) when the test ends.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(url: str, *args: str) -> tuple[str, subprocess.Popen]:
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "nas", "dashboard", "--storage", url, "--port", str(port),
+             *args],
+            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        started.append(server)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                pytest.fail(f"nas dashboard exited early:\n{server.stdout.read()}")
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return base, server
+            except OSError:
+                time.sleep(0.3)
+        pytest.fail("nas dashboard did not answer within 90 s")
+
+    yield start
+    for server in started:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
