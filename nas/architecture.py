@@ -98,8 +98,8 @@ def _json_safe(name: str, value: Any) -> ChoiceValue:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidArchitecture(f"choice '{name}' must be finite, got {value}")
+            raise InvalidArchitecture(f"choice {name!r} must be finite, got {value}")
         return value
     raise InvalidArchitecture(
-        f"choice '{name}' must be str, int, float or bool, got {type(value).__name__}"
+        f"choice {name!r} must be str, int, float or bool, got {type(value).__name__}"
     )

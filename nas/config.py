@@ -275,7 +275,8 @@ def _required(where: str, data: Mapping[str, Any], key: str) -> Any:
 def _no_unknown(where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
     for key in data:
         if key not in allowed:
-            path = f"{where}.{key}" if where else key
+            shown = key if re.fullmatch(r"[\w\-]+", str(key)) else repr(key)  # one line
+            path = f"{where}.{shown}" if where else shown
             raise ConfigError(f"{path}: unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
@@ -328,11 +329,12 @@ def _component(
     name = _required(where, value, "name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: must be a non-empty string")
+    for key in dict.fromkeys((params_key, "params")):
+        if not isinstance(value.get(key, {}), Mapping):
+            raise ConfigError(f"{where}.{key}: must be a table")
     params = dict(value.get(params_key, {}))
     if params_key != "params" and "params" in value:
         params.update(value["params"])
-    if not isinstance(value.get(params_key, {}), Mapping):
-        raise ConfigError(f"{where}.{params_key}: must be a table")
     for key in (extra or set()) - {params_key, "params"}:
         if key in value:
             params[key] = value[key]

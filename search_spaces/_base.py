@@ -228,7 +228,7 @@ class SearchSpace(ABC):
         unknown = sorted(set(arch) - set(choices))
         if unknown:
             raise InvalidArchitecture(
-                f"{self.name}: unknown choice '{unknown[0]}'; choices are: {', '.join(choices)}"
+                f"{self.name}: unknown choice {unknown[0]!r}; choices are: {', '.join(choices)}"
             )
         missing = [n for n in choices if n not in arch]
         if missing:
