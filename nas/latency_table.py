@@ -50,6 +50,7 @@ __all__ = [
     "predict_latency",
     "predict_latency_if_calibrated",
     "ensure_table",
+    "table_covers",
     "load_table",
     "table_path",
     "device_name",
@@ -167,10 +168,10 @@ def ensure_table(space: SearchSpace | str, spec: TaskSpec, **where: Any) -> Late
             f"space '{name}' lacks; supported: {', '.join(SUPPORTED_SPACES)}"
         )
     table = load_table(name, spec, **where)
-    if table is None:
-        log.warning("no latency table for '%s' at %s: calibrating it now (once)", name,
-                    table_path(name, spec, **where))
-        table = calibrate(name, spec, **where)
+    if table is None or not table_covers(table, space, spec):
+        log.warning("no latency table for '%s' (covering this study's choices) at %s: "
+                    "calibrating it now (once)", name, table_path(name, spec, **where))
+        table = calibrate(space, spec, **where)
     return table
 
 
@@ -202,17 +203,25 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
         raise ConfigError(f"clock: {clock!r} is not allowed; allowed: cpu, wall")
     name = _space_name(space)
     decomposition = _decomposition(name)
-    full_space = SPACES.get(name)()  # the base choices: a table serves every override
+    # The base choices, so one table serves every narrowing override; a space instance
+    # whose overrides pick other values adds its own covering archs.
+    full_space = SPACES.get(name)()
+    spaces = [full_space]
+    if not isinstance(space, str) and space.choices() != full_space.choices():
+        spaces.append(space)
     table = LatencyTable(name, device_name(device, threads), _spec_key(spec), batch_size,
                          clock=clock)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         example = _example_input(spec, batch_size, device)
-        chains = []
-        for arch in decomposition.covering(full_space):
-            model = full_space.build(arch, spec).to(device).eval()
-            chains.append(decomposition.units(model, arch, spec))
+        chains, seen = [], set()
+        for each in spaces:
+            for arch in decomposition.covering(each):
+                if arch.key not in seen:
+                    seen.add(arch.key)
+                    model = each.build(arch, spec).to(device).eval()
+                    chains.append(decomposition.units(model, arch, spec))
         timed = _round_robin_us([_chain_pass(units, example, device, clock) for units in chains],
                                 repeats, warmup, progress)
         samples: dict[str, list[float]] = {}
@@ -300,6 +309,15 @@ def _fit_correction(table: LatencyTable, space: SearchSpace, spec: TaskSpec, bat
     design = np.stack([np.asarray(summed), np.ones(len(summed))], axis=1)
     (scale, offset), *_ = np.linalg.lstsq(design, np.asarray(measured), rcond=None)
     table.scale, table.offset_us = float(scale), float(offset)
+
+
+def table_covers(table: LatencyTable, space: SearchSpace | str, spec: TaskSpec) -> bool:
+    """Whether every unit of every architecture of ``space`` has an entry in ``table``."""
+    if isinstance(space, str):
+        return True  # the base space: what calibrate always measures
+    decomposition = _decomposition(table.space)
+    return all(key in table.units for arch in decomposition.covering(space)
+               for key in decomposition.keys(arch, spec, table.batch_size))
 
 
 def _seeded_archs(space: SearchSpace, count: int, seed: int) -> list[Architecture]:

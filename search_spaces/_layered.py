@@ -13,6 +13,7 @@ a supernet's sandwich rule trains, Yu & Huang 2019).
 
 from __future__ import annotations
 
+import itertools
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -40,6 +41,30 @@ class LayeredSpace(SearchSpace):
     @abstractmethod
     def is_active(self, name: str, arch: Architecture) -> bool:
         """Whether choice ``name`` affects the model built for ``arch``."""
+
+    @abstractmethod
+    def depth_choices(self) -> list[str]:
+        """The choices that decide which others are active (depths)."""
+
+    def size(self) -> int:
+        """Distinct models: architectures that differ only in inactive choices count once.
+
+        For every combination of the depth choices, the product of the grid
+        sizes of the choices active under it (``is_active`` depends on depths only).
+        """
+        choices = self.choices()
+        depths = self.depth_choices()
+        others = [n for n in choices if n not in depths]
+        base = dict(self.default())
+        total = 0
+        for values in itertools.product(*(grid_of(choices[n]) for n in depths)):
+            arch = Architecture({**base, **dict(zip(depths, values))})
+            count = 1
+            for name in others:
+                if self.is_active(name, arch):
+                    count *= len(grid_of(choices[name]))
+            total += count
+        return total
 
     def _check_choices(self) -> None:
         """Reject overrides under which some combination cannot be built (ConfigError)."""

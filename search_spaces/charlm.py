@@ -9,8 +9,10 @@ the attention heads and the feed-forward width. Choices:
   for ``i = 1 .. 6``. Choices of layers ``i > num_layers`` are sampled but
   ignored (and zeroed by :meth:`encode`).
 
-Every heads value must divide every ``model_dim`` value; a study-file override
-that breaks this is a :class:`ConfigError` naming the field.
+A study file's ``[space.choices]`` may narrow these or pick other values from
+wider sets (``num_layers`` 1-6, ``model_dim`` 32-256, heads 1-8, FFN 64-1024;
+see ``_DIMS`` …). Every heads value must divide every ``model_dim`` value; an
+override that breaks this is a :class:`ConfigError` naming the field.
 
 Module layout (a supernet slices these, see ``search_spaces/_transformer.py``):
 ``token_embed`` (``Embedding(vocab, dim)``), ``pos_embed`` (parameter
@@ -41,6 +43,10 @@ from search_spaces._transformer import TransformerBlock
 __all__ = ["CharLMSpace", "CharLM", "MAX_LAYERS"]
 
 MAX_LAYERS = 6
+#: what a study file's ``[space.choices]`` may pick from (the defaults are a subset)
+_DIMS = (32, 48, 64, 96, 128, 192, 256)
+_HEADS = (1, 2, 3, 4, 6, 8)
+_FFN_DIMS = (64, 128, 256, 384, 512, 768, 1024)
 
 
 @register_space("charlm")
@@ -51,18 +57,21 @@ class CharLMSpace(LayeredSpace):
 
     def base_choices(self) -> dict[str, Choice]:
         choices: dict[str, Choice] = {
-            "num_layers": Categorical((4, 2, 3, 6)),
-            "model_dim": Categorical((128, 64, 96, 192)),
+            "num_layers": Categorical((4, 2, 3, 6), allowed=tuple(range(1, MAX_LAYERS + 1))),
+            "model_dim": Categorical((128, 64, 96, 192), allowed=_DIMS),
         }
         for i in range(1, MAX_LAYERS + 1):
-            choices[f"layer{i}_heads"] = Categorical((4, 2, 8))
-            choices[f"layer{i}_ffn_dim"] = Categorical((256, 128, 512))
+            choices[f"layer{i}_heads"] = Categorical((4, 2, 8), allowed=_HEADS)
+            choices[f"layer{i}_ffn_dim"] = Categorical((256, 128, 512), allowed=_FFN_DIMS)
         return choices
 
     def is_active(self, name: str, arch: Architecture) -> bool:
         if name.startswith("layer"):
             return int(name[len("layer"):].split("_", 1)[0]) <= int(arch["num_layers"])
         return True
+
+    def depth_choices(self) -> list[str]:
+        return ["num_layers"]
 
     def _check_choices(self) -> None:
         self._check_heads_divide("model_dim", [f"layer{i}_heads" for i in range(1, MAX_LAYERS + 1)])

@@ -11,6 +11,9 @@ with OFA's elastic dimensions:
 * ``width_mult`` in {1.0, 0.75, 0.5}, scaling every channel count (OFA trains
   one supernet per width; here it is one more choice).
 
+A study file's ``[space.choices]`` may narrow these or pick other values from
+wider sets (width 0.25-1.25, depth 1-4, kernel 1-7, expand 1-6).
+
 Stage widths, strides, SE and activations follow OFA's MobileNetV3
 (24, 40, 80, 112, 160 channels; SE in stages 2, 4, 5; h-swish from stage 3).
 For 32x32 inputs the stem has stride 1 and the stages strides 2, 2, 2, 1, 1,
@@ -53,12 +56,14 @@ class MobileNetSpace(LayeredSpace):
     families = ("image",)
 
     def base_choices(self) -> dict[str, Choice]:
-        choices: dict[str, Choice] = {"width_mult": Categorical((1.0, 0.75, 0.5))}
+        choices: dict[str, Choice] = {
+            "width_mult": Categorical((1.0, 0.75, 0.5), allowed=(0.25, 0.35, 0.5, 0.75, 1.0, 1.25)),
+        }
         for i in range(1, len(STAGES) + 1):
-            choices[f"s{i}_depth"] = Categorical((3, 2, 4))
+            choices[f"s{i}_depth"] = Categorical((3, 2, 4), allowed=tuple(range(1, MAX_DEPTH + 1)))
             for j in range(1, MAX_DEPTH + 1):
-                choices[f"s{i}_b{j}_kernel"] = Categorical((5, 3, 7))
-                choices[f"s{i}_b{j}_expand"] = Categorical((4, 3, 6))
+                choices[f"s{i}_b{j}_kernel"] = Categorical((5, 3, 7), allowed=(1, 3, 5, 7))
+                choices[f"s{i}_b{j}_expand"] = Categorical((4, 3, 6), allowed=(1, 2, 3, 4, 6))
         return choices
 
     def is_active(self, name: str, arch: Architecture) -> bool:
@@ -66,6 +71,9 @@ class MobileNetSpace(LayeredSpace):
             return True
         stage, block = name.split("_")[:2]
         return int(block[1:]) <= int(arch[f"{stage}_depth"])
+
+    def depth_choices(self) -> list[str]:
+        return [f"s{i}_depth" for i in range(1, len(STAGES) + 1)]
 
     def build(self, arch: Architecture, spec: TaskSpec) -> MobileNetV3:
         arch = self.validate(arch)

@@ -9,8 +9,11 @@ Choices:
   (and zeroed by :meth:`encode`).
 
 As in AutoFormer, one embed dim is shared by all layers while heads and MLP
-ratio vary per layer. Every heads value must divide every ``embed_dim`` value;
-a study-file override that breaks this is a :class:`ConfigError`.
+ratio vary per layer. A study file's ``[space.choices]`` may narrow these or
+pick other values from wider sets (patch 2-16, depth 1-6, dim 48-256, heads
+1-8, MLP ratio 1-4; see ``_DIMS`` …). Every heads value must divide every
+``embed_dim`` value; an override that breaks this is a :class:`ConfigError`
+naming the field.
 
 Module layout (a supernet slices these, see ``search_spaces/_transformer.py``):
 ``patch_embed`` (``Conv2d(channels, dim, patch, stride=patch)``), ``pos_embed``
@@ -41,6 +44,10 @@ from search_spaces._transformer import TransformerBlock
 __all__ = ["ViTSpace", "VisionTransformer", "MAX_DEPTH"]
 
 MAX_DEPTH = 6
+#: what a study file's ``[space.choices]`` may pick from (the defaults are a subset)
+_DIMS = (48, 64, 96, 128, 144, 192, 240, 256)
+_HEADS = (1, 2, 3, 4, 6, 8)
+_MLP_RATIOS = (1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 @register_space("vit")
@@ -51,19 +58,22 @@ class ViTSpace(LayeredSpace):
 
     def base_choices(self) -> dict[str, Choice]:
         choices: dict[str, Choice] = {
-            "patch_size": Categorical((4, 8)),
-            "depth": Categorical((4, 5, 6)),
-            "embed_dim": Categorical((96, 144, 192)),
+            "patch_size": Categorical((4, 8), allowed=(2, 4, 8, 16)),
+            "depth": Categorical((4, 5, 6), allowed=tuple(range(1, MAX_DEPTH + 1))),
+            "embed_dim": Categorical((96, 144, 192), allowed=_DIMS),
         }
         for i in range(1, MAX_DEPTH + 1):
-            choices[f"layer{i}_heads"] = Categorical((4, 3, 6))
-            choices[f"layer{i}_mlp_ratio"] = Categorical((3.0, 2.0, 4.0))
+            choices[f"layer{i}_heads"] = Categorical((4, 3, 6), allowed=_HEADS)
+            choices[f"layer{i}_mlp_ratio"] = Categorical((3.0, 2.0, 4.0), allowed=_MLP_RATIOS)
         return choices
 
     def is_active(self, name: str, arch: Architecture) -> bool:
         if name.startswith("layer"):
             return int(name[len("layer"):].split("_", 1)[0]) <= int(arch["depth"])
         return True
+
+    def depth_choices(self) -> list[str]:
+        return ["depth"]
 
     def _check_choices(self) -> None:
         self._check_heads_divide("embed_dim", [f"layer{i}_heads" for i in range(1, MAX_DEPTH + 1)])

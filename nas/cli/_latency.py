@@ -34,17 +34,18 @@ def calibrate_command(
     """Measure every layer the space can contain once on this device and cache the table on disk."""
     import time
 
-    from nas.latency_table import calibrate, load_table, table_path
+    from nas.latency_table import calibrate, load_table, table_covers, table_path
 
-    name, spec = _space_and_spec(space, task, study, data_dir)
+    the_space, spec = _space_and_spec(space, task, study, data_dir)
+    name = the_space.name
     where = dict(batch_size=batch_size, device=device, threads=threads, cache_dir=cache_dir)
     path = table_path(name, spec, **where)
     cached = None if force else load_table(name, spec, **where)
-    if cached is not None:
+    if cached is not None and table_covers(cached, the_space, spec):
         console().print(f"cached: {len(cached.units)} units for '{name}' at {path} (--force to remeasure)")
         return
     start = time.perf_counter()
-    table = calibrate(name, spec, batch_size=batch_size, device=device, threads=threads,
+    table = calibrate(the_space, spec, batch_size=batch_size, device=device, threads=threads,
                       repeats=repeats, cache_dir=cache_dir)
     console().print(
         f"calibrated '{name}' on {table.device}: {len(table.units)} units, "
@@ -69,10 +70,8 @@ def predict_command(
     from nas.architecture import Architecture
     from nas.errors import ConfigError
     from nas.latency_table import predict_latency
-    from search_spaces import create_space
 
-    name, spec = _space_and_spec(space, task, study, data_dir)
-    the_space = create_space(name)
+    the_space, spec = _space_and_spec(space, task, study, data_dir)
     if arch in ("smallest", "largest"):
         chosen = getattr(the_space, arch)()
     else:
@@ -81,20 +80,21 @@ def predict_command(
         except (json.JSONDecodeError, TypeError) as exc:
             raise ConfigError(f"arch: not a JSON object of choices ({exc})") from None
     chosen = the_space.validate(chosen)
-    micros = predict_latency(name, chosen, spec, batch_size=batch_size, device=device,
+    micros = predict_latency(the_space, chosen, spec, batch_size=batch_size, device=device,
                              threads=threads, cache_dir=cache_dir)
     console().print(f"{micros:.0f}")
 
 
 def _space_and_spec(space: str | None, task: str | None, study: Path | None,
                     data_dir: Path | None):  # type: ignore[no-untyped-def]
-    """The space name and the prepared task spec the table is keyed by."""
+    """The space (with the study's overrides) and the prepared task spec the table is keyed by."""
     from nas.errors import ConfigError
     from nas.latency_table import SUPPORTED_SPACES
     from nas.tasks import create_task
-    from search_spaces import SPACES
+    from search_spaces import SPACES, create_space
 
     params: dict[str, object] = {}
+    overrides: dict[str, object] = {}
     if study is not None:
         from nas.config import load_study_file
 
@@ -102,6 +102,8 @@ def _space_and_spec(space: str | None, task: str | None, study: Path | None,
         space = space or config.space.name
         task = task or config.task.name
         params = {k: v for k, v in config.task.params.items() if k != "data_dir"}
+        if space == config.space.name:
+            overrides = dict(config.space.params)
         if data_dir is None and "data_dir" in config.task.params:
             data_dir = Path(str(config.task.params["data_dir"]))
     if not space:
@@ -116,4 +118,4 @@ def _space_and_spec(space: str | None, task: str | None, study: Path | None,
     spec = create_task(task, data_dir=data_dir, **params).prepare("cpu")
     if spec.family != family:
         raise ConfigError(f"--task: '{task}' is a {spec.family} task; space '{space}' needs {family}")
-    return space, spec
+    return create_space(space, overrides), spec

@@ -1,0 +1,100 @@
+"""The ``charlm`` space: causal decoder, per-layer choices, overrides, and learning on real tokens."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nas.errors import ConfigError, InvalidArchitecture
+from nas.evaluators.train import TrainEvaluator
+from nas.tasks import create_task
+from search_spaces import TaskSpec, create_space
+
+SPEC = TaskSpec("sequence", 16, 16, 24)
+
+
+@pytest.fixture
+def space():
+    torch.set_num_threads(1)
+    return create_space("charlm")
+
+
+def test_predictions_never_look_at_later_tokens(space):
+    model = space.build(space.default().replace(num_layers=2), SPEC).eval()
+    tokens = torch.randint(0, 16, (1, 24), generator=torch.Generator().manual_seed(0))
+    changed = tokens.clone()
+    changed[0, 12:] = (changed[0, 12:] + 1) % 16
+    with torch.no_grad():
+        before, after = model(tokens), model(changed)
+    assert torch.allclose(before[0, :12], after[0, :12], atol=1e-5)
+    assert not torch.allclose(before[0, 12:], after[0, 12:])
+
+
+def test_shorter_sequences_are_accepted(space):
+    model = space.build(space.smallest(), SPEC)
+    assert model(torch.zeros(3, 7, dtype=torch.long)).shape == (3, 7, 16)
+
+
+def test_choices_of_layers_beyond_num_layers_are_ignored(space):
+    arch = space.default().replace(num_layers=2, layer1_heads=2)
+    other = arch.replace(layer5_heads=8, layer6_ffn_dim=512)
+    assert (space.encode(arch) == space.encode(other)).all()
+    assert (space.encode(arch) != space.encode(arch.replace(layer1_heads=8))).any()
+    first, second = space.build(arch, SPEC), space.build(other, SPEC)
+    assert [p.shape for p in first.parameters()] == [p.shape for p in second.parameters()]
+    assert len(first.blocks) == 2
+
+
+def test_size_counts_distinct_models(space):
+    narrowed = create_space("charlm", {"num_layers": [1, 2], "model_dim": 64})
+    per_layer = 3 * 3  # heads x ffn_dim
+    assert narrowed.size() == per_layer + per_layer**2
+    assert space.size() > narrowed.size()
+
+
+def test_largest_and_smallest_are_the_extremes(space):
+    largest, smallest = space.largest(), space.smallest()
+    assert largest["num_layers"] == 6 and largest["model_dim"] == 192
+    assert smallest["num_layers"] == 2 and smallest["model_dim"] == 64
+
+
+def test_check_names_the_layer_whose_heads_do_not_divide_the_dim(space):
+    # A space never samples such an arch (overrides are checked up front), but an arch
+    # from elsewhere (a file, another study) goes through the same rule.
+    arch = space.default().replace(model_dim=64, num_layers=2, layer2_heads=3)
+    with pytest.raises(InvalidArchitecture, match="layer2_heads = 3 does not divide the model dim 64"):
+        space.check(arch)
+    space.check(arch.replace(num_layers=1))  # layer 2 inactive: fine
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"model_dim": [64, 100]}, r"space.choices.model_dim: 100 is not allowed; allowed: 32, 48"),
+    ({"num_layers": []}, r"space.choices.num_layers: an override list must not be empty"),
+    ({"model_dim": [64], "layer1_heads": [2, 3]},
+     r"space.choices.layer1_heads: 3 heads do not divide model_dim 64"),
+    ({"layers": [2]}, r"space.choices.layers: unknown choice for space 'charlm'"),
+])
+def test_malformed_overrides_are_config_errors_naming_the_field(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        create_space("charlm", overrides)
+
+
+def test_overrides_may_widen_to_allowed_values():
+    space = create_space("charlm", {"model_dim": [48], "layer1_heads": [3, 6], "num_layers": 1})
+    model = space.build(space.largest(), SPEC)
+    assert model.token_embed.embedding_dim == 48 and model.blocks[0].attn.heads == 6
+
+
+def test_a_small_model_learns_the_synthetic_sequence(data_dir):
+    space = create_space("charlm", {"num_layers": 1, "model_dim": 32})
+    task = create_task("synthetic-seq", data_dir=data_dir, steps_per_epoch=30)
+    evaluator = TrainEvaluator(space, task, {"epochs": 3, "lr": 0.01, "save_weights": False,
+                                             "latency_repeats": 2})
+    arch = space.smallest()
+    metrics = evaluator.evaluate(arch).metrics
+    guessing = math.log2(16)
+    assert metrics["val_bpc"] < guessing - 1.0, metrics
+    assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / math.log(2))
+    assert metrics["params"] > 0 and metrics["flops"] > 0 and metrics["latency_ms"] > 0
