@@ -20,6 +20,8 @@ from dashboard._plots import (
 )
 from nas.store import param_distributions, pareto_mask
 
+# Study attr where a search keeps its hypervolume reference point (nas.hypervolume).
+REFERENCE_ATTR = "hypervolume_reference"
 _VIEWS = ("Hypervolume", "History", "Choices", "Importance", "Trials")
 
 
@@ -68,8 +70,8 @@ def _pareto_section(data: StudyData) -> None:
     x = left.selectbox("x axis", data.objectives, index=1, key="pareto_x")
     y = right.selectbox("y axis", [o for o in data.objectives if o != x], index=0, key="pareto_y")
     losses = to_losses(complete[[x, y]].to_numpy(), [directions[x], directions[y]])
-    reference = reference_point(losses) * np.array([-1.0 if directions[o] == "maximize" else 1.0
-                                                    for o in (x, y)])
+    reference = _reference(data, [x, y], losses)[0] * np.array(
+        [-1.0 if directions[o] == "maximize" else 1.0 for o in (x, y)])
     figure = pareto_figure(complete, x, y, directions, data.choice_columns,
                            selected=st.session_state.get("current_trial"),
                            reference=(float(reference[0]), float(reference[1])))
@@ -110,16 +112,33 @@ def _hypervolume(data: StudyData) -> None:
     objectives, directions = data.objectives, data.directions
     complete = data.complete.sort_values("number")
     losses = to_losses(complete[objectives].to_numpy(), directions)
-    reference = reference_point(losses)
+    reference, fixed_by_search = _reference(data, objectives, losses)
     numbers, volumes = _cached_history(storage_url(), data.name, data.fingerprint, losses, reference)
     stored = complete.set_index("number")["hypervolume"] if "hypervolume" in complete else None
     positions = complete.number.to_numpy()[numbers] if len(numbers) else numbers
     st.plotly_chart(hypervolume_figure(positions, volumes, stored), width="stretch", key="hv")
     shown = ", ".join(f"{o} = {v:.4g}" for o, v in zip(
         objectives, reference * np.array([-1.0 if d == "maximize" else 1.0 for d in directions])))
-    st.caption(f"Reference point: {shown} (worst observed value of each objective, 10% of its "
-               f"range further; the grey × on the Pareto plot). Final hypervolume "
-               f"{volumes[-1] if len(volumes) else 0:.4g}.")
+    origin = ("fixed by the search when its first trial completed, so it matches the "
+              "hypervolume each trial recorded" if fixed_by_search else
+              "worst observed value of each objective, 10% of its range further")
+    st.caption(f"Reference point: {shown} ({origin}; the grey × on the Pareto plot). "
+               f"Final hypervolume {volumes[-1] if len(volumes) else 0:.4g}.")
+
+
+def _reference(data: StudyData, objectives: list[str], losses: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The hypervolume reference (as losses) for ``objectives``; True if the search fixed it.
+
+    A search stores its reference in the study attr ``hypervolume_reference``
+    (one loss per objective) and each trial's hypervolume against it; using the
+    same point keeps our curve and the recorded one comparable. Older studies
+    get the worst observed loss plus a margin.
+    """
+    stored = data.info.get(REFERENCE_ATTR)
+    if isinstance(stored, list) and len(stored) == len(data.objectives):
+        by_name = dict(zip(data.objectives, stored))
+        return np.array([float(by_name[o]) for o in objectives]), True
+    return reference_point(losses), False
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

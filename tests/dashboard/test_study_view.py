@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+
+from nas.store import sqlite_path
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +85,51 @@ def test_three_objectives_get_a_3d_front(dashboard_store, open_page, chart_trace
     assert app.selectbox(key="pareto_x").options == ["val_accuracy", "params", "edgegpu_latency"]
 
 
-def test_hypervolume_grows_and_its_reference_point_is_worse_than_every_trial(
+def test_hypervolume_curve_matches_what_each_trial_recorded(
     dashboard_store, open_page, page_texts, chart_traces, two_objective_study
 ):
     app = open_page(dashboard_store, "study", study="nb201-two")
     assert app.radio(key="study_view").value == "Hypervolume"
-    curve = chart_traces(app, 1)[0]
-    assert curve["name"] == "hypervolume"
-    assert (np.diff(curve["y"]) >= 0).all() and curve["y"][-1] > curve["y"][0]
-    caption = next(t for t in page_texts(app, "caption") if t.startswith("Reference point"))
-    reference = {name: float(value) for name, value in
-                 re.findall(r"(\w+) = ([-+0-9.e]+)", caption.split("(")[0])}
+    ours, recorded = chart_traces(app, 1)
+    assert (ours["name"], recorded["name"]) == ("hypervolume", "recorded by the search")
+    assert (np.diff(ours["y"]) >= 0).all() and ours["y"][-1] > ours["y"][0]
+    # The worker stored each trial's hypervolume (nas.hypervolume) against the
+    # reference the search fixed; the dashboard uses that point, so the curves agree.
+    last = max((t for t in two_objective_study.trials if t.values), key=lambda t: t.number)
+    assert ours["y"][-1] == pytest.approx(last.user_attrs["hypervolume"], rel=1e-9)
+    caption = _reference_caption(app, page_texts)
+    assert "fixed by the search" in caption
+    shown = _numbers(caption)
+    stored = two_objective_study.user_attrs["hypervolume_reference"]  # as losses
+    assert shown == pytest.approx({"val_accuracy": -stored[0], "params": stored[1]}, rel=1e-3)
+    final = float(re.search(r"Final hypervolume ([-+0-9.e]*[0-9])", caption).group(1))
+    assert final == pytest.approx(ours["y"][-1], rel=1e-3)
+
+
+def test_without_a_stored_reference_it_lies_beyond_every_trial(
+    dashboard_store, open_page, page_texts, two_objective_study, tmp_path
+):
+    # A study from a search that kept no reference point.
+    path = tmp_path / "old.db"
+    with sqlite3.connect(sqlite_path(dashboard_store)) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+        copy.execute("DELETE FROM study_user_attributes WHERE key = 'hypervolume_reference'")
+    app = open_page(f"sqlite:///{path}", "study", study="nb201-two")
+    caption = _reference_caption(app, page_texts)
+    assert "worst observed value" in caption
+    reference = _numbers(caption)
     values = np.array([t.values for t in two_objective_study.trials if t.values])
     assert reference["val_accuracy"] < values[:, 0].min()
     assert reference["params"] > values[:, 1].max()
-    final = float(re.search(r"Final hypervolume ([-+0-9.e]*[0-9])", caption).group(1))
-    assert final == pytest.approx(curve["y"][-1], rel=1e-3)
+
+
+def _reference_caption(app, page_texts) -> str:  # type: ignore[no-untyped-def]
+    return next(t for t in page_texts(app, "caption") if t.startswith("Reference point"))
+
+
+def _numbers(caption: str) -> dict[str, float]:
+    return {name: float(value) for name, value in
+            re.findall(r"(\w+) = ([-+0-9.e]*[0-9])", caption.split("(")[0])}
 
 
 def test_history_shows_the_best_so_far(dashboard_store, open_page, chart_traces,
