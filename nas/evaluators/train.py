@@ -11,7 +11,9 @@ temp file, then renamed) so ``nas export`` ships the model that was scored.
 Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 (30), ``lr`` and ``weight_decay`` (used when the space has no such choice),
 ``optimizer`` (adam), ``save_weights`` (true), ``checkpoint_dir``
-("checkpoints"), ``latency_repeats`` (10), ``eval_every`` (1).
+("checkpoints"), ``latency_repeats`` (10), ``eval_every`` (1), ``select``
+("metric": keep the epoch with the best validation metric, or "loss": the
+lowest validation loss; see :mod:`nas.train`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ TRAIN_METRICS: tuple[str, ...] = (
 _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
     "save_weights": bool, "checkpoint_dir": str, "latency_repeats": int, "eval_every": int,
-    "grad_clip": float,
+    "grad_clip": float, "select": str,
 }
 
 
@@ -69,6 +71,11 @@ class TrainEvaluator(Evaluator):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
             if kind in (int, float) and value <= 0:
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
+        from nas.train import SELECT_RULES
+
+        if self.params.get("select", "metric") not in SELECT_RULES:
+            raise ConfigError(f"evaluator.params.select: {self.params['select']!r} is not allowed; "
+                              f"allowed: {', '.join(SELECT_RULES)}")
 
     def settings(self, arch: Architecture) -> Any:
         """Training settings: the architecture's lr/weight_decay choices win over params."""
@@ -83,6 +90,7 @@ class TrainEvaluator(Evaluator):
             optimizer=str(p.get("optimizer", "adam")),
             eval_every=int(p.get("eval_every", 1)),
             grad_clip=p.get("grad_clip"),
+            select=str(p.get("select", "metric")),
         )
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
