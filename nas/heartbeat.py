@@ -180,8 +180,10 @@ class TrialHeartbeat:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        # Optuna wraps RDBStorage in a cache that has the getter but not the attribute.
-        interval = self._storage.get_heartbeat_interval()
+        # Optuna wraps RDBStorage in a cache that has the getter but not the attribute;
+        # in-memory and journal storages have neither, and no heartbeats.
+        getter = getattr(self._storage, "get_heartbeat_interval", None)
+        interval = getter() if getter is not None else None
         if not interval:
             return
         self._storage.record_heartbeat(self._trial_id)

@@ -137,13 +137,18 @@ def run_worker_loop(
     study = setup.study
     done_here = 0
     failures_in_a_row = 0
+    last_check = 0.0
     # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     while True:
         if deadline is not None and time.time() >= deadline:
             break
-        fail_dead_trials(study)
+        # While a trial runs its heartbeat thread looks for dead trials; between
+        # trials this loop does, at the same pace (every half interval).
+        if time.monotonic() - last_check >= _check_every(study):
+            fail_dead_trials(study)
+            last_check = time.monotonic()
         if n_trials is not None:
             states = _count(study)
             if states["COMPLETE"] >= n_trials:
@@ -167,7 +172,7 @@ def run_worker_loop(
                 f"(last error: {last}); fix the cause and run the same command to resume"
             )
         if on_trial is not None:
-            on_trial(study.get_trials(deepcopy=False)[-1])
+            on_trial(study._storage.get_trial(trial._trial_id))
     return done_here
 
 
@@ -226,11 +231,10 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
-        # Attrs first, then values+state in one transaction (tell): a crash in between
-        # leaves a RUNNING trial that is failed and retried, never a COMPLETE one without
-        # its architecture and metrics.
-        for key, value in record.items():
-            trial.set_user_attr(key, value)
+        # Attrs in one transaction, then values+state in another (tell): a crash in
+        # between leaves a RUNNING trial that is failed and retried, never a COMPLETE one
+        # without its architecture and metrics.
+        _set_user_attrs(study, trial, record)
         if len(values) > 1:
             from nas.hypervolume import record_hypervolume
 
@@ -273,6 +277,17 @@ def _count(study: Any) -> dict[str, int]:
     from optuna.trial import TrialState
 
     counts = dict.fromkeys(("COMPLETE", "RUNNING", "WAITING", "FAIL", "PRUNED"), 0)
+    engine = _engine(study)
+    if engine is not None:  # one aggregate query instead of loading the trials
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"),
+                {"s": study._study_id},
+            )
+            counts.update({str(state): int(n) for state, n in rows})
+        return counts
     for t in study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
     ):
@@ -283,6 +298,17 @@ def _count(study: Any) -> dict[str, int]:
 def _within_budget(study: Any, number: int, n_trials: int) -> bool:
     from optuna.trial import TrialState
 
+    engine = _engine(study)
+    if engine is not None:
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            ahead_count = conn.execute(
+                sa.text("SELECT COUNT(*) FROM trials WHERE study_id = :s AND number < :n "
+                        "AND state IN ('COMPLETE', 'RUNNING')"),
+                {"s": study._study_id, "n": number},
+            ).scalar_one()
+        return int(ahead_count) < n_trials
     ahead = [
         t for t in study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
@@ -290,3 +316,61 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
         if t.number < number
     ]
     return len(ahead) < n_trials
+
+
+def _check_every(study: Any) -> float:
+    getter = getattr(study._storage, "get_heartbeat_interval", None)
+    interval = getter() if getter is not None else None
+    return float(interval) / 2 if interval else float("inf")
+
+
+def _rdb(study: Any) -> Any:
+    """Optuna's RDBStorage behind the study (unwrapping its cache), or None."""
+    from optuna.storages import RDBStorage
+
+    backend = getattr(study._storage, "_backend", study._storage)
+    return backend if isinstance(backend, RDBStorage) else None
+
+
+def _engine(study: Any) -> Any:
+    rdb = _rdb(study)
+    return rdb.engine if rdb is not None else None
+
+
+def _set_user_attrs(study: Any, trial: Any, attrs: dict[str, Any]) -> None:
+    """Write all ``attrs`` of a running trial in one transaction.
+
+    Optuna's ``set_user_attr`` commits once per key (a dozen round trips for a
+    result); this is one locked check that the trial still runs and one
+    multi-row upsert, on SQLite and PostgreSQL. Other storages get the plain loop.
+    """
+    import json
+
+    rdb = _rdb(study)
+    dialect = rdb.engine.name if rdb is not None else ""
+    if dialect not in ("sqlite", "postgresql"):
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+
+    table = models.TrialUserAttributeModel
+    statement = insert(table).values([
+        {"trial_id": trial._trial_id, "key": key, "value_json": json.dumps(value)}
+        for key, value in attrs.items()
+    ])
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.trial_id, table.key],
+        set_={"value_json": statement.excluded.value_json},
+    )
+    with _create_scoped_session(rdb.scoped_session, True) as session:
+        row = models.TrialModel.find_or_raise_by_id(trial._trial_id, session, for_update=True)
+        rdb.check_trial_is_updatable(trial._trial_id, row.state)
+        session.execute(statement)
+    trial._cached_frozen_trial.user_attrs.update(attrs)
