@@ -36,8 +36,8 @@ PUBLISHED = {"synflow": 0.74, "jacob_cov": 0.73, "snip": 0.58, "grad_norm": 0.58
 PUBLISHED_VARIANT = {"synflow_bn_train": 0.74}
 TOLERANCE = 0.08
 DEFAULT_PROXIES = ("synflow", "synflow_bn_train", "jacob_cov", "snip", "grad_norm", "grasp", "nwot",
-                   "params", "l2_norm", "plain")
-ENSEMBLE_CANDIDATES = ("synflow", "jacob_cov", "nwot", "snip", "params")
+                   "params", "l2_norm", "plain", "meco", "az_expressivity")
+ENSEMBLE_CANDIDATES = ("synflow", "jacob_cov", "nwot", "snip", "params", "meco", "az_expressivity")
 
 
 def main() -> None:
@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None,
                         help="stop scoring after this long and report what is done")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--report-only", action="store_true",
+                        help="score nothing; report on what OUT/scores.jsonl holds for the sample")
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     args = parser.parse_args()
 
@@ -79,12 +81,15 @@ def main() -> None:
     todo = [int(r) for r in rows if any(n not in cache.get(int(r), {}) for n in names)]
     print(f"{len(rows) - len(todo)} of {len(rows)} architectures already scored in {cache_path}; "
           f"{len(todo)} to go", flush=True)
-    _score_rows(todo, names, arch_strings, spec, batch, args, cache, cache_path, deadline)
-
-    done = [int(r) for r in rows if all(n in cache.get(int(r), {}) for n in names)]
-    if len(done) < 10:
-        sys.exit(f"only {len(done)} architectures scored; need at least 10 for a correlation")
-    _report(done, names, cache, accuracy, arch_strings, out, args)
+    if not args.report_only:
+        _score_rows(todo, names, arch_strings, spec, batch, args, cache, cache_path, deadline)
+    # Each proxy is judged on every sampled architecture it has scored (a prefix of the sample
+    # when a run was cut short); the n column says how many.
+    scored = {n: [int(r) for r in rows if n in cache.get(int(r), {})] for n in names}
+    names = [n for n in names if len(scored[n]) >= 10]
+    if not names:
+        sys.exit("fewer than 10 architectures scored; need at least 10 for a correlation")
+    _report(scored, names, cache, accuracy, arch_strings, out, args)
 
 
 def _score_rows(todo, names, arch_strings, spec, batch, args, cache, cache_path, deadline) -> None:  # type: ignore[no-untyped-def]
@@ -137,58 +142,63 @@ def _load_cache(path: Path, batch_seed: int, seed: int) -> dict[int, dict[str, t
     return cache
 
 
-def _report(done, names, cache, accuracy, arch_strings, out, args) -> None:  # type: ignore[no-untyped-def]
+def _report(scored, names, cache, accuracy, arch_strings, out, args) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
     from scipy.stats import kendalltau, spearmanr
 
     from proxies.ensembles import majority_vote, rank_average
 
-    acc = accuracy[done]
-    columns = {n: np.array([_value(cache[r][n][0]) for r in done]) for n in names}
-    seconds = {n: float(np.mean([cache[r][n][1] for r in done])) for n in names}
+    def column(name: str, rows: list[int]) -> np.ndarray:
+        return np.array([_value(cache[r][name][0]) for r in rows])
+
     results = []
     for name in names:
-        rho, tau = _correlate(columns[name], acc, spearmanr, kendalltau)
-        results.append((name, rho, tau, seconds[name]))
+        rows = scored[name]
+        rho, tau = _correlate(column(name, rows), accuracy[rows], spearmanr, kendalltau)
+        seconds = float(np.mean([cache[r][name][1] for r in rows]))
+        results.append((name, rho, tau, len(rows), seconds))
     candidates = [n for n in ENSEMBLE_CANDIDATES if n in names]
+    common = [r for r in scored[candidates[0]] if all(n in cache[r] for n in candidates)] if candidates else []
     ensembles = []
     for size in range(2, len(candidates) + 1):
         for subset in itertools.combinations(candidates, size):
-            chosen = {n: columns[n] for n in subset}
+            chosen = {n: column(n, common) for n in subset}
             for kind, combine in (("rank_avg", rank_average), ("vote", majority_vote)):
                 combined = np.asarray(combine(chosen), dtype=float)
-                rho, tau = _correlate(combined, acc, spearmanr, kendalltau)
-                ensembles.append((f"{kind}({'+'.join(subset)})", rho, tau,
-                                  sum(seconds[n] for n in subset)))
+                rho, tau = _correlate(combined, accuracy[common], spearmanr, kendalltau)
+                seconds = sum(float(np.mean([cache[r][n][1] for r in common])) for n in subset)
+                ensembles.append((f"{kind}({'+'.join(subset)})", rho, tau, len(common), seconds))
     ensembles.sort(key=lambda e: -e[1])
 
-    lines = [f"NAS-Bench-201 CIFAR-10, {len(done)} architectures (seed {args.seed}, "
-             f"batch of {args.batch_size} real CIFAR-10 images, batch seed {args.batch_seed})", "",
-             "| proxy | spearman | kendall | published | required | met | s/arch |",
-             "|---|---|---|---|---|---|---|"]
-    for name, rho, tau, sec in results:
+    lines = [f"NAS-Bench-201 CIFAR-10 test accuracy; architectures sampled with seed {args.seed} from all "
+             f"15,625; one batch of {args.batch_size} real CIFAR-10 images (batch seed {args.batch_seed})", "",
+             "| proxy | spearman | kendall | n | published | required | met | s/arch |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, rho, tau, n, sec in results:
         published = PUBLISHED.get(name, PUBLISHED_VARIANT.get(name))
         required = "" if published is None else f"{published - TOLERANCE:.2f}"
         met = "" if published is None else ("yes" if rho >= published - TOLERANCE else "NO")
-        lines.append(f"| {name} | {rho:.3f} | {tau:.3f} | {published if published else ''} | {required} "
-                     f"| {met} | {sec:.3f} |")
-    lines += ["", "| best ensembles (of " + ", ".join(candidates) + ") | spearman | kendall | required | met |",
-              "|---|---|---|---|---|"]
-    for label, rho, tau, _ in ensembles[:5]:
-        lines.append(f"| {label} | {rho:.3f} | {tau:.3f} | 0.90 | {'yes' if rho >= 0.90 else 'NO'} |")
+        lines.append(f"| {name} | {rho:.3f} | {tau:.3f} | {n} | {published or ''} | {required} | {met} "
+                     f"| {sec:.3f} |")
+    lines += ["", f"| best ensembles (subsets of {', '.join(candidates)}) | spearman | kendall | n | required "
+              "| met |", "|---|---|---|---|---|---|"]
+    for label, rho, tau, n, _ in ensembles[:6]:
+        lines.append(f"| {label} | {rho:.3f} | {tau:.3f} | {n} | 0.90 | {'yes' if rho >= 0.90 else 'NO'} |")
     text = "\n".join(lines)
     print(text)
     (out / "correlations.md").write_text(text + "\n", encoding="utf-8")
     with open(out / "correlations.csv", "w", encoding="utf-8") as handle:
         handle.write("proxy,spearman,kendall,n,seconds_per_arch\n")
-        for label, rho, tau, sec in results + ensembles:
-            handle.write(f"\"{label}\",{rho:.4f},{tau:.4f},{len(done)},{sec:.4f}\n")
+        for label, rho, tau, n, sec in results + ensembles:
+            handle.write(f"\"{label}\",{rho:.4f},{tau:.4f},{n},{sec:.4f}\n")
+    every = sorted(set().union(*(scored[n] for n in names)))
     with open(out / "scores.csv", "w", encoding="utf-8") as handle:
         handle.write("nb201_index,arch,cifar10_test," + ",".join(names) + "\n")
-        for i, row in enumerate(done):
-            handle.write(f"{row},{arch_strings[row]},{acc[i]}," + ",".join(repr(columns[n][i]) for n in names)
-                         + "\n")
-    _scatter_plots(columns, acc, out)
+        for row in every:
+            values = ["" if n not in cache[row] or cache[row][n][0] is None else repr(cache[row][n][0])
+                      for n in names]
+            handle.write(f"{row},{arch_strings[row]},{accuracy[row]}," + ",".join(values) + "\n")
+    _scatter_plots({n: column(n, scored[n]) for n in names}, {n: accuracy[scored[n]] for n in names}, out)
 
 
 def _value(score: float | None) -> float:
@@ -215,7 +225,7 @@ def _scatter_plots(columns, acc, out) -> None:  # type: ignore[no-untyped-def]
 
     for name, values in columns.items():
         fig, ax = plt.subplots(figsize=(4, 3.2))
-        ax.scatter(rankdata(values) / len(values), acc, s=4, alpha=0.5)
+        ax.scatter(rankdata(values) / len(values), acc[name], s=4, alpha=0.5)
         ax.set_xlabel(f"{name} (rank percentile)")
         ax.set_ylabel("CIFAR-10 test accuracy (%)")
         fig.tight_layout()

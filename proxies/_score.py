@@ -61,7 +61,8 @@ def score(model: nn.Module, batch: Batch, names: Iterable[str] | None = None, se
                 ctx.main()
             except NotApplicable as exc:
                 shared_error = exc.reason
-            except (RuntimeError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken model must not stop the other proxies
+                log.warning("the shared pass failed: %s", exc)
                 shared_error = f"shared pass failed: {exc}"
             shared_seconds = (time.perf_counter() - started) / len(shared_users)
         for proxy in proxies:
@@ -79,7 +80,7 @@ def _run(proxy: Proxy, ctx: object, extra_seconds: float) -> ProxyResult:
         value = float(proxy.rule(ctx))  # type: ignore[arg-type]
     except NotApplicable as exc:
         return ProxyResult(None, time.perf_counter() - started + extra_seconds, exc.reason)
-    except (RuntimeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one proxy's bug must not cost the others' scores
         log.warning("proxy '%s' failed: %s", proxy.name, exc)
         return ProxyResult(None, time.perf_counter() - started + extra_seconds, f"failed: {exc}")
     seconds = time.perf_counter() - started + extra_seconds

@@ -71,3 +71,21 @@ def test_score_times_every_proxy_and_shares_the_main_pass(image_batch) -> None:
     assert all(r.seconds > 0 for r in results.values())
     # snip and grad_norm share one pass, so they are charged the same share of it
     assert results["snip"].seconds == pytest.approx(results["grad_norm"].seconds, rel=0.5, abs=5e-3)
+
+
+class _Broken(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise TypeError("this model cannot run")
+
+
+def test_a_model_that_raises_costs_reasons_not_a_crash(image_batch, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="proxies"):
+        results = score(_Broken(), image_batch, ["snip", "synflow", "params"])
+    assert results["params"].score == 4 * 2 + 2  # needs no forward pass
+    for name in ("snip", "synflow"):
+        assert results[name].score is None and "cannot run" in results[name].reason
+    assert any("cannot run" in record.getMessage() for record in caplog.records)
