@@ -266,3 +266,23 @@ def _dumpable(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return not (isinstance(value, float) and math.isnan(value))
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("foo", "is not a URL"),
+    ("mysql://u:secret@host/db", "scheme 'mysql' is not supported"),
+    ("postgresql://u:secret@127.0.0.1:notaport/db", "cannot open storage"),
+    ("postgresql+psycopg://u:secret@127.0.0.1:1/db", "cannot open storage"),
+    ("postgresql+psycopg2://u:secret@127.0.0.1:1/db", "cannot open storage"),
+    ("sqlite:////no/such/folder/nas.db", "/no/such/folder"),
+])
+def test_bad_storage_urls_get_one_line_storage_errors(url, expected):
+    from nas.errors import StorageError
+    from nas.store import read_engine
+    from nas.study import storage_for
+
+    for open_it in (storage_for, read_engine):
+        with pytest.raises(StorageError) as caught:
+            open_it(url)
+        message = str(caught.value)
+        assert expected in message and "\n" not in message and "secret" not in message

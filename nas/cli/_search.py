@@ -50,16 +50,20 @@ def worker(
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     n_trials: int = typer.Option(None, "--n-trials", help="Complete trials the study should reach (default: its budget)."),
     index: int = typer.Option(1, "--index", help="Worker number (seeds its sampler differently)."),
+    wait: float = typer.Option(
+        0, "--wait", min=0,
+        help="Seconds to wait for the storage to answer and the study to exist "
+             "(created by `nas search` elsewhere), e.g. when all machines start at once."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Join an existing study as one more worker (any machine that reaches the storage)."""
     from nas.search import run_worker
     from nas.store import resolve_url
-    from nas.study import config_from_study, load_study, storage_for
+    from nas.study import config_from_study
 
     url = resolve_url(storage)
     _quiet_optuna()
-    loaded = load_study(study, storage_for(url))
+    loaded = _load_when_ready(study, url, wait)
     config = config_from_study(loaded)
     total = n_trials if n_trials is not None else config.budget.n_trials
     result = run_worker(config, url, total, worker_index=index, progress=progress)
@@ -84,6 +88,23 @@ def validate(
         f"[green]ok[/]: study '{config.name}': space {config.space.name}, task {config.task.name}, "
         f"sampler {config.sampler.name}, evaluator {config.evaluator.name}; objectives {objectives}"
     )
+
+
+def _load_when_ready(study: str, url: str, wait: float):  # type: ignore[no-untyped-def]
+    """The study, retrying for up to ``wait`` seconds while the storage or study is missing."""
+    import time
+
+    from nas.errors import StorageError
+    from nas.study import load_study, storage_for
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return load_study(study, storage_for(url))
+        except StorageError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
 
 def _quiet_optuna() -> None:

@@ -55,7 +55,7 @@ def open_storage(
                 grace_period=grace_period,
                 **_stale_callback_kwargs(optuna, failed_trial_callback),
             )
-    except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError) as exc:
+    except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError, ImportError) as exc:
         raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
     migrate(storage.engine)
     return storage
@@ -75,7 +75,7 @@ def write_engine(url: str | None = None) -> sa.Engine:
     """A plain SQLAlchemy engine for our own ``nas_`` tables (migrated)."""
     url = resolve_url(url)
     _prepare_sqlite(url)
-    engine = sa.create_engine(url, **_engine_kwargs(url))
+    engine = _create_engine(url, **_engine_kwargs(url))
     try:
         migrate(engine)
     except StorageError:
@@ -98,13 +98,13 @@ def read_engine(url: str | None = None, *, busy_timeout_s: float = SQLITE_BUSY_T
         ro_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
         engine = sa.create_engine(ro_url, connect_args={"timeout": busy_timeout_s})
     elif url.startswith("postgresql"):
-        engine = sa.create_engine(
+        engine = _create_engine(
             url,
             connect_args={"options": "-c default_transaction_read_only=on", "connect_timeout": 5},
             pool_pre_ping=True,
         )
     else:
-        engine = sa.create_engine(url)
+        engine = _create_engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -165,6 +165,20 @@ def _prepare_sqlite(url: str) -> None:
         raise StorageError(f"cannot open storage {url}: {exc}") from None
 
 
+def _create_engine(url: str, **kwargs: Any) -> sa.Engine:
+    try:
+        return sa.create_engine(url, **kwargs)
+    except (sa.exc.ArgumentError, ValueError, ImportError) as exc:
+        raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
+
+
 def _first_line(exc: BaseException) -> str:
+    cause: BaseException | None = exc if isinstance(exc, ImportError) else exc.__cause__
+    while isinstance(cause, ImportError) and isinstance(cause.__cause__, ImportError):
+        cause = cause.__cause__  # Optuna wraps the driver's own ModuleNotFoundError
+    if isinstance(cause, ImportError):
+        # The URL names a database driver that is not installed (e.g. psycopg2).
+        return (f"its database driver is not installed ({cause}); "
+                "for PostgreSQL use postgresql+psycopg://")
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
