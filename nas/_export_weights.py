@@ -74,7 +74,15 @@ class Weights:
 def resolve_weights(trial: TrialModel, finetune_epochs: int = 0) -> Weights:
     """The trial's model with the right weights (see the module docstring)."""
     if trial.fidelity == "supernet":
-        weights = _supernet_weights(trial)
+        try:
+            weights = _supernet_weights(trial)
+        except _SupernetMissing:
+            if not finetune_epochs:
+                raise
+            # No supernet here: the architecture is all we can ship; train it standalone.
+            log.warning("trial %d: supernet checkpoint missing; training from scratch", trial.number)
+            return _train_more(trial, _random_init(trial, finetune_epochs), finetune_epochs,
+                               from_scratch=True)
     elif trial.attrs.get("weights_path") or trial.fidelity == "train":
         weights = _trained_weights(trial)
     else:
@@ -129,37 +137,57 @@ def _trained_weights(trial: TrialModel) -> Weights:
 
 
 def _supernet_weights(trial: TrialModel) -> Weights:
-    """``extract(arch)`` from the supernet that scored the trial, after BN recalibration.
+    """``extract(arch)`` from the supernet that scored the trial, calibrated as it was scored.
 
-    The checkpoint is the one the trial recorded (``supernet_checkpoint``),
-    else the newest one ``nas train-supernet`` recorded for the space and task.
+    Goes through the ``supernet`` evaluator's public ``load``/``score``: the
+    same checkpoint (the trial's ``checkpoint`` attr, else the newest one
+    ``nas train-supernet`` recorded for the space and task) and the same BN
+    recalibration batches, so the validation figures measured here are the
+    trial's own, and ``extract`` copies the recalibrated statistics.
     """
+    from nas.evaluators import EVALUATORS
+    from nas.registry import UnknownNameError
+
     if trial.data_task is None:
         raise ExportError(f"trial {trial.number}: BN recalibration needs a task with training data")
     try:
-        from nas.supernet_training import find_recorded_checkpoint, load_supernet
-    except ImportError:
+        evaluator_cls = EVALUATORS.get("supernet")
+    except UnknownNameError:
         raise ExportError(
-            f"trial {trial.number} was scored with a supernet, but this installation cannot load "
-            "supernets; export it with --finetune-epochs E to train it standalone instead"
+            f"trial {trial.number} was scored with a supernet, but this installation has no "
+            "'supernet' evaluator; export it with --finetune-epochs E to train it standalone"
         ) from None
-    recorded = trial.attrs.get("supernet_checkpoint")
-    path = Path(str(recorded)) if recorded else find_recorded_checkpoint(
-        trial.storage, trial.space.name, trial.config.task.name)
-    if path is None or not Path(path).is_file():
-        raise ExportError(
+    from nas.supernet_training import find_recorded_checkpoint
+
+    recorded = Path(str(trial.attrs["checkpoint"])) if trial.attrs.get("checkpoint") else None
+    path = recorded
+    if path is None or not path.is_file():
+        # A path recorded relative to the search's working directory: nas_supernets holds
+        # the absolute one (accepted only if it is the same file name, i.e. the same epoch).
+        found = find_recorded_checkpoint(trial.storage, trial.space.name, trial.config.task.name)
+        if found is not None and (recorded is None or found.name == recorded.name):
+            path = found
+    if path is None or not path.is_file():
+        raise _SupernetMissing(
             f"trial {trial.number} was scored with a supernet, but its checkpoint "
             f"{path or '(none recorded for this space and task)'} is not on this machine; "
-            "train it with `nas train-supernet`, or pass --finetune-epochs E"
+            "copy it here, or pass --finetune-epochs E to train the architecture from scratch"
         )
-    supernet = load_supernet(path, trial.space, trial.data_task)
-    with supernet.activated(trial.arch):
-        count = supernet.recalibrate_bn(trial.data_task.train_batches(0))
-        model = supernet.extract(trial.arch)
+    config = trial.config
+    params = dict(config.evaluator.params) if config.evaluator.name == "supernet" else {}
+    params = {k: v for k, v in params.items() if k in ("bn_batches",)}
+    if "bn_batches" in trial.attrs:
+        params["bn_batches"] = int(trial.attrs["bn_batches"])
+    evaluator = evaluator_cls(trial.space, trial.data_task, params, device="cpu", seed=config.seed)
+    supernet = evaluator.load(path)
+    measured = evaluator.score(supernet, trial.arch)  # recalibrates BN in the shared weights
+    model = supernet.extract(trial.arch).cpu()
     return Weights(
-        model.cpu(), "supernet",
+        model, "supernet",
         f"inherited from the trained `{trial.space.name}` supernet ({path}) via extract(arch), "
-        f"after BN recalibration on {count} training batch(es); not trained standalone",
+        f"after BN recalibration on {params.get('bn_batches', 'the default number of')} training "
+        "batch(es) as in the search; not trained standalone",
+        measured,
     )
 
 
@@ -220,6 +248,10 @@ def _study_train_settings(trial: TrialModel) -> Any:
     evaluator = evaluator_cls(trial.space, trial.data_task, params, device="cpu", seed=config.seed)
     settings = evaluator.settings(trial.arch) if hasattr(evaluator, "settings") else TrainSettings()
     return settings
+
+
+class _SupernetMissing(ExportError):
+    """The supernet checkpoint that scored a trial is not on this machine."""
 
 
 def _load_strict(model: torch.nn.Module, state: Any, where: str) -> None:

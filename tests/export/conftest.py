@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -31,7 +32,13 @@ class Study:
     def copy(self, target: Path) -> Study:
         """A private copy of the study database (checkpoint paths stay valid: they are absolute)."""
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(self.folder / "study.db", target / "study.db")
+        # The backup API, not a file copy: recent writes may still sit in the -wal file.
+        source, copy = sqlite3.connect(self.folder / "study.db"), sqlite3.connect(target / "study.db")
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
         return Study(self.name, target, f"sqlite:///{target / 'study.db'}")
 
 
@@ -120,11 +127,30 @@ def _shared_study(tmp_path_factory: pytest.TempPathFactory, name: str, toml: str
             (folder / "study.toml").write_text(toml)
             url = f"sqlite:///{folder / 'study.db'}"
             # cwd = the study folder: the train evaluator writes checkpoints/<study>/ there.
+            if "[supernet]" in toml:
+                result = run_nas("train-supernet", "study.toml", "--storage", url, "--no-progress",
+                                 cwd=folder)
+                assert result.returncode == 0, result.stderr[-2000:]
             result = run_nas("search", "study.toml", "--storage", url, "--no-progress", cwd=folder)
             assert result.returncode == 0, result.stderr[-2000:]
             done.write_text(json.dumps({"url": url}))
         url = json.loads(done.read_text())["url"]
     return Study(name, folder, url)
+
+
+def gnn_supernet_copy() -> str:
+    """``studies/gnn_supernet.toml`` cut down: a 2-epoch supernet, 2 trials, CPU."""
+    text = (REPO / "studies" / "gnn_supernet.toml").read_text()
+    replacements = {
+        "epochs = 100": "epochs = 2",
+        "n_trials = 40": "n_trials = 2",
+        'device = "auto"': 'device = "cpu"',
+        "latency_repeats = 5": "latency_repeats = 2",
+    }
+    for old, new in replacements.items():
+        assert old in text, f"studies/gnn_supernet.toml changed; update the test copy ({old})"
+        text = text.replace(old, new)
+    return text
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +161,11 @@ def quickstart_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 @pytest.fixture(scope="session")
 def charlm_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     return _shared_study(tmp_path_factory, "tiny-charlm", CHARLM_STUDY)
+
+
+@pytest.fixture(scope="session")
+def gnn_supernet_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    return _shared_study(tmp_path_factory, "gnn-supernet", gnn_supernet_copy())
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,61 @@
+"""Exporting trials that a weight-sharing supernet scored (reduced `studies/gnn_supernet.toml`)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+
+import nas
+from nas.errors import ExportError
+from nas.export import export_trials
+from tests.conftest import DATA_DIR
+
+
+def test_supernet_trial_exports_the_extracted_subnet_it_scored(gnn_supernet_study, tmp_path):
+    study = optuna.load_study(study_name="gnn-supernet", storage=gnn_supernet_study.url)
+    trial = study.trials[0]
+    assert trial.user_attrs["fidelity"] == "supernet"
+    [folder] = export_trials("gnn-supernet", storage=gnn_supernet_study.url, trial=0,
+                             formats="pt,torchscript", out_dir=tmp_path / "out", data_dir=DATA_DIR)
+    payload = torch.load(folder / "model.pt", weights_only=True)
+    assert payload["weights_source"] == "supernet"
+    # Same checkpoint, same BN recalibration: the export measures the trial's own figure.
+    assert payload["measured_at_export"]["val_accuracy"] == pytest.approx(trial.values[0], abs=1e-9)
+    assert "via extract(arch), after BN recalibration" in (folder / "card.md").read_text()
+
+    from nas.tasks import create_task
+
+    task = create_task("cora", data_dir=DATA_DIR, seed=0)
+    task.prepare("cpu")
+    model, _ = nas.load(folder)
+    assert task.evaluate(model, "val")["accuracy"] == pytest.approx(trial.values[0], abs=1e-9)
+
+
+def test_finetune_and_a_missing_checkpoint(gnn_supernet_study, tmp_path):
+    study_copy = gnn_supernet_study.copy(tmp_path / "db")
+    [folder] = export_trials("gnn-supernet", storage=study_copy.url, trial=1, finetune_epochs=2,
+                             formats="pt", out_dir=tmp_path / "out", data_dir=DATA_DIR)
+    assert torch.load(folder / "model.pt", weights_only=True)["weights_source"] == "supernet+finetuned"
+    assert "then fine-tuned at export for 2 epoch(s)" in (folder / "card.md").read_text()
+
+    # The same trial as scored on another machine: its checkpoint is not here.
+    study = optuna.load_study(study_name="gnn-supernet", storage=study_copy.url)
+    scored = study.trials[0]
+    moved = "/elsewhere/" + scored.user_attrs["checkpoint"].rsplit("/", 1)[-1] + ".moved"
+    study.add_trial(optuna.trial.create_trial(
+        params=scored.params, distributions=scored.distributions, values=scored.values,
+        user_attrs={**scored.user_attrs, "checkpoint": moved}))
+    number = len(study.trials) - 1
+    with pytest.raises(ExportError, match=rf"^trial {number} was scored with a supernet, but its "
+                       r"checkpoint /elsewhere/.*\.moved is not on this machine; copy it here, "
+                       r"or pass --finetune-epochs E to train the architecture from scratch"):
+        export_trials("gnn-supernet", storage=study_copy.url, trial=number,
+                      out_dir=tmp_path / "out2", data_dir=DATA_DIR)
+    assert not (tmp_path / "out2" / "gnn-supernet").exists() or not any(
+        (tmp_path / "out2" / "gnn-supernet").iterdir())
+    [folder] = export_trials("gnn-supernet", storage=study_copy.url, trial=number, finetune_epochs=1,
+                             formats="pt", out_dir=tmp_path / "out2", data_dir=DATA_DIR)
+    payload = torch.load(folder / "model.pt", weights_only=True)
+    assert payload["weights_source"] == "scratch"
+    assert "trained from scratch at export for 1 epoch(s)" in (folder / "card.md").read_text()
