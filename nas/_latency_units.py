@@ -63,23 +63,26 @@ def mobilenet_units(model: Any, arch: Architecture, spec: TaskSpec) -> list[Unit
 
 
 def mobilenet_covering(space: Any) -> Iterable[Architecture]:
-    """Every stage at full depth, one kernel and expand ratio everywhere, per width."""
+    """Every stage at full depth, per width; block ``b`` of the ``t``-th arch takes the
+    ``t``-th (kernel, expand) combination of its own choices (cycling), so every block
+    position meets every combination it allows."""
     choices = space.choices()
-    names = list(choices)
-    for width, kernel, expand in itertools.product(
-        _grid(choices["width_mult"]), _grid(choices["s1_b1_kernel"]), _grid(choices["s1_b1_expand"])
-    ):
-        arch: dict[str, Any] = {}
-        for name in names:
-            if name == "width_mult":
-                arch[name] = width
-            elif name.endswith("_depth"):
-                arch[name] = max(_grid(choices[name]))
-            elif name.endswith("_kernel"):
-                arch[name] = kernel
-            else:
-                arch[name] = expand
-        yield Architecture(arch)
+    blocks: dict[str, tuple[str, str]] = {
+        name[: -len("_kernel")]: (name, name[: -len("_kernel")] + "_expand")
+        for name in choices if name.endswith("_kernel")
+    }
+    combos = {block: list(itertools.product(_grid(choices[k]), _grid(choices[e])))
+              for block, (k, e) in blocks.items()}
+    count = max(len(c) for c in combos.values())
+    for width in _grid(choices["width_mult"]):
+        for t in range(count):
+            arch: dict[str, Any] = {"width_mult": width}
+            for name in choices:
+                if name.endswith("_depth"):
+                    arch[name] = max(_grid(choices[name]))
+            for block, (kernel, expand) in blocks.items():
+                arch[kernel], arch[expand] = combos[block][t % len(combos[block])]
+            yield Architecture(arch)
 
 
 # -- transformers ----------------------------------------------------------------
@@ -131,22 +134,27 @@ def charlm_units(model: Any, arch: Architecture, spec: TaskSpec) -> list[Unit]:
 
 
 def transformer_covering(depth_name: str) -> Callable[[Any], Iterable[Architecture]]:
-    """Full depth, and each per-layer field uniform across layers, for every global choice."""
+    """Full depth, for every global choice; layer ``i`` of the ``t``-th arch takes the
+    ``t``-th combination of its own fields (cycling), so every layer's every combination
+    appears (a block's key does not depend on its position)."""
 
     def covering(space: Any) -> Iterable[Architecture]:
         choices = space.choices()
         globals_ = [n for n in choices if not n.startswith("layer") and n != depth_name]
-        fields = sorted({n.split("_", 1)[1] for n in choices if n.startswith("layer")})
-        grids = [_grid(choices[n]) for n in globals_]
-        field_grids = [_grid(choices[f"layer1_{f}"]) for f in fields]
-        for values in itertools.product(*grids, *field_grids):
-            arch: dict[str, Any] = dict(zip(globals_, values[: len(globals_)]))
-            per_layer = dict(zip(fields, values[len(globals_):]))
-            arch[depth_name] = max(_grid(choices[depth_name]))
-            for name in choices:
-                if name.startswith("layer"):
-                    arch[name] = per_layer[name.split("_", 1)[1]]
-            yield Architecture(arch)
+        layers: dict[str, list[str]] = {}
+        for name in choices:
+            if name.startswith("layer"):
+                layers.setdefault(name.split("_", 1)[0], []).append(name)
+        combos = {layer: list(itertools.product(*(_grid(choices[n]) for n in names)))
+                  for layer, names in layers.items()}
+        count = max((len(c) for c in combos.values()), default=1)
+        for values in itertools.product(*(_grid(choices[n]) for n in globals_)):
+            for t in range(count):
+                arch: dict[str, Any] = dict(zip(globals_, values))
+                arch[depth_name] = max(_grid(choices[depth_name]))
+                for layer, names in layers.items():
+                    arch.update(zip(names, combos[layer][t % len(combos[layer])]))
+                yield Architecture(arch)
 
     return covering
 

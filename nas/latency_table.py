@@ -153,7 +153,8 @@ def predict_latency_if_calibrated(space: SearchSpace | str, arch: Architecture,
     return predict_latency(name, arch, spec, **where)
 
 
-def ensure_table(space: SearchSpace | str, spec: TaskSpec, **where: Any) -> LatencyTable:
+def ensure_table(space: SearchSpace | str, spec: TaskSpec, *, repeats: int = 30,
+                 **where: Any) -> LatencyTable:
     """The cached table, calibrated now (once, then cached) when there is none.
 
     Called before a study with a ``predicted_latency`` objective starts, so a
@@ -171,7 +172,7 @@ def ensure_table(space: SearchSpace | str, spec: TaskSpec, **where: Any) -> Late
     if table is None or not table_covers(table, space, spec):
         log.warning("no latency table for '%s' (covering this study's choices) at %s: "
                     "calibrating it now (once)", name, table_path(name, spec, **where))
-        table = calibrate(space, spec, **where)
+        table = calibrate(space, spec, repeats=repeats, **where)
     return table
 
 
