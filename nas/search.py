@@ -12,6 +12,8 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,6 +164,10 @@ def _worker_process(
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING)
     _quiet_optuna()
+    # A shell's `&` starts the search with SIGINT ignored; the watch below needs it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=_stop_with_parent, args=(os.getppid(),), daemon=True,
+                     name="nas-parent-watch").start()
     try:
         storage = storage_for(url)
         setup = build_worker(config, storage, index)
@@ -173,6 +179,21 @@ def _worker_process(
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
         log.exception("worker %d crashed", index)
         errors.put(f"worker {index} crashed: {type(exc).__name__}: {exc}")
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Interrupt this worker when the `nas search` process that started it is gone.
+
+    A parent killed with SIGKILL cannot stop its children; without this they would
+    search on, unseen, beside the re-run that resumes the study. The interrupt
+    fails the running trial as "interrupted", as Ctrl-C does.
+    """
+    import _thread
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    log.warning("the search process (pid %d) is gone: stopping this worker", parent)
+    _thread.interrupt_main()
 
 
 def _quiet_optuna() -> None:

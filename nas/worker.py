@@ -199,10 +199,6 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
-        except KeyboardInterrupt:
-            trial.set_user_attr("error", "interrupted")
-            study.tell(trial, state=TrialState.FAIL)
-            raise
         except NasError as exc:
             if isinstance(exc, ConfigError):
                 trial.set_user_attr("error", str(exc))
@@ -247,6 +243,15 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
         log.warning("trial %d was failed by another worker (heartbeat lost); result dropped",
                     trial.number)
         return TrialState.FAIL
+    except KeyboardInterrupt:
+        # Ctrl-C, or the parent `nas search` gone: fail the trial now rather than leave
+        # it RUNNING until its heartbeat goes stale; a re-run retries nothing twice.
+        try:
+            trial.set_user_attr("error", "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+        except Exception:  # noqa: BLE001 - already finished, or the store is gone
+            log.debug("could not mark trial %d interrupted", trial.number, exc_info=True)
+        raise
     finally:
         heartbeat.stop()
 
