@@ -106,7 +106,9 @@ def study_or_stop(url: str, name: str) -> StudyData:
     """The study's trials through its shared :class:`TrialCache`, or a message and stop."""
     engine = engine_or_stop(url)
     try:
-        return _trial_cache(url, name).get(engine)
+        # Only the first read of a large study is slow; the spinner shows after 0.5 s.
+        with st.spinner(f"Reading the trials of {name}…"):
+            return _trial_cache(url, name).get(engine)
     except (NasError, sa.exc.SQLAlchemyError) as exc:
         st.warning(friendly_error(exc, url))
         st.stop()

@@ -20,6 +20,11 @@ import plotly.graph_objects as go
 __all__ = ["Block", "layer_blocks", "diagram_figure"]
 
 _EDGE = re.compile(r"^(?:edge|e)_?(\d+)_?(?:to_|-|_)?(\d+)$")
+# Elastic CNN stages (OFA-style, Cai et al. 2020): s<stage>_depth, s<stage>_b<block>_<choice>.
+_STAGE_DEPTH = re.compile(r"^s(\d+)_depth$")
+_STAGE_BLOCK = re.compile(r"^s(\d+)_b(\d+)_(\w+)$")
+# Per-layer choices of stacked blocks: layer3_heads, block_3_ffn_dim (1-based).
+_LAYER_PREFIX = re.compile(r"^(?:layer|block)_?(\d+)_(\w+)$")
 _DEPTH_KEYS = ("depth", "num_layers", "n_layers", "layers", "num_blocks", "blocks")
 _MAX_REPEATS = 12
 # NAS-Bench-201's edge order (search_spaces/nb201.py): edge_k = (target node, source node).
@@ -41,6 +46,8 @@ def layer_blocks(arch: Mapping[str, Any], space: str | None = None) -> list[Bloc
         return _gnn_blocks(arch)
     if set(_NB201_EDGES) <= set(arch):
         return _nb201_blocks(arch)
+    if any(_STAGE_DEPTH.match(str(k)) for k in arch):
+        return _staged_blocks(arch)
     edges = {k: v for k, v in arch.items() if _EDGE.match(str(k))}
     if edges:
         return _cell_blocks(edges, {k: v for k, v in arch.items() if k not in edges})
@@ -62,7 +69,7 @@ def diagram_figure(blocks: list[Block], per_row: int = 8) -> go.Figure:
         colour = "#fde0dd" if block.title in ("input", "output", "head") else "#deebf7"
         figure.add_shape(type="rect", x0=x0, y0=y0, x1=x0 + width, y1=y0 + height,
                          line={"color": "#4a6fa5"}, fillcolor=colour, layer="below")
-        text = f"<b>{block.title}</b>" + "".join(f"<br>{d}" for d in block.details[:3])
+        text = f"<b>{block.title}</b>" + "".join(f"<br>{d}" for d in block.details[:4])
         figure.add_annotation(x=x0 + width / 2, y=y0 + height / 2, text=text, showarrow=False,
                               font={"size": 11})
     for (xa, ya), (xb, yb) in zip(centres, centres[1:]):
@@ -141,14 +148,40 @@ def _cell_blocks(edges: Mapping[str, Any], rest: Mapping[str, Any]) -> list[Bloc
     return blocks
 
 
+def _staged_blocks(arch: Mapping[str, Any]) -> list[Block]:
+    stages = sorted(int(m.group(1)) for k in arch if (m := _STAGE_DEPTH.match(str(k))))
+    shared = [f"{k}={_fmt(v)}" for k, v in arch.items()
+              if not _STAGE_DEPTH.match(str(k)) and not _STAGE_BLOCK.match(str(k))]
+    blocks = [Block("input", ("image",)), Block("stem", tuple(shared[:3]))]
+    for stage in stages:
+        depth = int(arch[f"s{stage}_depth"])
+        details = []
+        for block in range(1, depth + 1):
+            own = {m.group(3): v for k, v in arch.items()
+                   if (m := _STAGE_BLOCK.match(str(k))) and int(m.group(1)) == stage
+                   and int(m.group(2)) == block}
+            if {"kernel", "expand"} <= set(own):
+                kernel = own.pop("kernel")
+                own = {"expand": own.pop("expand"), **own}
+                text = f"{kernel}×{kernel}, " + ", ".join(f"{n} {_fmt(v)}" for n, v in own.items())
+            else:
+                text = ", ".join(f"{n} {_fmt(v)}" for n, v in own.items())
+            details.append(f"b{block}: {text}")
+        blocks.append(Block(f"stage {stage} · {depth} blocks", tuple(details)))
+    blocks.append(Block("head", ("pool → linear",)))
+    return blocks
+
+
 def _stacked_blocks(arch: Mapping[str, Any], depth_key: str) -> list[Block]:
     depth = int(arch[depth_key])
     shared = [f"{k}={_fmt(v)}" for k, v in arch.items()
               if k != depth_key and not re.search(r"\d", str(k))]
     blocks = [Block("input", tuple(shared[:3]))]
     for i in range(min(depth, _MAX_REPEATS)):
-        mine = [f"{re.sub(r'_?' + str(i) + r'$', '', str(k))}={_fmt(v)}" for k, v in arch.items()
-                if re.search(rf"(?<!\d){i}$", str(k))]
+        mine = [f"{m.group(2)}={_fmt(v)}" for k, v in arch.items()
+                if (m := _LAYER_PREFIX.match(str(k))) and int(m.group(1)) == i + 1]
+        mine = mine or [f"{re.sub(r'_?' + str(i) + r'$', '', str(k))}={_fmt(v)}"
+                        for k, v in arch.items() if re.search(rf"(?<!\d){i}$", str(k))]
         blocks.append(Block(f"block {i + 1}", tuple(mine or shared[3:6])))
     if depth > _MAX_REPEATS:
         blocks.append(Block(f"… {depth - _MAX_REPEATS} more"))

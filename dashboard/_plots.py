@@ -34,14 +34,13 @@ _DOMINATED_COLOUR = "rgba(31, 119, 180, 0.25)"
 
 def arch_hover(trials: pd.DataFrame, choice_columns: Sequence[str], limit: int = 12) -> list[str]:
     """One hover text per trial: its number and its first ``limit`` choices."""
-    names = [c.removeprefix("param_") for c in choice_columns][:limit]
-    columns = [trials[c].to_numpy() for c in list(choice_columns)[:limit]]
-    numbers = trials["number"].to_numpy()
-    texts = []
-    for i, number in enumerate(numbers):
-        parts = [f"{n}={_short(col[i])}" for n, col in zip(names, columns) if _present(col[i])]
-        texts.append(f"trial {number}<br>" + "<br>".join(parts))
-    return texts
+    texts = "trial " + trials["number"].astype(str)
+    for column in list(choice_columns)[:limit]:
+        values = trials[column]
+        shown = values.map(_short, na_action="ignore").astype(object)
+        part = ("<br>" + column.removeprefix("param_") + "=" + shown).where(values.notna(), "")
+        texts = texts + part
+    return texts.tolist()
 
 
 def pareto_figure(
@@ -57,21 +56,9 @@ def pareto_figure(
     data = complete.dropna(subset=[x, y])
     data = data.assign(_hover=arch_hover(data, choice_columns))
     mask = pareto_mask(data[[x, y]].to_numpy(), [directions[x], directions[y]])
-    webgl = len(data) > WEBGL_ABOVE
-    scatter = go.Scattergl if webgl else go.Scatter
-    # The front is the first trace: where a faded point lies under a Pareto marker,
-    # Plotly gives a click to the earliest trace, and the user meant the red one.
-    # ``zorder`` still draws the front on top (SVG traces only).
-    on_top: dict = {}
+    scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
     figure = go.Figure()
     front = data[mask].sort_values(x, kind="stable")
-    figure.add_trace(scatter(
-        x=front[x], y=front[y], mode="markers+lines", name="Pareto front",
-        line={"shape": "hv" if directions[x] == "minimize" else "vh", "color": _FRONT_COLOUR,
-              "width": 1},
-        marker={"color": _FRONT_COLOUR, "size": 10, "line": {"color": "white", "width": 1}},
-        customdata=front["number"], hovertext=front["_hover"], hoverinfo="text", **on_top,
-    ))
     dominated = data[~mask]
     # A faded point hidden under a Pareto marker would take the hover and the click
     # meant for the red one (Plotly prefers it): such points are left out of both.
@@ -91,6 +78,14 @@ def pareto_figure(
             marker={"color": _DOMINATED_COLOUR, "size": 6}, legendgroup="dominated",
             showlegend=False, customdata=covered["number"], hoverinfo="skip",
         ))
+    # Drawn last, so the front stays on top of the cloud (WebGL has no z-order).
+    figure.add_trace(scatter(
+        x=front[x], y=front[y], mode="markers+lines", name="Pareto front",
+        line={"shape": "hv" if directions[x] == "minimize" else "vh", "color": _FRONT_COLOUR,
+              "width": 1},
+        marker={"color": _FRONT_COLOUR, "size": 10, "line": {"color": "white", "width": 1}},
+        customdata=front["number"], hovertext=front["_hover"], hoverinfo="text",
+    ))
     if selected is not None and (data.number == selected).any():
         row = data[data.number == selected].iloc[0]
         figure.add_trace(go.Scatter(
@@ -224,10 +219,6 @@ def _under(points: np.ndarray, markers: np.ndarray, everything: np.ndarray,
 
 def _arrow(direction: str) -> str:
     return "higher is better" if direction == "maximize" else "lower is better"
-
-
-def _present(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value))
 
 
 def _short(value: object) -> str:

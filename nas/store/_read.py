@@ -150,13 +150,14 @@ def load_trials(engine: sa.Engine, study_name: str, since_trial_id: int = 0) -> 
             frame[name] = np.nan
     if len(params):
         params["value"] = [
-            _decode_param(v, d) for v, d in zip(params.param_value, params.distribution_json)
+            _decode_param(v, d)
+            for v, d in zip(params.param_value.tolist(), params.distribution_json.tolist())
         ]
         wide = params.pivot(index="trial_id", columns="param_name", values="value")
         for column in wide.columns:
             frame[f"param_{column}"] = wide[column]
     if len(attrs):
-        attrs["value"] = [_decode_attr(v) for v in attrs.value_json]
+        attrs["value"] = [_decode_attr(v) for v in attrs.value_json.tolist()]
         wide = attrs.pivot(index="trial_id", columns="key", values="value")
         for column in wide.columns:
             if column not in frame.columns:
@@ -175,6 +176,8 @@ def pareto_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
     losses = values * signs
+    if losses.shape[1] == 2:
+        return _pareto_mask_2d(losses)
     # Sort by the first objective so each point need only be compared to earlier ones.
     order = np.lexsort(losses.T[::-1])
     mask = np.zeros(len(losses), dtype=bool)
@@ -190,6 +193,27 @@ def pareto_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
                 continue
         front.append(row)
         mask[i] = True
+    return mask
+
+
+def _pareto_mask_2d(losses: np.ndarray) -> np.ndarray:
+    """Two minimised objectives in O(n log n): one sort and a running minimum.
+
+    In lexicographic order every dominator of a point comes before it, so a
+    point is dominated when an earlier one has a lower second loss, or the same
+    second loss with a lower first loss (identical points do not dominate).
+    """
+    order = np.lexsort((losses[:, 1], losses[:, 0]))
+    first, second = losses[order, 0], losses[order, 1]
+    n = len(order)
+    running = np.minimum.accumulate(second)
+    before = np.concatenate(([np.inf], running[:-1]))
+    # Position of the earliest point holding the running minimum (lowest first loss).
+    holder = np.maximum.accumulate(np.where(second < before, np.arange(n), 0))
+    holder_before = np.concatenate(([0], holder[:-1]))
+    dominated = (before < second) | ((before == second) & (first[holder_before] < first))
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = ~dominated
     return mask
 
 
@@ -219,9 +243,13 @@ def _decode_param(value: float, distribution_json: str) -> Any:
 
 
 def _decode_attr(value_json: str) -> Any:
-    value = json.loads(value_json)
-    # Nested attrs (the arch, metric dicts) stay JSON text: one cell, one value.
-    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+    # Nested attrs (the arch, metric dicts) stay JSON text: one cell, one value. Kept as
+    # stored, without a decode/encode round trip (most of the time to load a large study).
+    if value_json.startswith(("{", "[")):
+        return value_json
+    if value_json.startswith('"') and "\\" not in value_json:
+        return value_json[1:-1]  # a plain string: nothing to unescape
+    return json.loads(value_json)
 
 
 def _has_optuna_tables(engine: sa.Engine) -> bool:
