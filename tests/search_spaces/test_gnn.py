@@ -1,0 +1,95 @@
+"""The ``gnn`` space's own rules: APPNP without message passing, skips, heads, sparse input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nas.errors import InvalidArchitecture
+from nas.train import TrainSettings, seed_everything, train_model
+from search_spaces import TaskSpec, create_space
+
+SPEC = TaskSpec("graph", 12, 3)
+
+
+@pytest.fixture(scope="module")
+def space():
+    return create_space("gnn")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def graph(nodes: int = 30, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(nodes, 12, generator=gen) * (torch.rand(nodes, 12, generator=gen) < 0.3)
+    edge_index = torch.randint(0, nodes, (2, 90), generator=gen)
+    return x, edge_index
+
+
+def test_no_message_passing_with_propagation_is_appnp(space):
+    # APPNP (Klicpera et al. 2019): an MLP, then personalised-PageRank propagation of its logits.
+    arch = space.default().replace(mp_layers=0, propagation_steps=10, pre_layers=1, post_layers=1)
+    model = space.build(arch, SPEC).eval()
+    assert len(model.convs) == 0 and model.propagation is not None
+    x, edge_index = graph()
+    with torch.no_grad():
+        logits = model(x, edge_index)
+        model.propagation = None
+        mlp_logits = model(x, edge_index)
+    assert logits.shape == (30, 3)
+    assert not torch.allclose(logits, mlp_logits), "propagation must mix neighbours' logits"
+
+
+def test_concat_skips_widen_the_head_input(space):
+    arch = space.default().replace(skip="concat", mp_layers=3, hidden_dim=16, conv="gcn")
+    model = space.build(arch, SPEC)
+    assert model.head[0].in_features == 16 * 4
+    assert space.build(arch.replace(skip="sum"), SPEC).head[0].in_features == 16
+
+
+def test_sparse_and_dense_features_give_the_same_logits(space):
+    # Tasks train on sparse bag-of-words features and export on dense ones.
+    arch = space.default().replace(conv="sage", pre_layers=2, batch_norm=True)
+    model = space.build(arch, SPEC).eval()
+    x, edge_index = graph()
+    with torch.no_grad():
+        dense = model(x, edge_index)
+        sparse = model(x.to_sparse_coo(), edge_index)
+    assert torch.allclose(dense, sparse, atol=1e-6)
+
+
+def test_validate_names_a_bad_conv_and_its_allowed_values(space):
+    with pytest.raises(InvalidArchitecture, match="'conv' = 'transformerish' is not allowed; "
+                                                  "allowed: {gcn, gat, gatv2, sage, gin"):
+        space.validate(space.default().replace(conv="transformerish"))
+
+
+def test_selecting_by_validation_loss_keeps_the_lowest_loss_epoch(data_dir):
+    from nas.tasks import create_task
+
+    task = create_task("synthetic-graph", seed=0, num_nodes=200)
+    spec = task.prepare("cpu")
+    space = create_space("gnn")
+    arch = space.default().replace(hidden_dim=16)
+    results = {}
+    for select in ("metric", "loss"):
+        settings = TrainSettings(epochs=15, patience=15, select=select)
+        seed_everything(0)  # the same initial weights for both rules
+        results[select] = train_model(space.build(arch, spec), task, settings, seed=0)
+    by_loss = results["loss"]
+    assert by_loss.best_epoch >= 1
+    # The kept weights are the lowest-validation-loss epoch's: re-evaluating them gives its figures.
+    model = space.build(arch, spec)
+    model.load_state_dict(by_loss.state_dict)
+    again = task.evaluate_splits(model, ("val",))["val"]
+    assert again["loss"] == pytest.approx(by_loss.val["loss"], abs=1e-6)
+    # Same seed, same run: the metric rule's best accuracy is at least the loss rule's.
+    assert results["metric"].val["accuracy"] >= by_loss.val["accuracy"]
+    with pytest.raises(Exception, match="select: 'median' is not allowed; allowed: metric, loss"):
+        train_model(space.build(arch, spec), task, TrainSettings(epochs=1, select="median"))
