@@ -14,6 +14,11 @@ between trials otherwise). A dead worker's trial is therefore failed at most
 ``grace + interval / 2 = 2 * interval`` after its last beat, that is within two
 heartbeat intervals of the death.
 
+SQLite stores heartbeats with one-second resolution (``CURRENT_TIMESTAMP``),
+so on SQLite the grace period is at least ``interval + 1.5`` s
+(:func:`nas.study.storage_for`): a beating trial is never mistaken for a dead
+one because of rounding. With the default 5 s interval this changes nothing.
+
 Optuna only considers trials that have beaten at least once; a worker killed
 between creating a trial and its first beat would leave a RUNNING trial
 forever, holding a slot of the budget. :func:`fail_dead_trials` also fails
@@ -122,7 +127,8 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     storage = study._storage
     if not isinstance(storage, BaseHeartbeat) or not storage.get_heartbeat_interval():
         return []
-    grace = float(getattr(storage, "grace_period", None) or 2 * storage.get_heartbeat_interval())
+    backend = getattr(storage, "_backend", storage)  # Optuna's cache wraps RDBStorage
+    grace = float(getattr(backend, "grace_period", None) or 2 * storage.get_heartbeat_interval())
     callback = storage.get_heartbeat_stale_trial_callback()
     stale = [(tid, f"worker lost: no heartbeat for more than {grace:g} s")
              for tid in storage._get_stale_trial_ids(study._study_id)]

@@ -30,13 +30,17 @@ def storage_for(url: str | None) -> optuna.storages.RDBStorage:
     Interval and grace come from :func:`nas.heartbeat.heartbeat_settings`.
     """
     from nas.heartbeat import RetryStaleTrial, heartbeat_settings
-    from nas.store import open_storage
+    from nas.store import open_storage, resolve_url
 
     settings = heartbeat_settings()
+    grace = settings.grace
+    if resolve_url(url).startswith("sqlite"):
+        # SQLite's CURRENT_TIMESTAMP has one-second resolution: leave room for rounding.
+        grace = max(grace, settings.interval + 1.5)
     return open_storage(
         url,
         heartbeat_interval=settings.interval,  # type: ignore[arg-type]  # Optuna takes floats
-        grace_period=settings.grace,  # type: ignore[arg-type]
+        grace_period=grace,  # type: ignore[arg-type]
         failed_trial_callback=RetryStaleTrial(settings.max_retries),
     )
 

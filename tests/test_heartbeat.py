@@ -10,7 +10,8 @@ import pytest
 from nas.errors import ConfigError
 from nas.heartbeat import MAX_RETRIES, TrialHeartbeat, fail_dead_trials, heartbeat_settings
 
-INTERVAL = 0.6  # seconds; grace is 1.5 intervals
+INTERVAL = 0.6  # seconds
+GRACE = INTERVAL + 1.5  # on SQLite (one-second timestamps): nas.study.storage_for
 
 # We drive ask/tell and the heartbeat ourselves, as the worker loop does.
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
@@ -25,7 +26,9 @@ def study(monkeypatch, sqlite_url):
     monkeypatch.setenv("NAS_HEARTBEAT_INTERVAL_S", str(INTERVAL))
     monkeypatch.delenv("NAS_HEARTBEAT_GRACE_S", raising=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(storage=storage_for(sqlite_url), study_name="beats")
+    storage = storage_for(sqlite_url)
+    assert storage.grace_period == pytest.approx(GRACE)
+    return optuna.create_study(storage=storage, study_name="beats")
 
 
 def _beats(study, trial_id):
@@ -62,7 +65,7 @@ def test_a_running_trial_beats_and_is_left_alone(study):
 def test_a_silent_trial_is_failed_and_requeued_once_with_its_architecture(study):
     trial = _ask(study)
     study._storage.record_heartbeat(trial._trial_id)
-    time.sleep(1.5 * INTERVAL + 0.2)
+    time.sleep(GRACE + 1.1)  # + the one-second rounding
     # Two workers look at the same moment: one fails and re-queues, the other sees nothing.
     assert fail_dead_trials(study) == [trial.number]
     assert fail_dead_trials(study) == []
@@ -82,7 +85,7 @@ def test_retries_stop_after_max_retries(study):
         if not numbers:
             trial.suggest_categorical("op", ["conv", "pool", "skip"])
         study._storage.record_heartbeat(trial._trial_id)
-        time.sleep(1.5 * INTERVAL + 0.2)
+        time.sleep(GRACE + 1.1)  # + the one-second rounding
         numbers += fail_dead_trials(study)
     trials = study.get_trials(deepcopy=False)
     assert [t.state.name for t in trials] == ["FAIL"] * (MAX_RETRIES + 1)
@@ -92,7 +95,7 @@ def test_retries_stop_after_max_retries(study):
 
 def test_a_worker_lost_before_its_first_beat_is_failed_too(study):
     trial = _ask(study)  # created, never beaten: killed between ask and the heartbeat
-    time.sleep(2 * 1.5 * INTERVAL + 0.3)
+    time.sleep(2 * GRACE + 0.3)
     assert fail_dead_trials(study) == [trial.number]
     assert "before its first heartbeat" in study.trials[0].user_attrs["error"]
 
