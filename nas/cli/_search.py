@@ -49,7 +49,9 @@ def worker(
     study: str = typer.Argument(..., help="Name of an existing study."),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     n_trials: int = typer.Option(None, "--n-trials", help="Complete trials the study should reach (default: its budget)."),
-    index: int = typer.Option(1, "--index", help="Worker number (seeds its sampler differently)."),
+    index: int = typer.Option(
+        None, "--index",
+        help="Worker number: seeds its sampler (default: from host name and process id)."),
     wait: float = typer.Option(
         0, "--wait", min=0,
         help="Seconds to wait for the storage to answer and the study to exist "
@@ -62,6 +64,13 @@ def worker(
     from nas.study import config_from_study
 
     url = resolve_url(storage)
+    if index is None:
+        import os
+        import socket
+        import zlib
+
+        # Replicas started alike must not sample alike; in containers every pid is 1.
+        index = 1 + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 100_000
     _quiet_optuna()
     loaded = _load_when_ready(study, url, wait)
     config = config_from_study(loaded)
