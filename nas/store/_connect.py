@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -44,19 +45,28 @@ def open_storage(
     url = resolve_url(url)
     _prepare_sqlite(url)
     kwargs = _engine_kwargs(url)
-    try:
-        with warnings.catch_warnings():
-            # heartbeat_interval is flagged "experimental" on every open: noise, not news.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                **_stale_callback_kwargs(optuna, failed_trial_callback),
-            )
-    except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError, ImportError) as exc:
-        raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                # heartbeat_interval is flagged "experimental" on every open: noise, not news.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    **_stale_callback_kwargs(optuna, failed_trial_callback),
+                )
+            break
+        except sa.exc.IntegrityError:
+            # Machines started at once all create Optuna's tables in a fresh PostgreSQL
+            # database; the losers of that race see a duplicate type or table: try again.
+            if attempt == 2:
+                raise StorageError(f"cannot open storage {redact(url)}: tables being "
+                                   "created by another process; try again") from None
+            time.sleep(0.5 + attempt)
+        except (sa.exc.SQLAlchemyError, OSError, ValueError, RuntimeError, ImportError) as exc:
+            raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
     migrate(storage.engine)
     return storage
 

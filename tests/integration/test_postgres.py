@@ -30,15 +30,16 @@ def test_four_workers_finish_a_200_trial_study_exactly(postgres_url, tmp_path, d
     from nas.tasks import create_task
 
     name = "many-workers"
-    create_study(TABULAR_STUDY.format(name=name, sampler="tpe", budget="n_trials = 200"),
-                 postgres_url, tmp_path)
     env = nas_env()
+    # As on many machines started at once: the workers wait for the study to appear.
     workers = [
-        start_nas("worker", name, "--storage", postgres_url, "--index", str(i), "--no-progress",
+        start_nas("worker", name, "--storage", postgres_url, "--wait", "120", "--no-progress",
                   cwd=tmp_path, env=env, log=tmp_path / f"worker-{i}.log")
         for i in range(4)
     ]
     try:
+        create_study(TABULAR_STUDY.format(name=name, sampler="tpe", budget="n_trials = 200"),
+                     postgres_url, tmp_path)
         for i, w in enumerate(workers):
             assert w.wait(timeout=240) == 0, (tmp_path / f"worker-{i}.log").read_text()[-2000:]
     finally:

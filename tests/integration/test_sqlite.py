@@ -136,31 +136,3 @@ def test_four_workers_and_the_dashboard_share_sqlite_without_locking_failures(tm
     assert span >= CONCURRENCY_S / 2 and reads >= 20, (span, reads, len(complete))
     assert len(refresh_trials(engine, name, cached)) == len(frame)
     engine.dispose()
-
-
-def test_a_worker_started_first_waits_for_the_search_to_create_the_study(tmp_path):
-    from nas.store import load_trials, read_engine
-
-    db = tmp_path / "nas.db"
-    url = f"sqlite:///{db}"
-    study = tmp_path / "study.toml"
-    study.write_text(TABULAR_STUDY.format(name="late", sampler="random", budget="n_trials = 30"))
-    env = nas_env()
-    # As in docker-compose.yml: every machine starts at once, the worker before the study.
-    worker = start_nas("worker", "late", "--storage", url, "--wait", "120", "--no-progress",
-                       cwd=tmp_path, env=env, log=tmp_path / "worker.log")
-    try:
-        time.sleep(1.0)
-        done = subprocess.run([sys.executable, "-m", "nas", "search", str(study), "--storage", url,
-                               "--no-progress"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert worker.wait(timeout=120) == 0, (tmp_path / "worker.log").read_text()[-2000:]
-    finally:
-        stop(worker)
-    engine = read_engine(url)
-    frame = load_trials(engine, "late")
-    assert (frame.state == "COMPLETE").sum() == 30 and frame.number.is_unique
-    # The worker found the study and saw it through (it may have been too late for a trial).
-    assert "study 'late': 30 complete" in (tmp_path / "worker.log").read_text()
-    engine.dispose()
