@@ -87,7 +87,7 @@ def architecture_panel(data: StudyData, number: int, *, compact: bool = False) -
         st.dataframe(_two_columns(arch, "choice"), hide_index=True, width="stretch",
                      height=height)
     with right:
-        st.caption("Metrics")
+        st.caption("Metrics and recorded attributes")
         st.dataframe(_two_columns(_metrics_of(row, data), "metric"), hide_index=True,
                      width="stretch", height=height)
     blocks = layer_blocks(arch, data.info.get("space"))
