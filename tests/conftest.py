@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist already runs one test process per core: one math thread each (also in the
+# CLI processes the tests start, which inherit the environment) avoids oversubscription,
+# which made tiny models several times slower on 2 cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
 
