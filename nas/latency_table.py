@@ -78,6 +78,8 @@ class LatencyTable:
     offset_us: float = 0.0
     #: "cpu" (the measuring thread's CPU time) or "wall"; see :func:`calibrate`
     clock: str = "cpu"
+    #: "median" of the timed passes, or "min" (timeit's advice on a shared machine)
+    statistic: str = "median"
 
     def predict(self, keys: Iterable[str]) -> float:
         total = 0.0
@@ -179,6 +181,7 @@ def ensure_table(space: SearchSpace | str, spec: TaskSpec, *, repeats: int = 30,
 def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
               device: str = "cpu", threads: int = 1, repeats: int = 30, warmup: int = 5,
               reference_archs: int = _REFERENCE_ARCHS, seed: int = 0, clock: str = "cpu",
+              statistic: str = "median",
               cache_dir: str | Path | None = None,
               progress: Callable[[int, int], None] | None = None) -> LatencyTable:
     """Measure every unit of ``space`` on this device, fit the correction, save the table.
@@ -192,7 +195,9 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     on CPU) times the measuring thread's CPU time, which on one pinned thread
     equals the wall time of an idle machine and is not inflated while other
     processes hold the core; ``"wall"`` uses ``time.perf_counter``. CUDA always
-    uses the wall clock.
+    uses the wall clock. ``statistic`` summarises each unit's timed passes:
+    the median, or the minimum, which other processes can only push up
+    (Python's ``timeit`` advice for shared machines).
     """
     import statistics
 
@@ -202,6 +207,8 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
 
     if clock not in ("cpu", "wall"):
         raise ConfigError(f"clock: {clock!r} is not allowed; allowed: cpu, wall")
+    if statistic not in ("median", "min"):
+        raise ConfigError(f"statistic: {statistic!r} is not allowed; allowed: median, min")
     name = _space_name(space)
     decomposition = _decomposition(name)
     # The base choices, so one table serves every narrowing override; a space instance
@@ -211,7 +218,7 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     if not isinstance(space, str) and space.choices() != full_space.choices():
         spaces.append(space)
     table = LatencyTable(name, device_name(device, threads), _spec_key(spec), batch_size,
-                         clock=clock)
+                         clock=clock, statistic=statistic)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -224,7 +231,7 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
                     model = each.build(arch, spec).to(device).eval()
                     chains.append(decomposition.units(model, arch, spec))
         timed = _round_robin_us([_chain_pass(units, example, device, clock) for units in chains],
-                                repeats, warmup, progress)
+                                repeats, warmup, statistic, progress)
         samples: dict[str, list[float]] = {}
         for units, medians in zip(chains, timed):
             for (key, _run), value in zip(units, medians):
@@ -242,7 +249,8 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
 
 def measure_archs_latency_us(space: SearchSpace, archs: list[Architecture], spec: TaskSpec, *,
                              batch_size: int = 1, device: str = "cpu", repeats: int = 30,
-                             warmup: int = 5, clock: str = "cpu") -> list[float]:
+                             warmup: int = 5, clock: str = "cpu",
+                             statistic: str = "median") -> list[float]:
     """Median latency of each whole built model, in µs (what the table predicts).
 
     The models' passes are interleaved round robin (see :func:`calibrate`).
@@ -251,7 +259,7 @@ def measure_archs_latency_us(space: SearchSpace, archs: list[Architecture], spec
     inputs = _example_input(spec, batch_size, device)
     passes = [_chain_pass([("model", space.build(arch, spec).to(device).eval())], inputs,
                           device, clock) for arch in archs]
-    return [medians[0] for medians in _round_robin_us(passes, repeats, warmup)]
+    return [medians[0] for medians in _round_robin_us(passes, repeats, warmup, statistic)]
 
 
 def measure_arch_latency_us(space: SearchSpace, arch: Architecture, spec: TaskSpec,
@@ -306,7 +314,8 @@ def _fit_correction(table: LatencyTable, space: SearchSpace, spec: TaskSpec, bat
     summed = [sum(table.units[k] for k in unit_keys(table.space, arch, spec, batch_size))
               for arch in archs]
     measured = measure_archs_latency_us(space, archs, spec, batch_size=batch_size, device=device,
-                                        repeats=repeats, warmup=warmup, clock=table.clock)
+                                        repeats=repeats, warmup=warmup, clock=table.clock,
+                                        statistic=table.statistic)
     design = np.stack([np.asarray(summed), np.ones(len(summed))], axis=1)
     (scale, offset), *_ = np.linalg.lstsq(design, np.asarray(measured), rcond=None)
     table.scale, table.offset_us = float(scale), float(offset)
@@ -365,7 +374,7 @@ def _chain_pass(units: list[tuple[str, Any]], example: Any, device: str,
 
 
 def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmup: int,
-                    progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
+                    statistic: str = "median", progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
     """Per pass, the median of each of its timed parts over ``repeats`` interleaved rounds."""
     import statistics
 
@@ -381,7 +390,8 @@ def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmu
                 slot.append(run_once())
             if progress:
                 progress(round_index + 1, repeats)
-    return [[float(statistics.median(part)) for part in zip(*slot)] for slot in samples]
+    summary = min if statistic == "min" else statistics.median
+    return [[float(summary(part)) for part in zip(*slot)] for slot in samples]
 
 
 def _example_input(spec: TaskSpec, batch_size: int, device: str) -> torch.Tensor:
