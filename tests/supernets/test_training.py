@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 import torch
 
+from nas.store import SupernetCheckpoint, read_engine
 from tests.conftest import DATA_DIR, REPO, run_nas
 
 STUDY = """
@@ -82,6 +84,13 @@ def test_a_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> 
                    f"sqlite:///{straight / 'nas.db'}", cwd=straight, env=ENV)
     assert done.returncode == 0, done.stderr
     assert f"epoch {EPOCHS}" in done.stdout
+    engine = read_engine(f"sqlite:///{straight / 'nas.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(SupernetCheckpoint.epoch, SupernetCheckpoint.space,
+                                            SupernetCheckpoint.task)).all()
+    engine.dispose()
+    assert sorted(epoch for epoch, _, _ in rows) == list(range(1, EPOCHS + 1))
+    assert {(space, task) for _, space, task in rows} == {("gnn", "synthetic-graph")}
 
     study = write_study(killed)
     env = {**os.environ, "NAS_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO), **ENV}
