@@ -129,11 +129,13 @@ def render_card(facts: CardFacts) -> str:
         "model, arch = nas.load(\"<this folder>\")   # eval mode",
         "```",
         "",
-        "With torch only:",
+        "With torch only (no nas installed): `model.ts` is self-contained; `model.pt` holds the "
+        "weights and the architecture as data, but rebuilding the module from them needs the "
+        "search space's code, i.e. nas.",
         "",
         "```python",
         "import torch",
-        "model = torch.jit.load(\"model.ts\")          # TorchScript",
+        "model = torch.jit.load(\"model.ts\")          # TorchScript: runs as it is",
         "payload = torch.load(\"model.pt\", weights_only=True)  # arch, state_dict, inputs, metrics",
         "```",
         "",

@@ -493,11 +493,14 @@ def _versions() -> dict[str, str]:
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
     versions = {"nas": str(nas.__version__), "torch": str(torch.__version__),
                 "python": platform.python_version()}
-    for name in ("torch_geometric", "onnx", "onnxruntime"):
+    # From the installed metadata: importing torch_geometric only to read its version costs seconds.
+    from importlib.metadata import PackageNotFoundError, version
+
+    for key, distribution in (("torch_geometric", "torch-geometric"), ("onnx", "onnx"),
+                              ("onnxruntime", "onnxruntime")):
         try:
-            module = __import__(name)
-            versions[name] = str(getattr(module, "__version__", "?"))
-        except ImportError:
+            versions[key] = version(distribution)
+        except PackageNotFoundError:
             continue
     return versions
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import nas
-from tests.conftest import DATA_DIR, run_nas
+from nas.export import export_trials
+from tests.conftest import DATA_DIR
 from tests.export.conftest import run_torch_only
 
 
@@ -35,13 +36,11 @@ def _check_fresh_process(folder, model, inputs, work):
 
 
 def test_nb201_cnn_from_a_tabular_study(nb201_study, tmp_path):
-    out = tmp_path / "exported"
-    done = run_nas("export", "tiny-nb201", "--best", "val_accuracy", "--storage", nb201_study.url,
-                   "--out", str(out), cwd=nb201_study.folder)
-    assert done.returncode == 0, done.stderr
+    # In this process (the CLI's path is the same call; the quickstart tests run it for real).
+    [folder] = export_trials("tiny-nb201", storage=nb201_study.url, best="val_accuracy",
+                             out_dir=tmp_path / "exported", data_dir=DATA_DIR)
     study = optuna.load_study(study_name="tiny-nb201", storage=nb201_study.url)
-    folder = out / "tiny-nb201" / str(study.best_trial.number)
-    assert done.stdout == f"exported {folder}\n"
+    assert folder == tmp_path / "exported" / "tiny-nb201" / str(study.best_trial.number)
 
     model, arch = nas.load(folder)
     assert arch.to_dict() == study.best_trial.user_attrs["arch"]
@@ -61,11 +60,8 @@ def test_nb201_cnn_from_a_tabular_study(nb201_study, tmp_path):
 def test_transformer_from_a_trained_study(charlm_study, tmp_path):
     study = optuna.load_study(study_name="tiny-charlm", storage=charlm_study.url)
     best = study.best_trial
-    out = tmp_path / "exported"
-    done = run_nas("export", "tiny-charlm", "--trial", str(best.number), "--storage",
-                   charlm_study.url, "--out", str(out), cwd=charlm_study.folder)
-    assert done.returncode == 0, done.stderr
-    folder = out / "tiny-charlm" / str(best.number)
+    [folder] = export_trials("tiny-charlm", storage=charlm_study.url, trial=best.number,
+                             out_dir=tmp_path / "exported", data_dir=DATA_DIR)
 
     model, arch = nas.load(folder)
     assert arch.to_dict() == best.user_attrs["arch"]
