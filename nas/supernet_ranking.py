@@ -101,8 +101,14 @@ def rank_supernet(
     checkpoint: str | Path | None = None,
     data_dir: str | Path | None = None,
     device: str = "cpu",
+    reuse_standalone: str | Path | None = None,
 ) -> RankingResult:
-    """Run the benchmark and write ``ranking.csv`` and ``summary.csv`` under ``out``."""
+    """Run the benchmark and write ``ranking.csv`` and ``summary.csv`` under ``out``.
+
+    ``reuse_standalone`` is the folder of an earlier run with the same space,
+    task, preset and seed (so the same architectures): its standalone scores
+    and timing are reused, as they do not depend on the supernet.
+    """
     import torch
 
     from nas.evaluators.supernet import SupernetEvaluator
@@ -154,8 +160,11 @@ def rank_supernet(
         supernet_times.append(time.perf_counter() - tick)
         supernet_scores.append(sign * values[f"val_{task.metric}"])
 
-    standalone_scores, standalone_times = _standalone(space, task, archs, preset, seed, device,
-                                                      data_dir)
+    if reuse_standalone is not None:
+        standalone_scores, standalone_times = _reuse(Path(reuse_standalone), archs)
+    else:
+        standalone_scores, standalone_times = _standalone(space, task, archs, preset, seed,
+                                                          device, data_dir)
     from scipy.stats import kendalltau, spearmanr
 
     kendall = float(kendalltau(supernet_scores, standalone_scores).statistic)
@@ -203,6 +212,19 @@ def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: i
     return scores, times
 
 
+def _reuse(folder: Path, archs: list[Any]) -> tuple[list[float], list[float]]:
+    """Standalone scores of ``archs`` from an earlier run's ranking.csv (and its s/arch)."""
+    with open(folder / "ranking.csv", newline="") as handle:
+        scores = {row["arch_key"]: float(row["standalone_score"]) for row in csv.DictReader(handle)}
+    missing = [a.key for a in archs if a.key not in scores]
+    if missing:
+        raise ConfigError(f"--reuse-standalone: {folder / 'ranking.csv'} lacks {len(missing)} of "
+                          "these architectures (use the same space, task, preset and seed)")
+    with open(folder / "summary.csv", newline="") as handle:
+        seconds = float(next(csv.DictReader(handle))["standalone_seconds_per_arch"])
+    return [scores[a.key] for a in archs], [seconds]
+
+
 def _write(out: Path, result: RankingResult) -> None:
     with open(out / "ranking.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -220,11 +242,10 @@ def _write(out: Path, result: RankingResult) -> None:
 def with_overrides(preset: Preset, **changes: Any) -> Preset:
     """``preset`` with supernet settings / budgets changed (``None`` values are ignored)."""
     supernet = dict(preset.supernet)
-    for key in ("epochs", "max_batches"):
+    for key in ("epochs", "max_batches", "sampling", "n_random", "distill"):
         if changes.get(key) is not None:
-            supernet[key] = changes.pop(key)
-    changes.pop("epochs", None)
-    changes.pop("max_batches", None)
+            supernet[key] = changes[key]
+        changes.pop(key, None)
     task_params = dict(preset.task_params)
     for key in ("train_size", "val_size"):
         if changes.get(key) is not None:

@@ -20,10 +20,16 @@ def bench_supernet(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Load this supernet instead of training one."),
     epochs: int = typer.Option(None, "--epochs", help="Supernet training epochs (preset by default)."),
     max_batches: int = typer.Option(None, "--max-batches", help="Supernet batches per epoch (0: all)."),
+    sampling: str = typer.Option(None, "--sampling", help="Supernet sampling: uniform or sandwich."),
+    n_random: int = typer.Option(None, "--n-random", help="Sandwich rule: random subnets per step."),
+    distill: bool = typer.Option(None, "--distill/--no-distill", help="In-place distillation."),
     standalone_epochs: int = typer.Option(None, "--standalone-epochs", help="Standalone training budget."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
     bn_batches: int = typer.Option(None, "--bn-batches", help="Batches for BN recalibration."),
+    reuse_standalone: Path = typer.Option(
+        None, "--reuse-standalone",
+        help="Folder of an earlier run (same space, task, seed): reuse its standalone scores."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
 ) -> None:
@@ -35,10 +41,12 @@ def bench_supernet(
 
     logging.getLogger("nas.supernet_ranking").setLevel(logging.INFO)
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,
+                            sampling=sampling, n_random=n_random, distill=distill,
                             standalone_epochs=standalone_epochs, train_size=train_size,
                             val_size=val_size, bn_batches=bn_batches)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
-                           checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device))
+                           checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
+                           reuse_standalone=reuse_standalone)
     speedup = result.standalone_seconds_per_arch / result.supernet_seconds_per_arch
     console().print(
         f"supernet {space}/{task}: n={result.n} kendall={result.kendall:.3f} "
