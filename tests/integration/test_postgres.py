@@ -74,7 +74,8 @@ def test_four_workers_finish_a_200_trial_study_exactly(postgres_url, tmp_path, d
     engine.dispose()
 
 
-def test_killed_worker_trial_is_failed_within_two_intervals_and_retried(postgres_url, tmp_path):
+def test_killed_worker_trial_is_failed_within_two_intervals_and_retried(postgres_url, tmp_path,
+                                                                       record_property):
     from nas.config import load_study_file
     from nas.store import read_engine
     from search_spaces import create_space
@@ -117,6 +118,7 @@ def test_killed_worker_trial_is_failed_within_two_intervals_and_retried(postgres
 
         row = wait_for("the killed trial to be failed", failed, 6 * interval)
         took = (row.datetime_complete.to_pydatetime() - killed_at).total_seconds()
+        record_property("failed_after_kill_s", round(took, 2))
         assert took <= 2 * interval, f"failed {took:.2f} s after the kill"
         assert "worker lost" in row.error and "re-queued" in row.error
 
