@@ -131,8 +131,11 @@ def test_four_workers_and_the_dashboard_share_sqlite_without_locking_failures(tm
     assert (frame.state == "RUNNING").sum() == 0
     complete = frame[frame.state == "COMPLETE"]
     assert complete.host.nunique() == 4
-    # The four wrote side by side for most of the run while the reader kept reading.
-    span = (complete.datetime_complete.max() - complete.datetime_complete.min()).total_seconds()
-    assert span >= CONCURRENCY_S / 2 and reads >= 20, (span, reads, len(complete))
+    # The four wrote side by side (their working spans share a moment) while the reader kept
+    # reading. Not a wall-clock span: on a loaded machine workers start seconds apart.
+    spans = complete.groupby("host").agg(first=("datetime_start", "min"),
+                                         last=("datetime_complete", "max"))
+    assert spans["first"].max() < spans["last"].min(), spans
+    assert reads >= 20, (reads, len(complete))
     assert len(refresh_trials(engine, name, cached)) == len(frame)
     engine.dispose()
