@@ -15,7 +15,9 @@ pass* is one forward pass in train mode (the setting of Abdelfattah et al.
   input representation (the float input, or the first embedding's output
   for token models), one row per sample: jacob_cov and epe_nas;
 * ``relu``: ReLU-family on/off codes per sample: NASWOT's kernel and SWAP's
-  distinct activation patterns.
+  distinct activation patterns;
+* ``hessian``: the weight gradients keep their graph, so grasp's
+  Hessian-gradient product needs only one more backward pass.
 
 Only the parts some requested proxy needs are computed. Every pass re-seeds
 torch from the context seed, so a proxy's score does not depend on which
@@ -24,6 +26,7 @@ other proxies ran with it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Iterator
@@ -34,6 +37,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from nas.errors import NotApplicable
 from search_spaces import Batch
@@ -92,6 +96,8 @@ class MainPass:
     first_maps: list[torch.Tensor] = field(default_factory=list)
     covariances: list[torch.Tensor] = field(default_factory=list)
     jacobian: torch.Tensor | None = None
+    #: loss gradients of the weights, still attached to their graph (need "hessian")
+    graph_grads: list[torch.Tensor | None] | None = None
     #: per ReLU-family layer, its on/off codes (samples x units, bool); see relu_kernel()
     relu_codes: list[torch.Tensor] | None = None
     seconds: float = 0.0
@@ -186,8 +192,11 @@ def _run_main_pass(ctx: ProxyContext) -> MainPass:
                 representation.setdefault("input", out)
 
             handles.append(embedding.register_forward_hook(keep_first))
+    hessian = "hessian" in needs
     try:
-        logits = model(*inputs)
+        # Fused attention kernels have no double backward; the math kernel computes the same thing.
+        with sdpa_kernel([SDPBackend.MATH]) if hessian else contextlib.nullcontext():
+            logits = model(*inputs)
     finally:
         for handle in handles:
             handle.remove()
@@ -205,10 +214,12 @@ def _run_main_pass(ctx: ProxyContext) -> MainPass:
         jac = torch.zeros_like(rep) if jac is None else jac
         result.jacobian = ctx.sample_rows(jac.detach())
 
-    if "grads" in needs or "activations" in needs:
+    if "grads" in needs or "activations" in needs or hessian:
         params = weight_params(model)
         targets = [p for _, p in params] + (acts if "activations" in needs else [])
-        grads = torch.autograd.grad(loss, targets, allow_unused=True)
+        grads = torch.autograd.grad(loss, targets, allow_unused=True, create_graph=hessian)
+        if hessian:  # kept with their graph: grasp differentiates them once more
+            result.graph_grads = list(grads[: len(params)])
         grads = [torch.zeros_like(t) if g is None else g for t, g in zip(targets, grads)]
         result.grads = {n: g.detach() for (n, _), g in zip(params, grads[: len(params)])}
         if "activations" in needs:

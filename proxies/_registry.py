@@ -27,8 +27,8 @@ __all__ = ["PROXIES", "Proxy", "register_proxy", "SHARED_NEEDS"]
 
 #: what the shared main pass can record: weight gradients of the cross-entropy
 #: loss, weight-layer activations (and their gradients), the input Jacobian of
-#: the summed outputs, ReLU on/off codes.
-SHARED_NEEDS = frozenset({"grads", "activations", "jacobian", "relu"})
+#: the summed outputs, ReLU on/off codes, weight gradients kept differentiable (hessian).
+SHARED_NEEDS = frozenset({"grads", "activations", "jacobian", "relu", "hessian"})
 
 
 @dataclass(frozen=True)

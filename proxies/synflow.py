@@ -9,13 +9,15 @@ over weight layers. The result ignores the batch's values.
 Two variants differ only in batch norm:
 
 * ``synflow`` (default here): batch norm in *eval* mode. On an untrained net
-  the running statistics are (0, 1), so BN is (nearly) the identity, which is
-  what "synaptic flow through a linearised net" means; this ranks NB201
-  archs better (see the benchmark note).
-* ``synflow_bn_train``: batch norm in *train* mode on the single ones input,
-  as the reference code of Abdelfattah et al. 2021 runs the layers its
-  NB201 copy keeps (stem, residual blocks, last BN): BN then re-normalises
-  the near-constant maps, which distorts the flow.
+  the running statistics are (0, 1), so BN is (nearly) the identity and the
+  score is the path norm of the linearised net, as Tanaka et al. define it.
+  On NAS-Bench-201 this ranks architectures better than the published
+  figure (see ``benchmarks/proxy_correlation.py``).
+* ``synflow_bn_train``: batch norm in *train* mode, normalising with the
+  statistics of the single ones input, as a model left in train mode does
+  (the mode Abdelfattah et al. 2021 score in; kept for comparison). A BN in train mode
+  removes the scale of everything before it (the last one before the
+  classifier most of all), so the score keeps little of the path norm.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def synflow(ctx: ProxyContext) -> float:
     return synflow_score(ctx, bn_train=False)
 
 
-@register_proxy("synflow_bn_train", paper="Tanaka et al. 2020; variant of Abdelfattah et al. 2021")
+@register_proxy("synflow_bn_train", paper="Tanaka et al. 2020; train-mode BN as in Abdelfattah et al. 2021")
 def synflow_bn_train(ctx: ProxyContext) -> float:
     """Synaptic flow with batch norm in train mode (the zero-cost-proxies paper's setting)."""
     return synflow_score(ctx, bn_train=True)
