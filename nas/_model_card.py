@@ -91,12 +91,13 @@ def render_card(facts: CardFacts) -> str:
     for name, value in sorted(facts.measured_at_export.items()):
         lines.append(f"| {name} (`{facts.data_task}`) | {_fmt(value)} |")
     lines += ["", "## Files and parity", "",
-              "| file | format | max abs error vs. in-memory model |", "|---|---|---|",
+              "| file | format | parity error vs. in-memory model |", "|---|---|---|",
               "| model.pt | state dict + architecture (`torch.load(weights_only=True)`) | reference |"]
     names = {"torchscript": "model.ts", "onnx": "model.onnx"}
     for fmt, error in facts.formats.items():
         lines.append(f"| {names[fmt]} | {fmt} | {error:.2e} |")
-    lines += ["", f"Parity was checked on {facts.parity_batch}; the export fails if any error "
+    lines += ["", f"Parity was checked on {facts.parity_batch}; the error is the largest absolute "
+              "difference divided by max(1, largest absolute output), and the export fails if it "
               "exceeds 1e-4."]
     for fmt, reason in facts.skipped_formats.items():
         lines.append(f"- {fmt} not written: {reason}")
