@@ -62,12 +62,41 @@ def hypervolume_contributions(
     front: np.ndarray, candidates: np.ndarray, reference: np.ndarray
 ) -> np.ndarray:
     """Hypervolume each candidate row would add to ``front`` on its own (all minimised)."""
-    base = hypervolume(front, reference)
+    reference = np.asarray(reference, dtype=float)
     front = np.asarray(front, dtype=float).reshape(-1, len(reference))
-    return np.array([
-        hypervolume(np.vstack([front, row[None, :]]), reference) - base
-        for row in np.asarray(candidates, dtype=float)
-    ])
+    candidates = np.asarray(candidates, dtype=float).reshape(-1, len(reference))
+    front = front[np.all(front < reference, axis=1)]
+    if len(front):
+        front = _front(front)
+    base = hypervolume(front, reference)
+    gains = np.zeros(len(candidates))
+    # Only a candidate inside the box and not weakly dominated by the front adds volume.
+    useful = np.all(candidates < reference, axis=1)
+    if len(front):
+        useful &= ~np.any(np.all(front[None, :, :] <= candidates[:, None, :], axis=2), axis=1)
+    if len(reference) == 2:
+        return _contributions_2d(front, candidates, useful, reference, gains)
+    for i in np.flatnonzero(useful):
+        gains[i] = hypervolume(np.vstack([front, candidates[i][None, :]]), reference) - base
+    return gains
+
+
+def _contributions_2d(
+    front: np.ndarray, candidates: np.ndarray, useful: np.ndarray, reference: np.ndarray,
+    gains: np.ndarray,
+) -> np.ndarray:
+    """Exclusive area of each useful candidate: its box minus the front's area inside the box."""
+    for i in np.flatnonzero(useful):
+        corner = candidates[i]
+        area = float(np.prod(reference - corner))
+        if len(front):
+            clipped = np.maximum(front, corner)  # each front box cut to the candidate's box
+            order = np.argsort(clipped[:, 0], kind="stable")
+            xs, best_y = clipped[order, 0], np.minimum.accumulate(clipped[order, 1])
+            widths = np.diff(np.append(xs, reference[0]))
+            area -= float(np.sum(widths * (reference[1] - best_y)))
+        gains[i] = area
+    return gains
 
 
 def default_reference(losses: np.ndarray) -> np.ndarray:

@@ -1,0 +1,562 @@
+"""Predictor-guided evolution (LINAS, Cummings et al. 2022) as an Optuna sampler.
+
+After a start-up design (``initial_design`` architectures, e.g. a zero-cost
+warm start, then random ones) each new trial:
+
+1. with one objective and finite choices (``local_search=True``): proposes an
+   unqueried one-choice neighbour of the best trial, else of the runner-up, ...
+   (local search, White et al. 2021), picked by the predictor when
+   ``local_predictor=True``, at random otherwise. On NAS-Bench-201 this beat
+   every predictor-only variant we measured (``benchmarks/nb201_search.py``),
+   and a predictor's order among the neighbours did not help there, so it is
+   off by default;
+2. otherwise (several objectives, exhausted neighbourhoods, or ranges): fits a
+   small predictor per objective on every completed trial, features =
+   ``space.encode(arch)`` (for ``nb201``: one-hot ops + BANANAS path encoding),
+   targets = the objective values: ``gp`` (exact Gaussian process, numpy) or a
+   scikit-learn bootstrap ensemble (``gbm``, ``rf``, ``ridge``);
+3. evolves a large candidate pool without querying anything: one- and
+   two-choice mutations of the best trials, random architectures drawn like the
+   best quarter of trials (TPE-style), then mutations of the best *predicted*
+   candidates for ``n_generations``;
+4. proposes the candidate with the best acquisition, never one already queried:
+   mean + ``exploration`` x predictive spread (one objective), or the largest
+   hypervolume gain of the optimistic prediction over the observed front
+   (several objectives).
+
+Nothing is kept in memory between trials: the pool, the predictor and the
+random stream of trial ``n`` derive from the stored trials, the seed and ``n``,
+so a restarted search (a new process loading the study) proposes exactly
+what the uninterrupted one would have.
+
+>>> sampler = PredictorEvolutionSampler(space, n_startup_trials=10, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.samplers import BaseSampler
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.hypervolume import hypervolume_contributions
+from nas.samplers._registry import register_sampler
+
+__all__ = ["PredictorEvolutionSampler", "PREDICTORS", "fit_ensemble"]
+
+#: predictor kinds: bootstrap ensembles whose spread is the uncertainty
+PREDICTORS = ("gbm", "rf", "ridge", "gp")
+_MAX_TRIES = 200
+
+
+class PredictorEvolutionSampler(BaseSampler):
+    """Proposes the pool candidate a predictor ensemble trained on the study likes best."""
+
+    def __init__(
+        self,
+        space: Any = None,
+        *,
+        n_startup_trials: int = 10,
+        initial_design: Sequence[Mapping[str, Any]] = (),
+        predictor: str = "gp",
+        ensemble_size: int = 3,
+        exploration: float = 0.5,
+        top_k: int = 5,
+        pool_size: int = 500,
+        n_generations: int = 2,
+        local_search: bool = True,
+        local_predictor: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if predictor not in PREDICTORS:
+            raise ValueError(f"predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+        if n_startup_trials < 2 or ensemble_size < 1 or top_k < 1 or pool_size < 1:
+            raise ValueError(
+                "need n_startup_trials >= 2, ensemble_size >= 1, top_k >= 1 and pool_size >= 1"
+            )
+        if n_generations < 1 or exploration < 0:
+            raise ValueError("need n_generations >= 1 and exploration >= 0")
+        self.space = space
+        self.n_startup_trials = n_startup_trials
+        self.initial_design = [dict(a) for a in initial_design]
+        self.predictor = predictor
+        self.ensemble_size = ensemble_size
+        self.exploration = exploration
+        self.top_k = top_k
+        self.pool_size = pool_size
+        self.n_generations = n_generations
+        self.local_search = local_search
+        self.local_predictor = local_predictor
+        self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._codes: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def reseed_rng(self) -> None:
+        self._seed = int(np.random.SeedSequence().entropy % 2**31)
+
+    # -- Optuna sampler API ------------------------------------------------
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        completed = _trials(study, (TrialState.COMPLETE,))
+        return dict(completed[-1].distributions) if completed else {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        rng = self._rng(trial.number)
+        completed = [t for t in _trials(study, (TrialState.COMPLETE,))
+                     if all(n in t.params for n in search_space)]
+        seen = {_key(t.params, search_space) for t in _trials(study, None) if t.params}
+        seen.discard(_key(trial.params, search_space))
+        design = self._next_design(search_space, seen)
+        if design is not None:
+            return design
+        if len(completed) < self.n_startup_trials:
+            return _random_unseen(rng, search_space, seen)
+        return self._propose(rng, study.directions, search_space, completed, seen)
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        # Only before anything completed (the relative space is empty): the first
+        # design architecture if any, else a value drawn from (seed, trial, name).
+        for design in self.initial_design:
+            if param_name in design and param_distribution._contains(
+                param_distribution.to_internal_repr(design[param_name])
+            ):
+                return design[param_name]
+        rng = self._rng(trial.number, param_name)
+        return _random_value(rng, param_distribution)
+
+    # -- proposal ------------------------------------------------------------
+    def _next_design(
+        self, search_space: dict[str, BaseDistribution], seen: set[tuple[Any, ...]]
+    ) -> dict[str, Any] | None:
+        for design in self.initial_design:
+            params = {n: design[n] for n in search_space if n in design}
+            if len(params) == len(search_space) and _key(params, search_space) not in seen:
+                return params
+        return None
+
+    def _propose(
+        self,
+        rng: np.random.Generator,
+        directions: Sequence[StudyDirection],
+        search_space: dict[str, BaseDistribution],
+        completed: list[FrozenTrial],
+        seen: set[tuple[Any, ...]],
+    ) -> dict[str, Any]:
+        signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions])
+        scores = np.array([t.values for t in completed], dtype=float) * signs  # higher = better
+        if scores.shape[1] == 1 and self.local_search:
+            local = _local_candidates(search_space, completed, scores[:, 0], seen, self.top_k)
+            if local:
+                return self._pick(rng, search_space, completed, scores, local)
+        features = np.stack([self._encode(t.params, search_space) for t in completed])
+        models = [
+            fit_ensemble(self.predictor, features, scores[:, j], self.ensemble_size, rng)
+            for j in range(scores.shape[1])
+        ]
+        parents = [completed[i].params for i in _best_rows(scores, self.top_k)]
+        pool: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._grow(pool, rng, search_space, parents, seen, self.pool_size)
+        # Random candidates drawn from the choices' frequencies among the best quarter
+        # of trials (a TPE-like "good region", Bergstra et al. 2011), some uniform.
+        good = [completed[i].params for i in _best_rows(scores, max(self.top_k, len(completed) // 4))]
+        for params in _draw_like(rng, search_space, good, self.pool_size // 2):
+            pool.setdefault(_key(params, search_space), params)
+        for key in seen:
+            pool.pop(key, None)
+        candidates = list(pool.values())
+        if not candidates:
+            return _random_unseen(rng, search_space, seen)
+        mean, spread = self._predict(models, candidates, search_space)
+        for _ in range(self.n_generations - 1):
+            ranked = np.argsort(-_standardised(mean).sum(axis=1), kind="stable")[: self.top_k]
+            best = [candidates[i] for i in ranked]
+            before = len(candidates)
+            self._grow(pool, rng, search_space, best, seen, self.pool_size // 2)
+            for key in seen:
+                pool.pop(key, None)
+            fresh = list(pool.values())[before:]
+            if not fresh:
+                break
+            m, s = self._predict(models, fresh, search_space)
+            candidates += fresh
+            mean, spread = np.vstack([mean, m]), np.vstack([spread, s])
+        optimistic = mean + self.exploration * spread
+        if scores.shape[1] == 1:
+            best = np.flatnonzero(optimistic[:, 0] == optimistic[:, 0].max())
+            return candidates[int(best[rng.integers(len(best))])]
+        return candidates[_best_hypervolume_gain(scores, optimistic, rng)]
+
+    def _pick(
+        self,
+        rng: np.random.Generator,
+        search_space: dict[str, BaseDistribution],
+        completed: list[FrozenTrial],
+        scores: np.ndarray,
+        candidates: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The local candidate the predictor likes best (any of them with ``local_predictor=False``)."""
+        if not self.local_predictor or len(candidates) == 1:
+            return candidates[int(rng.integers(len(candidates)))]
+        features = np.stack([self._encode(t.params, search_space) for t in completed])
+        model = fit_ensemble(self.predictor, features, scores[:, 0], self.ensemble_size, rng)
+        mean, spread = self._predict([model], candidates, search_space)
+        optimistic = mean[:, 0] + self.exploration * spread[:, 0]
+        best = np.flatnonzero(optimistic == optimistic.max())
+        return candidates[int(best[rng.integers(len(best))])]
+
+    def _grow(
+        self,
+        pool: dict[tuple[Any, ...], dict[str, Any]],
+        rng: np.random.Generator,
+        search_space: dict[str, BaseDistribution],
+        parents: list[dict[str, Any]],
+        seen: set[tuple[Any, ...]],
+        budget: int,
+    ) -> None:
+        """Add every one-choice neighbour of each parent, then random two-choice mutants."""
+        mutable = [n for n, d in search_space.items() if not d.single()]
+        if not mutable:
+            return
+        for parent in parents:
+            for name in mutable:
+                for value in _neighbour_values(rng, search_space[name], parent[name]):
+                    child = dict(parent, **{name: value})
+                    pool.setdefault(_key(child, search_space), child)
+        per_parent = max(1, budget // max(1, len(parents)))
+        for parent in parents:
+            for _ in range(per_parent):
+                child = dict(parent)
+                picks = rng.choice(len(mutable), size=min(2, len(mutable)), replace=False)
+                for i in picks:
+                    name = mutable[int(i)]
+                    child[name] = _mutate(rng, search_space[name], child[name])
+                pool.setdefault(_key(child, search_space), child)
+
+    def _predict(
+        self, models: list[Any], candidates: list[dict[str, Any]],
+        search_space: dict[str, BaseDistribution],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        features = np.stack([self._encode(c, search_space) for c in candidates])
+        predictions = [model.predict(features) for model in models]
+        return (np.stack([m for m, _ in predictions], axis=1),
+                np.stack([s for _, s in predictions], axis=1))
+
+    def _encode(self, params: Mapping[str, Any], search_space: dict[str, BaseDistribution]) -> np.ndarray:
+        # A memo of a pure function (not search state): encoding is the slow part of a pool.
+        key = _key(params, search_space)
+        code = self._codes.get(key)
+        if code is None:
+            if self.space is not None:
+                from nas.architecture import Architecture
+
+                code = np.asarray(self.space.encode(Architecture(dict(params))), dtype=np.float64)
+            else:
+                code = _encode_by_distribution(params, search_space)
+            if len(self._codes) < 200_000:
+                self._codes[key] = code
+        return code
+
+    def _rng(self, number: int, name: str = "") -> np.random.Generator:
+        salt = [ord(c) for c in name]
+        return np.random.default_rng([self._seed, number, *salt])
+
+
+def fit_ensemble(
+    kind: str, features: np.ndarray, targets: np.ndarray, size: int, rng: np.random.Generator
+) -> Any:
+    """A fitted predictor of ``kind`` whose ``predict(x)`` returns ``(mean, spread)``.
+
+    ``gbm``, ``rf`` and ``ridge`` are scikit-learn bootstrap ensembles of
+    ``size`` members (the spread is their standard deviation); ``gp`` is a
+    Gaussian process with an RBF kernel whose length scale is picked by
+    marginal likelihood (the spread is the posterior standard deviation).
+    """
+    if kind == "gp":
+        return _GaussianProcess().fit(features, targets)
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+
+    n = len(targets)
+    if kind == "rf":
+        forest = RandomForestRegressor(
+            n_estimators=10 * size, max_features=0.5, min_samples_leaf=1,
+            random_state=int(rng.integers(2**31)), n_jobs=1,
+        ).fit(features, targets)
+        return _Ensemble(list(forest.estimators_))
+    members = []
+    for _ in range(size):
+        rows = rng.integers(n, size=n) if size > 1 else np.arange(n)
+        if kind == "gbm":
+            model = GradientBoostingRegressor(
+                n_estimators=60, max_depth=3, learning_rate=0.15,
+                random_state=int(rng.integers(2**31)),
+            )
+        else:
+            model = Ridge(alpha=1.0)
+        members.append(model.fit(features[rows], targets[rows]))
+    return _Ensemble(members)
+
+
+class _Ensemble:
+    def __init__(self, members: list[Any]) -> None:
+        self.members = members
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        predictions = np.stack([m.predict(features) for m in self.members])
+        return predictions.mean(axis=0), predictions.std(axis=0)
+
+
+class _GaussianProcess:
+    """Exact GP regression on standardised targets (numpy only; n is a few hundred)."""
+
+    LENGTH_SCALES = (1.0, 2.0, 3.0, 4.0, 6.0)
+    NOISE = 0.05
+
+    def fit(self, features: np.ndarray, targets: np.ndarray) -> _GaussianProcess:
+        self.x_ = np.asarray(features, dtype=np.float64)
+        self.offset_, self.scale_ = float(targets.mean()), float(targets.std()) or 1.0
+        z = (targets - self.offset_) / self.scale_
+        distances = _squared_distances(self.x_, self.x_)
+        best = None
+        for length in self.LENGTH_SCALES:
+            kernel = np.exp(-distances / (2 * length**2)) + self.NOISE * np.eye(len(z))
+            chol = np.linalg.cholesky(kernel)
+            alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, z))
+            evidence = -0.5 * z @ alpha - np.log(np.diag(chol)).sum()
+            if best is None or evidence > best[0]:
+                best = (evidence, length, chol, alpha)
+        _, self.length_, self.chol_, self.alpha_ = best
+        return self
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cross = np.exp(-_squared_distances(np.asarray(features, dtype=np.float64), self.x_)
+                       / (2 * self.length_**2))
+        mean = cross @ self.alpha_
+        v = np.linalg.solve(self.chol_, cross.T)
+        variance = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None)
+        return mean * self.scale_ + self.offset_, np.sqrt(variance) * self.scale_
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+
+
+# -- helpers -------------------------------------------------------------
+
+def _trials(study: Study, states: tuple[TrialState, ...] | None) -> list[FrozenTrial]:
+    return study._get_trials(deepcopy=False, states=states, use_cache=True)
+
+
+def _key(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> tuple[Any, ...]:
+    return tuple(params.get(n) for n in sorted(search_space))
+
+
+def _local_candidates(
+    search_space: dict[str, BaseDistribution],
+    completed: list[FrozenTrial],
+    scores: np.ndarray,
+    seen: set[tuple[Any, ...]],
+    max_parents: int,
+) -> list[dict[str, Any]]:
+    """Unqueried one-choice neighbours of the best trial, else of the next best, ...
+
+    Local search (White et al. 2021, "Local search is state of the art for NAS
+    benchmarks"): hill-climbing over one-choice neighbours; once the best
+    trial's neighbourhood is exhausted (a local optimum) it goes on around the
+    runners-up, at most ``max_parents`` of them, then hands over to the pool.
+    Only finite choices have a neighbourhood; a space with ranges returns ``[]``.
+    """
+    if not all(isinstance(d, CategoricalDistribution) or (
+            isinstance(d, IntDistribution) and not d.log and (d.high - d.low) // d.step < 16)
+            for d in search_space.values()):
+        return []
+    rng = np.random.default_rng(0)  # unused: the neighbour values of finite choices are all of them
+    order = np.argsort(-scores, kind="stable")
+    for row in order[:max_parents]:
+        parent = completed[int(row)].params
+        out = []
+        for name, dist in search_space.items():
+            for value in _neighbour_values(rng, dist, parent[name]):
+                child = dict(parent, **{name: value})
+                if _key(child, search_space) not in seen:
+                    out.append(child)
+        if out:
+            return out
+    return []
+
+
+def _best_rows(scores: np.ndarray, k: int) -> list[int]:
+    """Row indexes of the ``k`` best (higher = better): by score, or non-dominated first.
+
+    Several objectives: the non-dominated rows first, then the others, each
+    group ordered by the sum of standardised scores (vectorised; pools are large).
+    """
+    if scores.shape[1] == 1:
+        return list(np.argsort(-scores[:, 0], kind="stable")[:k])
+    spread = scores.std(axis=0)
+    normalised = (scores - scores.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    dominated = np.zeros(len(scores), dtype=bool)
+    for start in range(0, len(scores), 256):
+        rows = scores[start:start + 256]
+        at_least = np.all(scores[None, :, :] >= rows[:, None, :], axis=2)
+        better = np.any(scores[None, :, :] > rows[:, None, :], axis=2)
+        dominated[start:start + 256] = np.any(at_least & better, axis=1)
+    order = np.lexsort((-normalised.sum(axis=1), dominated))
+    return list(order[:k])
+
+
+def _best_hypervolume_gain(
+    scores: np.ndarray, optimistic: np.ndarray, rng: np.random.Generator
+) -> int:
+    """Candidate whose optimistic prediction adds most hypervolume to the observed front."""
+    low, high = scores.min(axis=0), scores.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    observed = -(scores - low) / span
+    predicted = -(optimistic - low) / span
+    reference = observed.max(axis=0) + 0.1
+    gains = hypervolume_contributions(observed, predicted, reference)
+    if gains.max() > 0:
+        return int(np.argmax(gains))
+    # Nothing predicted beyond the front: the candidate closest to it.
+    distance = np.min(np.linalg.norm(predicted[:, None, :] - observed[None, :, :], axis=2), axis=1)
+    best = np.flatnonzero(distance == distance.min())
+    return int(best[rng.integers(len(best))])
+
+
+def _random_unseen(
+    rng: np.random.Generator, search_space: dict[str, BaseDistribution], seen: set[tuple[Any, ...]]
+) -> dict[str, Any]:
+    params = _random_value_set(rng, search_space)
+    for _ in range(_MAX_TRIES):
+        if _key(params, search_space) not in seen:
+            break
+        params = _random_value_set(rng, search_space)
+    return params
+
+
+def _random_value_set(rng: np.random.Generator, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    return {n: _random_value(rng, d) for n, d in search_space.items()}
+
+
+def _random_value(rng: np.random.Generator, dist: BaseDistribution) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[int(rng.integers(len(dist.choices)))]
+    if isinstance(dist, IntDistribution):
+        if dist.log:
+            value = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high + 1)))
+            return int(min(dist.high, max(dist.low, math.floor(value))))
+        steps = (dist.high - dist.low) // dist.step
+        return int(dist.low + dist.step * int(rng.integers(steps + 1)))
+    if isinstance(dist, FloatDistribution):
+        if dist.log:
+            return float(math.exp(rng.uniform(math.log(dist.low), math.log(dist.high))))
+        if dist.step is not None:
+            steps = int(round((dist.high - dist.low) / dist.step))
+            return float(dist.low + dist.step * int(rng.integers(steps + 1)))
+        return float(rng.uniform(dist.low, dist.high))
+    raise TypeError(f"cannot sample a {type(dist).__name__}")
+
+
+def _draw_like(
+    rng: np.random.Generator, search_space: dict[str, BaseDistribution],
+    good: list[dict[str, Any]], n: int,
+) -> list[dict[str, Any]]:
+    """``n`` candidates: categorical choices drawn by their smoothed frequency in ``good``
+    (one in five uniformly), other choices mutated from a random ``good`` member."""
+    columns: dict[str, list[Any]] = {}
+    for name, dist in search_space.items():
+        if isinstance(dist, CategoricalDistribution):
+            counts = np.array([1.0 + sum(g[name] == c for g in good) for c in dist.choices])
+            uniform = np.full(len(counts), 1.0 / len(counts))
+            p = 0.8 * counts / counts.sum() + 0.2 * uniform
+            columns[name] = [dist.choices[int(i)] for i in rng.choice(len(counts), size=n, p=p)]
+        else:
+            parents = rng.integers(len(good), size=n)
+            columns[name] = [
+                good[int(j)][name] if rng.random() < 0.5 else _mutate(rng, dist, good[int(j)][name])
+                for j in parents
+            ]
+    return [{name: columns[name][i] for name in search_space} for i in range(n)]
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    spread = values.std(axis=0)
+    return (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
+def _neighbour_values(rng: np.random.Generator, dist: BaseDistribution, current: Any) -> list[Any]:
+    """Every other value of a small categorical/int choice; a few random ones otherwise."""
+    if isinstance(dist, CategoricalDistribution):
+        return [c for c in dist.choices if c != current]
+    if isinstance(dist, IntDistribution) and not dist.log and (dist.high - dist.low) // dist.step < 16:
+        return [v for v in range(dist.low, dist.high + 1, dist.step) if v != current]
+    return [_mutate(rng, dist, current) for _ in range(4)]
+
+
+def _mutate(rng: np.random.Generator, dist: BaseDistribution, current: Any) -> Any:
+    for _ in range(_MAX_TRIES):
+        value = _random_value(rng, dist)
+        if value != current:
+            return value
+    return current
+
+
+def _encode_by_distribution(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> np.ndarray:
+    """One-hot categoricals, ranges scaled to [0, 1] (log ranges in log space)."""
+    parts: list[float] = []
+    for name in sorted(search_space):
+        dist, value = search_space[name], params[name]
+        if isinstance(dist, CategoricalDistribution):
+            parts.extend(1.0 if value == c else 0.0 for c in dist.choices)
+        else:
+            low, high, x = float(dist.low), float(dist.high), float(value)
+            if getattr(dist, "log", False):
+                low, high, x = math.log(low), math.log(high), math.log(x)
+            parts.append(0.0 if high == low else (x - low) / (high - low))
+    return np.asarray(parts, dtype=np.float64)
+
+
+@register_sampler("predictor-evolution", multi_objective=True)
+def predictor_evolution_sampler(
+    *,
+    seed: int | None,
+    space: Any,
+    directions: list[str],
+    n_startup_trials: int = 10,
+    predictor: str = "gp",
+    ensemble_size: int = 3,
+    exploration: float = 0.5,
+    top_k: int = 5,
+    pool_size: int = 500,
+    n_generations: int = 2,
+    local_search: bool = True,
+    local_predictor: bool = False,
+) -> optuna.samplers.BaseSampler:
+    """Predictor-guided evolution (LINAS, Cummings et al. 2022) with local search for one objective."""
+    return PredictorEvolutionSampler(
+        space, n_startup_trials=n_startup_trials, predictor=predictor,
+        ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
+        pool_size=pool_size, n_generations=n_generations, local_search=local_search,
+        local_predictor=local_predictor, seed=seed,
+    )
