@@ -130,30 +130,36 @@ def render_card(facts: CardFacts) -> str:
         "model, arch = nas.load(\"<this folder>\")   # eval mode",
         "```",
         "",
-        "With torch only (no nas installed): `model.ts` is self-contained; `model.pt` holds the "
-        "weights and the architecture as data, but rebuilding the module from them needs the "
-        "search space's code, i.e. nas.",
-        "",
-        "```python",
-        "import torch",
-        "model = torch.jit.load(\"model.ts\")          # TorchScript: runs as it is",
-        "payload = torch.load(\"model.pt\", weights_only=True)  # arch, state_dict, inputs, metrics",
-        "```",
-        "",
-        "With onnxruntime:",
-        "",
-        "```python",
-        "import onnxruntime as ort",
-        "session = ort.InferenceSession(\"model.onnx\")",
-        f"logits = session.run(None, {{{', '.join(repr(s['name']) + ': ...' for s in facts.inputs)}}})[0]",
-        "```",
-        "",
+        *_portable_snippets(facts),
         "## Versions",
         "",
         ", ".join(f"{k} {v}" for k, v in sorted(facts.versions.items())),
         "",
     ]
     return "\n".join(lines)
+
+
+def _portable_snippets(facts: CardFacts) -> list[str]:
+    """How to load the files that were written, without nas."""
+    lines = [
+        "With torch only (no nas installed): "
+        + ("`model.ts` is self-contained; " if "torchscript" in facts.formats else "")
+        + "`model.pt` holds the weights and the architecture as data, but rebuilding the module "
+        "from them needs the search space's code, i.e. nas.",
+        "",
+        "```python",
+        "import torch",
+    ]
+    if "torchscript" in facts.formats:
+        lines.append("model = torch.jit.load(\"model.ts\")          # TorchScript: runs as it is")
+    lines += ["payload = torch.load(\"model.pt\", weights_only=True)  # arch, state_dict, inputs, metrics",
+              "```", ""]
+    if "onnx" in facts.formats:
+        feeds = ", ".join(repr(s["name"]) + ": ..." for s in facts.inputs)
+        lines += ["With onnxruntime:", "", "```python", "import onnxruntime as ort",
+                  "session = ort.InferenceSession(\"model.onnx\")",
+                  f"logits = session.run(None, {{{feeds}}})[0]", "```", ""]
+    return lines
 
 
 _FIDELITY_MEANING = {

@@ -60,6 +60,7 @@ def test_pareto_exports_every_front_trial_with_a_card(quickstart_study, tmp_path
         assert f"| val_accuracy | maximize | {trial.values[0]:,.6g} | train |" in card
         assert f"| params | minimize | {trial.values[1]:,.6g} | exact (counted) |" in card
         assert "Source: **trained**" in card and "nas.load(" in card
+        assert 'torch.jit.load("model.ts")' in card and "'x': ..., 'edge_index': ..." in card
         payload = torch.load(folder / "model.pt", weights_only=True)
         assert payload["arch"] == trial.user_attrs["arch"]
         assert payload["weights_source"] == "trained"
@@ -104,7 +105,9 @@ def test_finetune_epochs_trains_the_checkpoint_further(quickstart_study, tmp_pat
                              formats="pt", out_dir=tmp_path / "out", data_dir=DATA_DIR)
     payload = torch.load(folder / "model.pt", weights_only=True)
     assert payload["weights_source"] == "trained+finetuned"
-    assert "fine-tuned at export for 2 epoch(s)" in (folder / "card.md").read_text()
+    card = (folder / "card.md").read_text()
+    assert "fine-tuned at export for 2 epoch(s)" in card
+    assert "torch.jit.load" not in card and "InferenceSession" not in card  # only written files
     model, _ = nas.load(folder)
     measured = payload["measured_at_export"]["val_accuracy"]
     assert _cora().evaluate(model, "val")["accuracy"] == pytest.approx(measured, abs=1e-9)
