@@ -7,8 +7,8 @@ calibration never measured) and compare with the prediction. Prints R² and
 the mean absolute percentage error (MAPE) of the calibrated prediction, and of
 the raw per-layer sum before the scale/offset correction.
 
-Torch runs on one pinned thread; every measurement is the median of
-repeated forward passes after warm-up (``--repeats`` when calibrating,
+Torch runs on one pinned thread; every measurement summarises (see
+``--statistic``) repeated forward passes after warm-up (``--repeats`` when calibrating,
 ``--measure-repeats`` for the reference), the passes of all architectures
 interleaved round robin so a burst of load hits them alike. The
 reference clock is the measuring thread's CPU time (``--clock cpu``, what the
@@ -19,11 +19,11 @@ in the same runs, which on a loaded machine carry that load; the load average
 is printed before and after.
 
     python benchmarks/latency_predictor.py [--spaces mobilenet vit charlm] [--archs 50]
-        [--batch-size 1] [--repeats 30] [--measure-repeats 60] [--statistic median|min]
+        [--batch-size 1] [--repeats 30] [--measure-repeats 60] [--statistic min|median]
 
-``--statistic min`` summarises passes by their minimum instead of the median
-(for table and reference alike): the figure other processes can only push up,
-which Python's ``timeit`` recommends on a shared machine.
+``--statistic`` summarises each model's passes (table and reference alike) by
+their minimum (default), the figure other processes can only push up, as
+Python's ``timeit`` recommends on a shared machine, or by their median.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--measure-repeats", type=int, default=60,
                         help="passes per architecture for the measured reference")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--statistic", choices=["median", "min"], default="median",
+    parser.add_argument("--statistic", choices=["median", "min"], default="min",
                         help="summary of each model's timed passes, for the table and the reference")
     parser.add_argument("--cache-dir", default=None,
                         help="latency table folder (default: a fresh temporary folder)")
