@@ -18,19 +18,20 @@ from nas.tasks import create_task
 from search_spaces import create_space
 
 # Samplers whose proposal for trial n depends only on the stored trials, the seed and n.
-STATELESS = {"predictor-evolution"}
-# Samplers that need more than a space (zc-warmstart: a task and proxy compute);
-# they have their own tests.
-SKIP = {"zc-warmstart"}
+STATELESS = {"predictor-evolution", "zc-warmstart"}
+# Small settings for samplers that compute something before the first trial.
+PARAMS = {"zc-warmstart": {"proxies": ["params"], "pool_size": 6, "top_k": 3}}
 N_BEFORE, N_AFTER = 9, 6
-NAMES = [n for n in SAMPLERS.names() if n not in SKIP]
+NAMES = SAMPLERS.names()
 MULTI = [n for n in NAMES if SAMPLERS.get(n).multi_objective]
 
 
 @pytest.fixture(scope="module")
-def nb201(data_dir):
+def nb201(data_dir, tmp_path_factory):
     task = create_task("nb201-cifar10", data_dir=data_dir)
     task.prepare("cpu")
+    # Proxy scores are cached across this module's runs (the cache is part of the contract).
+    PARAMS["zc-warmstart"]["cache"] = str(tmp_path_factory.mktemp("zc") / "scores.csv")
     return create_space("nb201", {}), task
 
 
@@ -49,7 +50,8 @@ def run(name, nb201, n, multi=False, storage=None, study_name="s", seed=3):
     space, task = nb201
     directions = ["maximize", "minimize"] if multi else ["maximize"]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = create_sampler(name, {}, seed=seed, directions=directions, space=space)
+    sampler = create_sampler(name, dict(PARAMS.get(name, {})), seed=seed, directions=directions,
+                             space=space, task=task)
     study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
                                 study_name=study_name, load_if_exists=True)
     study.optimize(objective_for(space, task, multi), n_trials=n)
