@@ -232,6 +232,8 @@ def plot_curves(runs: list[dict[str, Any]], figure: str, path: Path, dataset: st
         x = np.arange(1, len(mean) + 1)
         ax.plot(x, mean, label=s)
         ax.fill_between(x, mean - half, mean + half, alpha=0.2)
+    if not multi:
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]), top=2.0)  # the first queries dwarf the rest
     ax.set_xlabel("queries")
     ax.set_ylabel(label)
     ax.set_title(f"NAS-Bench-201 {dataset}")

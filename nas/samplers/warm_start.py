@@ -173,7 +173,7 @@ def zc_warmstart_sampler(
     cache: str = "",
     n_startup_trials: int = 10,
     predictor: str = "gbm",
-    exploration: float = 0.5,
+    exploration: float = 2.0,
 ) -> optuna.samplers.BaseSampler:
     """Zero-cost warm start (Abdelfattah et al. 2021): proxy top-k seed predictor-evolution."""
     if space is None or task is None:
