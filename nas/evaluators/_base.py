@@ -8,11 +8,12 @@ the trial's user attrs, so nothing measured is lost.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.architecture import Architecture
+from nas.errors import ConfigError
 
 if TYPE_CHECKING:
     import optuna
@@ -61,6 +62,14 @@ class Evaluator(ABC):
 
     def setup(self) -> None:
         """Per-worker, once: load data, checkpoints, tables."""
+
+    def reject_unknown_params(self, allowed: Iterable[str]) -> None:
+        """Raise ``ConfigError`` naming the first study-file parameter not in ``allowed``."""
+        allowed = list(allowed)
+        for key in self.params:
+            if key not in allowed:
+                raise ConfigError(f"evaluator.params.{key}: unknown parameter for "
+                                  f"'{self.name}'; allowed: {', '.join(allowed)}")
 
     @abstractmethod
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:

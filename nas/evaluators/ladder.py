@@ -76,10 +76,7 @@ class LadderEvaluator(Evaluator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        unknown = [k for k in self.params if k != "rungs"]
-        if unknown:
-            raise ConfigError(f"evaluator.params.{unknown[0]}: unknown parameter for 'ladder'; "
-                              "allowed: rungs")
+        self.reject_unknown_params(["rungs"])
         specs = self.params.get("rungs")
         if not isinstance(specs, list) or not specs:
             raise ConfigError("evaluator.params.rungs: a non-empty list of tables "

@@ -53,11 +53,8 @@ class ProxyEvaluator(Evaluator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.reject_unknown_params(_PARAMS)
         p = self.params
-        for key in p:
-            if key not in _PARAMS:
-                raise ConfigError(f"evaluator.params.{key}: unknown parameter for 'proxy'; "
-                                  f"allowed: {', '.join(_PARAMS)}")
         names = p.get("proxies", ["synflow"])
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

@@ -64,10 +64,8 @@ class SupernetEvaluator(Evaluator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.reject_unknown_params(_PARAMS)
         for key, value in self.params.items():
-            if key not in _PARAMS:
-                raise ConfigError(f"evaluator.params.{key}: unknown parameter for 'supernet'; "
-                                  f"allowed: {', '.join(_PARAMS)}")
             kind = _PARAMS[key]
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")

@@ -58,12 +58,8 @@ class TrainEvaluator(Evaluator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.reject_unknown_params(_PARAMS)
         for key, value in self.params.items():
-            if key not in _PARAMS:
-                raise ConfigError(
-                    f"evaluator.params.{key}: unknown parameter for 'train'; "
-                    f"allowed: {', '.join(_PARAMS)}"
-                )
             kind = _PARAMS[key]
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 continue
