@@ -146,13 +146,14 @@ def rank_by_proxies(
 
 
 def rank_scores(table: np.ndarray) -> np.ndarray:
-    """Mean rank per row over the columns (higher = better; a missing score ranks last)."""
+    """Mean rank per row over the columns (higher = better; a missing score ranks last).
+
+    The proxies' own rank average (Abdelfattah et al. 2021), one column per proxy.
+    """
+    from proxies.ensembles import rank_average
+
     table = np.asarray(table, dtype=float)
-    ranks = np.zeros_like(table)
-    for j in range(table.shape[1]):
-        column = np.where(np.isnan(table[:, j]), -np.inf, table[:, j])
-        ranks[:, j] = np.argsort(np.argsort(column, kind="stable"), kind="stable")
-    return ranks.mean(axis=1) / max(1, len(table) - 1)
+    return rank_average({str(j): table[:, j].tolist() for j in range(table.shape[1])})
 
 
 def _draw(rng: np.random.Generator, choice: Any) -> Any:
