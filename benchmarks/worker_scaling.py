@@ -162,6 +162,7 @@ def _in_process(url: str | None, args: argparse.Namespace, tmp: Path) -> tuple[f
     import sqlalchemy as sa
 
     from nas.config import load_study_file
+    from nas.store import rdb_backend
     from nas.study import create_or_load_study, storage_for
     from nas.worker import build_worker, run_worker_loop
 
@@ -177,7 +178,7 @@ def _in_process(url: str | None, args: argparse.Namespace, tmp: Path) -> tuple[f
     setup = build_worker(config, storage)
     statements = [0]
     if url is not None:
-        engine = getattr(storage, "_backend", storage).engine
+        engine = rdb_backend(storage).engine
         sa.event.listen(engine, "before_cursor_execute",
                         lambda *_: statements.__setitem__(0, statements[0] + 1))
     run_worker_loop(setup, 1)  # warm: the table is loaded, the evaluator set up

@@ -127,7 +127,9 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     storage = study._storage
     if not isinstance(storage, BaseHeartbeat) or not storage.get_heartbeat_interval():
         return []
-    backend = getattr(storage, "_backend", storage)  # Optuna's cache wraps RDBStorage
+    from nas.store import rdb_backend
+
+    backend = rdb_backend(storage)
     grace = float(getattr(backend, "grace_period", None) or 2 * storage.get_heartbeat_interval())
     callback = storage.get_heartbeat_stale_trial_callback()
     stale = [(tid, f"worker lost: no heartbeat for more than {grace:g} s")
@@ -166,7 +168,9 @@ def _never_beaten(storage: Any, study_id: int, older_than: float) -> list[int]:
         "WHERE t.study_id = :study AND t.state = 'RUNNING' AND h.trial_id IS NULL "
         "AND t.datetime_start < :cutoff"
     )
-    engine = getattr(storage, "_backend", storage).engine  # Optuna wraps RDBStorage in a cache
+    from nas.store import rdb_backend
+
+    engine = rdb_backend(storage).engine
     with engine.connect() as conn:
         return [row[0] for row in conn.execute(query, {"study": study_id, "cutoff": cutoff})]
 

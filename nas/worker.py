@@ -330,11 +330,9 @@ def _check_every(study: Any) -> float:
 
 
 def _rdb(study: Any) -> Any:
-    """Optuna's RDBStorage behind the study (unwrapping its cache), or None."""
-    from optuna.storages import RDBStorage
+    from nas.store import rdb_backend
 
-    backend = getattr(study._storage, "_backend", study._storage)
-    return backend if isinstance(backend, RDBStorage) else None
+    return rdb_backend(study._storage)
 
 
 def _engine(study: Any) -> Any:

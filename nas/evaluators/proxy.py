@@ -160,12 +160,11 @@ class ProxyEvaluator(Evaluator):
 
 def _study_engine(trial: optuna.Trial) -> sa.Engine | None:
     """The SQL engine behind the trial's study, when its storage is an RDB one."""
-    storage = trial.study._storage
-    storage = getattr(storage, "_backend", storage)  # optuna wraps RDBStorage in a cache
-    engine = getattr(storage, "engine", None)
-    if engine is not None:
-        from nas.store import migrate
+    from nas.store import migrate, rdb_backend
 
+    storage = rdb_backend(trial.study._storage)
+    engine = storage.engine if storage is not None else None
+    if engine is not None:
         migrate(engine)  # a no-op when open_storage made the tables already
     return engine
 

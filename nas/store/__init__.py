@@ -4,7 +4,7 @@ Writers (search, workers) use :func:`open_storage`; readers (dashboard,
 ``nas list``/``nas show``) use :func:`read_engine` and the pandas readers.
 """
 
-from nas.store._connect import migrate, open_storage, read_engine, write_engine
+from nas.store._connect import migrate, open_storage, rdb_backend, read_engine, write_engine
 from nas.store._incremental import (
     objective_ranges,
     param_distributions,
@@ -34,6 +34,7 @@ __all__ = [
     "objective_columns",
     "objective_ranges",
     "open_storage",
+    "rdb_backend",
     "param_distributions",
     "pareto_front",
     "pareto_mask",

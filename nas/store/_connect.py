@@ -24,7 +24,9 @@ from nas.store._url import redact, resolve_url, sqlite_path
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["open_storage", "read_engine", "write_engine", "migrate", "SQLITE_BUSY_TIMEOUT_S"]
+__all__ = [
+    "open_storage", "read_engine", "write_engine", "migrate", "rdb_backend", "SQLITE_BUSY_TIMEOUT_S",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,14 @@ def _stale_callback_kwargs(optuna: Any, callback: Callable[..., None] | None) ->
     name = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params
             else "failed_trial_callback")
     return {name: callback}
+
+
+def rdb_backend(storage: Any) -> optuna.storages.RDBStorage | None:
+    """The ``RDBStorage`` behind an Optuna storage (which a study wraps in a cache), or None."""
+    from optuna.storages import RDBStorage
+
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) else None
 
 
 def write_engine(url: str | None = None) -> sa.Engine:
