@@ -28,7 +28,7 @@ __all__ = [
     "hypervolume",
     "hypervolume_contributions",
     "default_reference",
-    "record_hypervolume",
+    "hypervolume_after",
     "HYPERVOLUME_ATTR",
     "REFERENCE_ATTR",
 ]
@@ -105,11 +105,11 @@ def default_reference(losses: np.ndarray) -> np.ndarray:
     return losses + np.where(losses == 0, 1.0, np.abs(losses))
 
 
-def record_hypervolume(study: Any, trial: Any, values: Sequence[float]) -> float | None:
-    """Store the hypervolume after ``trial`` (with ``values``) in its user attrs.
+def hypervolume_after(study: Any, values: Sequence[float]) -> float | None:
+    """The study's hypervolume once a trial with ``values`` completes (``None`` for one objective).
 
-    Called just before ``study.tell`` so the figure lands in the same trial;
-    returns ``None`` (and stores nothing) for single-objective studies.
+    The worker stores it in that trial's attr :data:`HYPERVOLUME_ATTR`, in the same
+    transaction as the trial's other results; the first call fixes the study's reference.
     """
     from optuna.trial import TrialState
 
@@ -124,9 +124,7 @@ def record_hypervolume(study: Any, trial: Any, values: Sequence[float]) -> float
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if done:
         losses = np.vstack([to_losses([t.values for t in done], directions), losses])
-    volume = hypervolume(losses, np.asarray(reference, dtype=float))
-    trial.set_user_attr(HYPERVOLUME_ATTR, volume)
-    return volume
+    return hypervolume(losses, np.asarray(reference, dtype=float))
 
 
 def _maximized(direction: Any) -> bool:

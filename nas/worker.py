@@ -230,11 +230,11 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
         # Attrs in one transaction, then values+state in another (tell): a crash in
         # between leaves a RUNNING trial that is failed and retried, never a COMPLETE one
         # without its architecture and metrics.
-        _set_user_attrs(study, trial, record)
         if len(values) > 1:
-            from nas.hypervolume import record_hypervolume
+            from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
 
-            record_hypervolume(study, trial, values)  # attr "hypervolume", for the dashboard
+            record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
+        _set_user_attrs(study, trial, record)
         study.tell(trial, values)
         return TrialState.COMPLETE
     except UpdateFinishedTrialError:
