@@ -132,18 +132,11 @@ def _maximized(direction: Any) -> bool:
 
 
 def _front(points: np.ndarray) -> np.ndarray:
-    """The non-dominated rows (duplicates kept once), in O(n x front size)."""
-    points = np.unique(points, axis=0)  # sorted by the first objective, then the next...
-    if points.shape[1] == 2:
-        # A point is kept iff its second loss beats every point before it.
-        earlier_best = np.minimum.accumulate(np.append(np.inf, points[:-1, 1]))
-        return points[points[:, 1] < earlier_best]
-    front = np.empty((0, points.shape[1]))
-    for row in points:
-        if len(front) and np.any(np.all(front <= row, axis=1)):
-            continue  # dominated by (or equal to) a kept point
-        front = np.vstack([front[~np.all(row <= front, axis=1)], row])
-    return front
+    """The non-dominated rows, duplicates kept once (the store's Pareto mask on minimised losses)."""
+    from nas.store import pareto_mask
+
+    points = np.unique(points, axis=0)
+    return points[pareto_mask(points, ["minimize"] * points.shape[1])]
 
 
 def _volume(points: np.ndarray, reference: np.ndarray) -> float:
