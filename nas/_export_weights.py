@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas.errors import CheckpointError, ExportError
+from nas.errors import CheckpointError, ExportError, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -105,7 +105,7 @@ def _trained_weights(trial: TrialModel) -> Weights:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - pickle/zip errors of a damaged file
-            raise CheckpointError(f"checkpoint {path} is corrupt: {_first_line(exc)}") from None
+            raise CheckpointError(f"checkpoint {path} is corrupt: {first_line(exc, 300)}") from None
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         _load_strict(model, state, str(path))
         return Weights(
@@ -259,10 +259,5 @@ def _load_strict(model: torch.nn.Module, state: Any, where: str) -> None:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, KeyError, TypeError) as exc:
         raise CheckpointError(
-            f"checkpoint {where} does not fit the architecture: {_first_line(exc)}"
+            f"checkpoint {where} does not fit the architecture: {first_line(exc, 300)}"
         ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -18,6 +18,7 @@ __all__ = [
     "CheckpointError",
     "ExportError",
     "NotApplicable",
+    "first_line",
 ]
 
 
@@ -62,3 +63,12 @@ class NotApplicable(NasError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def first_line(exc: BaseException, limit: int | None = None) -> str:
+    """The first line of an exception's message (at most ``limit`` characters), else its type.
+
+    Errors shown to users are one line; a library's multi-line message is cut here.
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

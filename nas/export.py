@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas.architecture import Architecture
-from nas.errors import CheckpointError, ExportError, InvalidArchitecture, NasError, StorageError
+from nas.errors import (
+    CheckpointError,
+    ExportError,
+    InvalidArchitecture,
+    NasError,
+    StorageError,
+    first_line,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -176,7 +183,7 @@ def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
         model = space.build(arch, spec)
         model.load_state_dict(payload["state_dict"], strict=True)
     except (NasError, RuntimeError, TypeError, KeyError) as exc:
-        raise ExportError(f"{folder}: the saved weights do not rebuild a model: {_first_line(exc)}") from None
+        raise ExportError(f"{folder}: the saved weights do not rebuild a model: {first_line(exc, 300)}") from None
     model.eval()
     return model, arch
 
@@ -196,7 +203,7 @@ def read_export(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(model_file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - zip/pickle errors of a damaged file
-        raise ExportError(f"{model_file} is corrupt: {_first_line(exc)}") from None
+        raise ExportError(f"{model_file} is corrupt: {first_line(exc, 300)}") from None
     if not isinstance(payload, dict) or any(k not in payload for k in _PAYLOAD_KEYS):
         raise ExportError(f"{model_file} is not a nas export (keys missing)")
     if payload["export_version"] != EXPORT_VERSION:
@@ -450,7 +457,7 @@ def _optuna_storage(url: str) -> Any:
     except StorageError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise StorageError(f"cannot open storage: {_first_line(exc)}") from None
+        raise StorageError(f"cannot open storage: {first_line(exc, 300)}") from None
 
 
 def _induced_subgraph(batch: Any, seed: int, fraction: float = 2 / 3) -> Any:
@@ -514,8 +521,3 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         return value.item()
     return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from nas.errors import CheckpointError
+from nas.errors import CheckpointError, first_line
 from supernets._base import Supernet
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_into"]
@@ -49,8 +49,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - zip, pickle and torch errors all mean "unreadable"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"supernet checkpoint {path} is corrupt or unreadable: {reason[:200]}") from None
+        raise CheckpointError(f"supernet checkpoint {path} is corrupt or unreadable: "
+                              f"{first_line(exc, 200)}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or "supernet" not in data:
         raise CheckpointError(f"{path} is not a supernet checkpoint (written by `nas train-supernet`)")
     return data

@@ -18,7 +18,7 @@ import sys
 import typer
 
 from nas.cli._app import app, state
-from nas.errors import NasError
+from nas.errors import NasError, first_line
 
 __all__ = ["app", "main"]
 
@@ -33,6 +33,6 @@ def main() -> None:
     except NasError as exc:
         if state.debug or os.environ.get("NAS_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         typer.echo(f"error: {message}", err=True)
         sys.exit(2)
