@@ -63,15 +63,19 @@ class Task(ABC):
         self.seed = seed
         self.params = params
         self.device: torch.device | str = "cpu"
+        #: set by :meth:`prepare`; :attr:`spec` reads it
+        self._spec: TaskSpec | None = None
 
     @abstractmethod
     def prepare(self, device: torch.device | str = "cpu") -> TaskSpec:
         """Load (idempotently) and move data to ``device``; return the spec models need."""
 
     @property
-    @abstractmethod
     def spec(self) -> TaskSpec:
         """Input/output dimensions; available after :meth:`prepare`."""
+        if self._spec is None:
+            raise RuntimeError(f"task '{self.name}': call prepare() first")
+        return self._spec
 
     @abstractmethod
     def train_batches(self, epoch: int) -> Iterable[Batch]:

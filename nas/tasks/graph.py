@@ -34,7 +34,6 @@ class NodeClassificationTask(Task):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._graph: Any = None
-        self._spec: TaskSpec | None = None
 
     def prepare(self, device: Any = "cpu") -> TaskSpec:
         if self._graph is None or self.device != device:
@@ -54,12 +53,6 @@ class NodeClassificationTask(Task):
 
     def _load(self) -> Any:
         raise NotImplementedError
-
-    @property
-    def spec(self) -> TaskSpec:
-        if self._spec is None:
-            raise RuntimeError(f"task '{self.name}': call prepare() first")
-        return self._spec
 
     def train_batches(self, epoch: int) -> Iterable[Batch]:
         g = self._graph

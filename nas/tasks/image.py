@@ -61,7 +61,6 @@ class Cifar10SubsetTask(Task):
         if self.val_size >= 10000:
             raise ConfigError("task.params.val_size: must be below 10000 (the training file's size)")
         self._splits: dict[str, tuple[Any, Any]] = {}
-        self._spec: TaskSpec | None = None
 
     # -- data --------------------------------------------------------------
     def prepare(self, device: Any = "cpu") -> TaskSpec:
@@ -86,12 +85,6 @@ class Cifar10SubsetTask(Task):
         self.device = device
         self._spec = TaskSpec(family="image", input_dim=3, num_classes=10, input_size=32,
                               extra={"train_size": int(len(train_idx)), "val_size": self.val_size})
-        return self._spec
-
-    @property
-    def spec(self) -> TaskSpec:
-        if self._spec is None:
-            raise RuntimeError(f"task '{self.name}': call prepare() first")
         return self._spec
 
     # -- batches -----------------------------------------------------------

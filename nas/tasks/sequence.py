@@ -57,7 +57,6 @@ class TokenStreamTask(Task):
         self.eval_tokens = self._int_param("eval_tokens")
         self._train: Any = None
         self._heldout: Any = None
-        self._spec: TaskSpec | None = None
 
     # -- what subclasses provide ------------------------------------------
     def _load_stream(self) -> tuple[Any, int]:
@@ -78,12 +77,6 @@ class TokenStreamTask(Task):
                                   input_size=self.seq_len,
                                   extra={"train_tokens": cut, "heldout_tokens": len(stream) - cut})
         assert self._spec is not None
-        return self._spec
-
-    @property
-    def spec(self) -> TaskSpec:
-        if self._spec is None:
-            raise RuntimeError(f"task '{self.name}': call prepare() first")
         return self._spec
 
     def train_batches(self, epoch: int) -> Iterable[Batch]:
