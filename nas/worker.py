@@ -125,16 +125,20 @@ def run_worker_loop(
     setup: WorkerSetup,
     n_trials: int | None,
     deadline: float | None = None,
-    on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+    on_trial: Callable[[int], None] | None = None,
 ) -> int:
     """Run trials until the study has ``n_trials`` complete ones or ``deadline`` passes.
 
+    ``on_trial`` is called with the number of each trial this worker finished.
     Returns the number of trials this worker completed.
     """
     import optuna
     from optuna.trial import TrialState
 
+    from nas.store import TrialWriter
+
     study = setup.study
+    writer = TrialWriter(study)
     done_here = 0
     failures_in_a_row = 0
     last_check = 0.0
@@ -161,7 +165,7 @@ def run_worker_loop(
             trial.set_user_attr("nas_skipped", "budget reached by other workers")
             study.tell(trial, state=TrialState.PRUNED)
             continue
-        state = _run_one(setup, trial)
+        state = _run_one(setup, trial, writer)
         if state == TrialState.COMPLETE:
             done_here += 1
         failures_in_a_row = failures_in_a_row + 1 if state == TrialState.FAIL else 0
@@ -172,11 +176,11 @@ def run_worker_loop(
                 f"(last error: {last}); fix the cause and run the same command to resume"
             )
         if on_trial is not None:
-            on_trial(study._storage.get_trial(trial._trial_id))
+            on_trial(trial.number)
     return done_here
 
 
-def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
+def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
     import optuna
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
@@ -185,10 +189,12 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
     heartbeat = TrialHeartbeat(study, trial._trial_id)
     heartbeat.start()
     try:
-        trial.set_user_attr("host", f"{socket.gethostname()}:{os.getpid()}")
+        # The architecture's params and the host attr in one transaction (Optuna
+        # would commit each suggest on its own).
         try:
-            arch = setup.space.sample(trial)
-            setup.space.validate(arch)
+            with writer.deferred_params(trial, {"host": f"{socket.gethostname()}:{os.getpid()}"}):
+                arch = setup.space.sample(trial)
+                setup.space.validate(arch)
         except InvalidArchitecture as exc:
             trial.set_user_attr("invalid", str(exc))
             study.tell(trial, state=TrialState.PRUNED)
@@ -227,15 +233,14 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
-        # Attrs in one transaction, then values+state in another (tell): a crash in
-        # between leaves a RUNNING trial that is failed and retried, never a COMPLETE one
-        # without its architecture and metrics.
+        # Attrs, values and state in one transaction: a crash leaves a RUNNING trial
+        # that is failed and retried, never a COMPLETE one without its architecture
+        # and metrics.
         if len(values) > 1:
             from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
 
             record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
-        _set_user_attrs(study, trial, record)
-        study.tell(trial, values)
+        writer.complete(trial, values, record)
         return TrialState.COMPLETE
     except UpdateFinishedTrialError:
         # Our heartbeat was missed for longer than the grace period (machine paused,
@@ -338,42 +343,3 @@ def _rdb(study: Any) -> Any:
 def _engine(study: Any) -> Any:
     rdb = _rdb(study)
     return rdb.engine if rdb is not None else None
-
-
-def _set_user_attrs(study: Any, trial: Any, attrs: dict[str, Any]) -> None:
-    """Write all ``attrs`` of a running trial in one transaction.
-
-    Optuna's ``set_user_attr`` commits once per key (a dozen round trips for a
-    result); this is one locked check that the trial still runs and one
-    multi-row upsert, on SQLite and PostgreSQL. Other storages get the plain loop.
-    """
-    import json
-
-    rdb = _rdb(study)
-    dialect = rdb.engine.name if rdb is not None else ""
-    if dialect not in ("sqlite", "postgresql"):
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-        return
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
-
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-
-    table = models.TrialUserAttributeModel
-    statement = insert(table).values([
-        {"trial_id": trial._trial_id, "key": key, "value_json": json.dumps(value)}
-        for key, value in attrs.items()
-    ])
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.trial_id, table.key],
-        set_={"value_json": statement.excluded.value_json},
-    )
-    with _create_scoped_session(rdb.scoped_session, True) as session:
-        row = models.TrialModel.find_or_raise_by_id(trial._trial_id, session, for_update=True)
-        rdb.check_trial_is_updatable(trial._trial_id, row.state)
-        session.execute(statement)
-    trial._cached_frozen_trial.user_attrs.update(attrs)

@@ -20,6 +20,7 @@ from nas.store._read import (
     pareto_mask,
     study_info,
 )
+from nas.store._trial_writes import TrialWriter
 from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "NasBase",
     "ProxyCacheEntry",
     "SupernetCheckpoint",
+    "TrialWriter",
     "list_studies",
     "load_trials",
     "migrate",
