@@ -34,7 +34,7 @@ import torch.nn as nn
 from torch.func import functional_call
 
 from nas.architecture import Architecture
-from nas.errors import InvalidArchitecture
+from nas.errors import ConfigError, InvalidArchitecture
 from search_spaces import Batch, SearchSpace, TaskSpec
 from supernets.elastic import Elastic, elastic_kind, is_batch_norm, own_state
 
@@ -69,6 +69,11 @@ class Supernet(nn.Module):
     def slot(self, arch: Architecture, layer: str) -> str:
         """The shared-weight slot of ``layer`` (a module name in the standalone model)."""
         return layer
+
+    def fair_archs(self, rng: Any) -> list[Architecture]:
+        """One architecture per weight set, for the ``fair`` sampling rule (numpy ``rng``)."""
+        raise ConfigError(f"supernet.sampling: 'fair' needs a supernet with weight sets; "
+                          f"'{self.space_name}' has none (use uniform or sandwich)")
 
     # -- the contract --------------------------------------------------------
     def set_active(self, arch: Architecture | dict[str, Any]) -> Architecture:

@@ -15,16 +15,34 @@ logits, and the small subnets would learn nothing (we measured near-uniform
 predictions). And layers reading the skip connections' output are split by
 skip kind (``concat/…`` vs ``plain/…``): with ``concat`` their first inputs are
 the encoder's features, otherwise the last convolution's.
+
+Those ``concat`` layers read ``[encoder, conv 1, conv 2, …]``, one block of
+``hidden_dim`` features per step. Their input columns are sliced block by
+block (the first ``d`` columns of each block of the largest width), not as one
+leading slice: a leading slice would make the columns that read conv 1's
+features at width 32 read the encoder's second half at width 64. Measured on
+Cora (30 archs, fair sampling): Kendall tau within the concat archs 0.14-0.44
+with the leading slice.
+
+Training can draw one architecture per weight set each step
+(:meth:`GNNSupernet.fair_archs`, the ``fair`` sampling rule): every conv type's
+weights, and the MLP's (``mp_layers = 0``), get the same number of updates.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import Any
+
+import numpy as np
+import torch
 
 from nas.architecture import Architecture
+from nas.errors import InvalidArchitecture
 from search_spaces import Categorical
-from supernets._base import Supernet
+from supernets._base import Supernet, _key, _layers_with_state
 from supernets._registry import register_supernet
+from supernets.elastic import own_state
 
 __all__ = ["GNNSupernet"]
 
@@ -47,6 +65,57 @@ class GNNSupernet(Supernet):
             return f"{group}/{name}" if index == 0 else name
         return layer
 
+    def subnet_state(self, arch: Architecture) -> dict[str, torch.Tensor]:
+        """As :meth:`Supernet.subnet_state`, with concat readers' inputs sliced per block."""
+        state = super().subnet_state(arch)
+        if arch["skip"] != "concat":
+            return state
+        hidden = int(arch["hidden_dim"])
+        for name, module in _layers_with_state(self._template(arch)):
+            blocks = _concat_blocks(arch, name)
+            weight = own_state(module).get("weight")
+            if blocks < 2 or weight is None or weight.dim() != 2 or weight.shape[1] != blocks * hidden:
+                continue
+            full = own_state(self.layers[_key(self.slot(arch, name))])["weight"]
+            state[f"{name}.weight"] = slice_blocks(full, weight.shape[0], blocks, hidden,
+                                                   self._widest)
+        return state
+
+    def fair_archs(self, rng: np.random.Generator) -> list[Architecture]:
+        """One random architecture per weight set: each conv type, and the MLP (``mp_layers`` 0).
+
+        FairNAS's strict fairness (Chu et al. 2021) over the choice that
+        selects weights; every other choice is uniform. Shuffled order.
+        """
+        from supernets.sampling import random_arch
+
+        choices = self.space.choices()
+        depths = _values(choices["mp_layers"])
+        deep = [d for d in depths if int(d) > 0]
+        groups: list[Any] = list(_values(choices["conv"])) if deep else []
+        if 0 in depths:
+            groups.append(None)
+        out = []
+        for group in (groups[i] for i in rng.permutation(len(groups))):
+            while True:  # random_arch gives up on an empty space; redraw heads that do not divide
+                arch = dict(random_arch(self.space, rng))
+                if group is None:
+                    arch["mp_layers"] = 0
+                else:
+                    arch["conv"] = group
+                    if int(arch["mp_layers"]) == 0:
+                        arch["mp_layers"] = deep[int(rng.integers(len(deep)))]
+                try:
+                    out.append(self.space.validate(Architecture(arch)))
+                    break
+                except InvalidArchitecture:
+                    continue
+        return out
+
+    @property
+    def _widest(self) -> int:
+        return max(int(h) for h in _values(self.space.choices()["hidden_dim"]))
+
     def covering_archs(self) -> list[Architecture]:
         choices = self.space.choices()
         largest = dict(self.space.largest())
@@ -68,3 +137,26 @@ class GNNSupernet(Supernet):
             arch = dict(largest, conv=conv, skip=skip, heads=head, post_layers=n_post)
             out.append(Architecture(arch))
         return list(dict.fromkeys(out))
+
+
+def _values(choice: Any) -> list:
+    return list(choice.values) if isinstance(choice, Categorical) else choice.grid()
+
+
+def _concat_blocks(arch: Architecture, layer: str) -> int:
+    """How many ``hidden_dim`` blocks a layer of a ``concat`` architecture reads (1: not a reader)."""
+    parts = layer.split(".")
+    if parts[0] == "convs":
+        return int(parts[1]) + 1
+    if parts[0] == "head" and int(parts[1]) == 0:
+        return int(arch["mp_layers"]) + 1
+    return 1
+
+
+def slice_blocks(full: torch.Tensor, rows: int, blocks: int, width: int, widest: int) -> torch.Tensor:
+    """The first ``rows`` rows and, of each of the first ``blocks`` column blocks, the first ``width``.
+
+    ``full`` has ``n * widest`` columns (``n`` blocks of the largest hidden
+    dim); differentiable, and a view when ``width == widest``.
+    """
+    return full[:rows].reshape(rows, -1, widest)[:, :blocks, :width].reshape(rows, blocks * width)

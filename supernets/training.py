@@ -7,6 +7,11 @@
   largest learns from the labels and, with ``distill``, every other one
   learns from the largest's soft predictions of the same batch (in-place
   distillation, Yu & Huang 2019), so small subnets track the big one.
+* ``fair`` (FairNAS strict fairness, Chu et al. 2021): per step one
+  architecture per weight set of the supernet (:meth:`Supernet.fair_archs`;
+  for ``gnn``: each conv type and the MLP), trained on the labels, so no conv
+  type's weights get more updates than another's. The sandwich rule's largest
+  and smallest are one conv type each, which then trains twice as often.
 
 Gradients of all subnets of a step are summed before one optimiser step.
 Everything random (architectures, dropout) comes from a seeded numpy
@@ -34,7 +39,7 @@ from supernets.sampling import random_arch
 
 __all__ = ["SupernetSettings", "SupernetTrainer", "SAMPLING_RULES"]
 
-SAMPLING_RULES = ("uniform", "sandwich")
+SAMPLING_RULES = ("uniform", "sandwich", "fair")
 _OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
@@ -112,6 +117,8 @@ class SupernetTrainer:
         torch.manual_seed(seed)
         self._largest = supernet.space.validate(supernet.space.largest())
         self._smallest = supernet.space.validate(supernet.space.smallest())
+        if settings.sampling == "fair":
+            supernet.fair_archs(np.random.default_rng(0))  # a supernet without weight sets fails now
 
     def run_epoch(self, on_step: Any = None) -> float:
         """Train one epoch (cosine learning rate by epoch); returns the mean loss."""
@@ -158,6 +165,8 @@ class SupernetTrainer:
         space = self.supernet.space
         if self.settings.sampling == "uniform":
             return [random_arch(space, self.rng)]
+        if self.settings.sampling == "fair":
+            return self.supernet.fair_archs(self.rng)
         return [self._largest, self._smallest,
                 *(random_arch(space, self.rng) for _ in range(self.settings.n_random))]
 

@@ -20,10 +20,13 @@ def bench_supernet(
     checkpoint: Path = typer.Option(None, "--checkpoint", help="Load this supernet instead of training one."),
     epochs: int = typer.Option(None, "--epochs", help="Supernet training epochs (preset by default)."),
     max_batches: int = typer.Option(None, "--max-batches", help="Supernet batches per epoch (0: all)."),
-    sampling: str = typer.Option(None, "--sampling", help="Supernet sampling: uniform or sandwich."),
+    sampling: str = typer.Option(None, "--sampling", help="Supernet sampling: uniform, sandwich or fair."),
     n_random: int = typer.Option(None, "--n-random", help="Sandwich rule: random subnets per step."),
     distill: bool = typer.Option(None, "--distill/--no-distill", help="In-place distillation."),
     standalone_epochs: int = typer.Option(None, "--standalone-epochs", help="Standalone training budget."),
+    standalone_seeds: int = typer.Option(
+        None, "--standalone-seeds", min=1,
+        help="Standalone trainings per arch (their mean is the reference); preset by default."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
     bn_batches: int = typer.Option(None, "--bn-batches", help="Batches for BN recalibration."),
@@ -42,7 +45,8 @@ def bench_supernet(
     logging.getLogger("nas.supernet_ranking").setLevel(logging.INFO)
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,
                             sampling=sampling, n_random=n_random, distill=distill,
-                            standalone_epochs=standalone_epochs, train_size=train_size,
+                            standalone_epochs=standalone_epochs,
+                            standalone_seeds=standalone_seeds, train_size=train_size,
                             val_size=val_size, bn_batches=bn_batches)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
@@ -55,5 +59,7 @@ def bench_supernet(
         f"{result.supernet_seconds_per_arch:.3f} s/arch; standalone "
         f"{result.standalone_seconds_per_arch:.3f} s/arch"
         + ("" if speedup != speedup else f" ({speedup:.0f}x slower)")
+        + ("" if result.standalone_self_kendall != result.standalone_self_kendall else
+           f"\nstandalone vs itself (seed 0 vs seed 1): kendall={result.standalone_self_kendall:.3f}")
         + f"\nwrote {out / 'ranking.csv'} and {out / 'summary.csv'}"
     )

@@ -95,3 +95,20 @@ def test_set_active_rejects_an_architecture_outside_the_space() -> None:
     arch = dict(space.largest(), hidden_dim=256)
     with pytest.raises(InvalidArchitecture, match="hidden_dim"):
         supernet.set_active(arch)
+
+
+def test_concat_readers_use_the_same_weight_for_a_feature_at_every_width() -> None:
+    # With skip=concat the head reads [encoder, conv 1]: conv 1's feature j must meet the same
+    # weight column whether hidden_dim is 16 or 32 (a leading slice would hand the narrow
+    # subnet's conv-1 columns the wide subnet's encoder columns 16-31).
+    overrides, spec, _ = TINY["gnn"]
+    space = create_space("gnn", overrides)
+    supernet = create_supernet(space, spec, seed=0)
+    base = dict(space.largest(), conv="gcn", skip="concat", mp_layers=2, post_layers=1)
+    narrow = supernet.subnet_state(space.validate(dict(base, hidden_dim=16)))
+    wide = supernet.subnet_state(space.validate(dict(base, hidden_dim=32)))
+    for layer, blocks in (("head.0", 3), ("convs.1.lin", 2)):
+        for block in range(blocks):
+            torch.testing.assert_close(narrow[f"{layer}.weight"][:, block * 16:(block + 1) * 16],
+                                       wide[f"{layer}.weight"][: narrow[f"{layer}.weight"].shape[0],
+                                                               block * 32:block * 32 + 16])
