@@ -86,6 +86,30 @@ class NB201Space(SearchSpace):
             one_hot[k, OP_NAMES.index(str(arch[name]))] = 1.0
         return np.concatenate([one_hot.ravel(), path_encoding(arch)])
 
+    def canonical(self, arch: Architecture) -> Architecture:
+        """``arch`` with every dead edge set to ``none``: the same network function.
+
+        An edge is dead when no input->output path of non-``none`` edges runs
+        through it (its output is never used, or its input is always zero).
+        Equivalent architectures share one canonical form (15,625 -> 9,445),
+        so a search can skip those equivalent to one it has queried.
+        """
+        arch = self.validate(arch)
+        ops = [str(arch[name]) for name in EDGE_NAMES]
+        live = [op != "none" for op in ops]
+        reached = {0}  # nodes fed by the input (edges are in topological order)
+        for k, (dst, src) in enumerate(EDGES):
+            if live[k] and src in reached:
+                reached.add(dst)
+        feeding = {3}  # nodes that feed the output
+        for k, (dst, src) in reversed(list(enumerate(EDGES))):
+            if live[k] and dst in feeding:
+                feeding.add(src)
+        return Architecture({
+            name: op if live[k] and EDGES[k][1] in reached and EDGES[k][0] in feeding else "none"
+            for k, (name, op) in enumerate(zip(EDGE_NAMES, ops))
+        })
+
 
 def arch_to_string(arch: Architecture) -> str:
     """The benchmark's arch string, e.g. ``|nor_conv_3x3~0|+|…~0|…~1|+|…~0|…~1|…~2|``."""

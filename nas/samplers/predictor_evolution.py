@@ -51,12 +51,10 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.hypervolume import hypervolume_contributions
+from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
 from nas.samplers._registry import register_sampler
 
 __all__ = ["PredictorEvolutionSampler", "PREDICTORS", "fit_ensemble"]
-
-#: predictor kinds: bootstrap ensembles whose spread is the uncertainty
-PREDICTORS = ("gbm", "rf", "ridge", "gp")
 _MAX_TRIES = 200
 
 
@@ -75,8 +73,9 @@ class PredictorEvolutionSampler(BaseSampler):
         top_k: int = 5,
         pool_size: int = 500,
         n_generations: int = 2,
-        local_search: bool = True,
+        local_search: bool = False,
         local_predictor: bool = False,
+        exhaustive_limit: int = 20_000,
         seed: int | None = None,
     ) -> None:
         if predictor not in PREDICTORS:
@@ -98,8 +97,10 @@ class PredictorEvolutionSampler(BaseSampler):
         self.n_generations = n_generations
         self.local_search = local_search
         self.local_predictor = local_predictor
+        self.exhaustive_limit = exhaustive_limit
         self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self._codes: dict[tuple[Any, ...], np.ndarray] = {}
+        self._spaces: dict[tuple[Any, ...], Any] = {}
 
     def reseed_rng(self) -> None:
         self._seed = int(np.random.SeedSequence().entropy % 2**31)
@@ -119,13 +120,24 @@ class PredictorEvolutionSampler(BaseSampler):
         rng = self._rng(trial.number)
         completed = [t for t in _trials(study, (TrialState.COMPLETE,))
                      if all(n in t.params for n in search_space)]
-        seen = {_key(t.params, search_space) for t in _trials(study, None) if t.params}
-        seen.discard(_key(trial.params, search_space))
+        single = len(study.directions) == 1
+        # One objective: an architecture equivalent to a queried one (same canonical
+        # form, e.g. a different op on a dead edge) counts as queried.
+        earlier = [t.params for t in _trials(study, None) if t.params and t.number != trial.number]
+        seen = {_key(p, search_space) for p in earlier}
+        if single:
+            seen |= {_key(self._canonical(p, search_space), search_space) for p in earlier}
         design = self._next_design(search_space, seen)
         if design is not None:
             return design
         if len(completed) < self.n_startup_trials:
-            return _random_unseen(rng, search_space, seen)
+            if not single:
+                return _random_unseen(rng, search_space, seen)
+            for _ in range(_MAX_TRIES):
+                params = self._canonical(_random_value_set(rng, search_space), search_space)
+                if _key(params, search_space) not in seen:
+                    break
+            return params
         return self._propose(rng, study.directions, search_space, completed, seen)
 
     def sample_independent(
@@ -165,15 +177,34 @@ class PredictorEvolutionSampler(BaseSampler):
     ) -> dict[str, Any]:
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions])
         scores = np.array([t.values for t in completed], dtype=float) * signs  # higher = better
-        if scores.shape[1] == 1 and self.local_search:
+        single = scores.shape[1] == 1
+        if single and self.local_search:
             local = _local_candidates(search_space, completed, scores[:, 0], seen, self.top_k)
             if local:
                 return self._pick(rng, search_space, completed, scores, local)
-        features = np.stack([self._encode(t.params, search_space) for t in completed])
-        models = [
-            fit_ensemble(self.predictor, features, scores[:, j], self.ensemble_size, rng)
-            for j in range(scores.shape[1])
-        ]
+        if single:
+            # The predictor learns the order of the trials (see gaussian_copula), on
+            # canonical forms; a small finite space is scored whole instead of a pool.
+            features = np.stack([self._encode(self._canonical(t.params, search_space),
+                                              search_space) for t in completed])
+            model = fit_ensemble(self.predictor, features, gaussian_copula(scores[:, 0]),
+                                 self.ensemble_size, rng)
+            whole = self._whole_space(search_space)
+            if whole is not None:
+                archs, keys, codes = whole
+                rows = np.array([i for i, k in enumerate(keys) if k not in seen], dtype=int)
+                if len(rows):
+                    mean, spread = model.predict(codes[rows])
+                    optimistic = mean + self.exploration * spread
+                    best = np.flatnonzero(optimistic == optimistic.max())
+                    return dict(archs[int(rows[best[rng.integers(len(best))]])])
+            models = [model]
+        else:
+            features = np.stack([self._encode(t.params, search_space) for t in completed])
+            models = [
+                fit_ensemble(self.predictor, features, scores[:, j], self.ensemble_size, rng)
+                for j in range(scores.shape[1])
+            ]
         parents = [completed[i].params for i in _best_rows(scores, self.top_k)]
         pool: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._grow(pool, rng, search_space, parents, seen, self.pool_size)
@@ -182,6 +213,9 @@ class PredictorEvolutionSampler(BaseSampler):
         good = [completed[i].params for i in _best_rows(scores, max(self.top_k, len(completed) // 4))]
         for params in _draw_like(rng, search_space, good, self.pool_size // 2):
             pool.setdefault(_key(params, search_space), params)
+        if single:  # equivalent candidates collapse onto their canonical form
+            pool = {_key(c, search_space): c for c in
+                    (self._canonical(p, search_space) for p in pool.values())}
         for key in seen:
             pool.pop(key, None)
         candidates = list(pool.values())
@@ -262,6 +296,39 @@ class PredictorEvolutionSampler(BaseSampler):
         return (np.stack([m for m, _ in predictions], axis=1),
                 np.stack([s for _, s in predictions], axis=1))
 
+    def _canonical(self, params: Mapping[str, Any],
+                   search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        """``params`` in the space's canonical form (unchanged without ``space.canonical``)."""
+        canonical = getattr(self.space, "canonical", None)
+        if canonical is None or set(params) != set(self.space.choices()):
+            return dict(params)
+        from nas.architecture import Architecture
+
+        return {n: v for n, v in canonical(Architecture(dict(params))).items() if n in search_space}
+
+    def _whole_space(self, search_space: dict[str, BaseDistribution]) -> Any:
+        """Every canonical architecture within the study's choices, their keys and codes.
+
+        ``None`` when the space is unknown, has ranges, has choices the study
+        does not ask for, or holds more than ``exhaustive_limit`` architectures.
+        A memo of the space (not search state), built once per sampler.
+        """
+        memo = tuple(sorted((n, repr(d)) for n, d in search_space.items()))
+        if memo not in self._spaces:
+            self._spaces[memo] = None
+            size = self.space.size() if self.space is not None else None
+            if size is not None and size <= self.exhaustive_limit \
+                    and set(self.space.choices()) == set(search_space):
+                archs: dict[tuple[Any, ...], dict[str, Any]] = {}
+                for arch in self.space.enumerate():
+                    if all(d._contains(d.to_internal_repr(arch[n])) for n, d in search_space.items()):
+                        params = self._canonical(arch, search_space)
+                        archs.setdefault(_key(params, search_space), params)
+                keys = list(archs)
+                codes = np.stack([self._encode(archs[k], search_space) for k in keys])
+                self._spaces[memo] = ([archs[k] for k in keys], keys, codes)
+        return self._spaces[memo]
+
     def _encode(self, params: Mapping[str, Any], search_space: dict[str, BaseDistribution]) -> np.ndarray:
         # A memo of a pure function (not search state): encoding is the slow part of a pool.
         key = _key(params, search_space)
@@ -280,86 +347,6 @@ class PredictorEvolutionSampler(BaseSampler):
     def _rng(self, number: int, name: str = "") -> np.random.Generator:
         salt = [ord(c) for c in name]
         return np.random.default_rng([self._seed, number, *salt])
-
-
-def fit_ensemble(
-    kind: str, features: np.ndarray, targets: np.ndarray, size: int, rng: np.random.Generator
-) -> Any:
-    """A fitted predictor of ``kind`` whose ``predict(x)`` returns ``(mean, spread)``.
-
-    ``gbm``, ``rf`` and ``ridge`` are scikit-learn bootstrap ensembles of
-    ``size`` members (the spread is their standard deviation); ``gp`` is a
-    Gaussian process with an RBF kernel whose length scale is picked by
-    marginal likelihood (the spread is the posterior standard deviation).
-    """
-    if kind == "gp":
-        return _GaussianProcess().fit(features, targets)
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    from sklearn.linear_model import Ridge
-
-    n = len(targets)
-    if kind == "rf":
-        forest = RandomForestRegressor(
-            n_estimators=10 * size, max_features=0.5, min_samples_leaf=1,
-            random_state=int(rng.integers(2**31)), n_jobs=1,
-        ).fit(features, targets)
-        return _Ensemble(list(forest.estimators_))
-    members = []
-    for _ in range(size):
-        rows = rng.integers(n, size=n) if size > 1 else np.arange(n)
-        if kind == "gbm":
-            model = GradientBoostingRegressor(
-                n_estimators=60, max_depth=3, learning_rate=0.15,
-                random_state=int(rng.integers(2**31)),
-            )
-        else:
-            model = Ridge(alpha=1.0)
-        members.append(model.fit(features[rows], targets[rows]))
-    return _Ensemble(members)
-
-
-class _Ensemble:
-    def __init__(self, members: list[Any]) -> None:
-        self.members = members
-
-    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        predictions = np.stack([m.predict(features) for m in self.members])
-        return predictions.mean(axis=0), predictions.std(axis=0)
-
-
-class _GaussianProcess:
-    """Exact GP regression on standardised targets (numpy only; n is a few hundred)."""
-
-    LENGTH_SCALES = (1.0, 2.0, 3.0, 4.0, 6.0)
-    NOISE = 0.05
-
-    def fit(self, features: np.ndarray, targets: np.ndarray) -> _GaussianProcess:
-        self.x_ = np.asarray(features, dtype=np.float64)
-        self.offset_, self.scale_ = float(targets.mean()), float(targets.std()) or 1.0
-        z = (targets - self.offset_) / self.scale_
-        distances = _squared_distances(self.x_, self.x_)
-        best = None
-        for length in self.LENGTH_SCALES:
-            kernel = np.exp(-distances / (2 * length**2)) + self.NOISE * np.eye(len(z))
-            chol = np.linalg.cholesky(kernel)
-            alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, z))
-            evidence = -0.5 * z @ alpha - np.log(np.diag(chol)).sum()
-            if best is None or evidence > best[0]:
-                best = (evidence, length, chol, alpha)
-        _, self.length_, self.chol_, self.alpha_ = best
-        return self
-
-    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cross = np.exp(-_squared_distances(np.asarray(features, dtype=np.float64), self.x_)
-                       / (2 * self.length_**2))
-        mean = cross @ self.alpha_
-        v = np.linalg.solve(self.chol_, cross.T)
-        variance = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None)
-        return mean * self.scale_ + self.offset_, np.sqrt(variance) * self.scale_
-
-
-def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0.0)
 
 
 # -- helpers -------------------------------------------------------------
@@ -550,13 +537,14 @@ def predictor_evolution_sampler(
     top_k: int = 5,
     pool_size: int = 500,
     n_generations: int = 2,
-    local_search: bool = True,
+    local_search: bool = False,
     local_predictor: bool = False,
+    exhaustive_limit: int = 20_000,
 ) -> optuna.samplers.BaseSampler:
     """Predictor-guided evolution (LINAS, Cummings et al. 2022) with local search for one objective."""
     return PredictorEvolutionSampler(
         space, n_startup_trials=n_startup_trials, predictor=predictor,
         ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
         pool_size=pool_size, n_generations=n_generations, local_search=local_search,
-        local_predictor=local_predictor, seed=seed,
+        local_predictor=local_predictor, exhaustive_limit=exhaustive_limit, seed=seed,
     )

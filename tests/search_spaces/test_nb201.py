@@ -125,3 +125,19 @@ def test_encoding_separates_archs_and_ignores_dead_paths_in_its_path_part(space)
     assert np.array_equal(space.encode(cut)[30:], space.encode(cut2)[30:])
     assert not np.array_equal(space.encode(cut), space.encode(cut2))
     assert space.encode(a)[30:].sum() == 4  # all four input->output paths are alive
+
+
+def test_canonical_form_drops_dead_edges_and_matches_the_benchmark(space, data_dir):
+    import csv
+
+    a = arch_from_string(BEST_CIFAR100)
+    assert space.canonical(a) == a  # every edge is on a live path
+    # edge_0 'none': node 1 gets no input, so edge_2 (1->2) and edge_4 (1->3) carry nothing
+    cut = space.canonical(Architecture({**dict(a), "edge_0": "none"}))
+    assert (cut["edge_2"], cut["edge_4"], cut["edge_1"]) == ("none", "none", "nor_conv_3x3")
+    # The benchmark's own canonical_arch column, for every architecture of the table.
+    with open(data_dir / "nb201" / "nb201_accuracy.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    forms = [arch_to_string(space.canonical(arch_from_string(r["arch"]))) for r in rows]
+    assert forms == [r["canonical_arch"] for r in rows]
+    assert len(set(forms)) == 9445
