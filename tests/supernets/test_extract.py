@@ -68,7 +68,7 @@ def test_extract_matches_the_supernet_in_eval_mode(name: str) -> None:
             torch.testing.assert_close(model(*inputs), expected, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["gnn", "mobilenet"])
+@pytest.mark.parametrize("name", ["gnn", "mobilenet", "nb201"])
 def test_subnets_share_weights_and_training_one_moves_the_shared_tensors(name: str) -> None:
     overrides, spec, make_inputs = TINY[name]
     space = create_space(name, overrides)
