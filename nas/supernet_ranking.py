@@ -280,12 +280,12 @@ def _write(out: Path, result: RankingResult) -> None:
 def with_overrides(preset: Preset, **changes: Any) -> Preset:
     """``preset`` with supernet settings / budgets changed (``None`` values are ignored)."""
     supernet = dict(preset.supernet)
-    for key in ("epochs", "max_batches", "sampling", "n_random", "distill"):
+    for key in ("epochs", "max_batches", "sampling", "n_random", "distill", "lr"):
         if changes.get(key) is not None:
             supernet[key] = changes[key]
         changes.pop(key, None)
     task_params = dict(preset.task_params)
-    for key in ("train_size", "val_size"):
+    for key in ("train_size", "val_size", "batch_size"):
         if changes.get(key) is not None:
             task_params[key] = changes.pop(key)
         changes.pop(key, None)

@@ -23,6 +23,8 @@ def bench_supernet(
     sampling: str = typer.Option(None, "--sampling", help="Supernet sampling: uniform, sandwich or fair."),
     n_random: int = typer.Option(None, "--n-random", help="Sandwich rule: random subnets per step."),
     distill: bool = typer.Option(None, "--distill/--no-distill", help="In-place distillation."),
+    lr: float = typer.Option(None, "--lr", help="Supernet learning rate (preset by default)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Task batch size (preset by default)."),
     standalone_epochs: int = typer.Option(None, "--standalone-epochs", help="Standalone training budget."),
     standalone_seeds: int = typer.Option(
         None, "--standalone-seeds", min=1,
@@ -44,7 +46,8 @@ def bench_supernet(
 
     logging.getLogger("nas.supernet_ranking").setLevel(logging.INFO)
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,
-                            sampling=sampling, n_random=n_random, distill=distill,
+                            sampling=sampling, n_random=n_random, distill=distill, lr=lr,
+                            batch_size=batch_size,
                             standalone_epochs=standalone_epochs,
                             standalone_seeds=standalone_seeds, train_size=train_size,
                             val_size=val_size, bn_batches=bn_batches)
