@@ -7,9 +7,14 @@ Same as ``nas bench supernet`` (this script calls it), e.g.::
     python benchmarks/supernet_ranking.py --space mobilenet --task cifar10-subset --n-archs 20
 
 Writes ``--out``/ranking.csv and summary.csv and prints Kendall tau, Spearman
-rho, and the seconds per architecture of supernet scoring and of standalone
-training (NAS-Bench-201 uses the table, so it has no standalone time). The
-presets (narrowed spaces, epochs, budgets) are in :mod:`nas.supernet_ranking`.
+rho, and the seconds per architecture of supernet scoring and of one
+standalone training (NAS-Bench-201 uses the table, so it has no standalone
+time). Where the preset trains the reference from several seeds (gnn/cora: 3,
+``--standalone-seeds``), the reference is their mean, standalone.csv holds
+each seed's scores, and the tau of seed 0 vs seed 1 (the reference's
+agreement with itself) is printed too. The presets (narrowed spaces, epochs,
+budgets) are in :mod:`nas.supernet_ranking`; ``benchmarks/gnn_ranking_study.py``
+has the measurements behind the gnn one.
 """
 
 from __future__ import annotations
