@@ -153,6 +153,7 @@ def run_worker_loop(
         if time.monotonic() - last_check >= _check_every(study):
             fail_dead_trials(study)
             last_check = time.monotonic()
+        waiting = True
         if n_trials is not None:
             states = _count(study)
             if states["COMPLETE"] >= n_trials:
@@ -160,7 +161,8 @@ def run_worker_loop(
             if states["COMPLETE"] + states["RUNNING"] >= n_trials:
                 time.sleep(_POLL_S)  # others hold the last slots; wait in case one fails
                 continue
-        trial = study.ask()
+            waiting = states["WAITING"] > 0
+        trial = _ask(study, waiting)
         if n_trials is not None and not _within_budget(study, trial.number, n_trials):
             trial.set_user_attr("nas_skipped", "budget reached by other workers")
             study.tell(trial, state=TrialState.PRUNED)
@@ -303,6 +305,22 @@ def _count(study: Any) -> dict[str, int]:
     ):
         counts[t.state.name] += 1
     return counts
+
+
+def _ask(study: Any, waiting: bool) -> Any:
+    """``study.ask()``, without its read of the trials changed since the last ask when
+    the store has just said that no trial waits to be retried.
+
+    Optuna's ask reads them (every field of each) only to find a WAITING trial to
+    pop; a sampler that needs the study's trials reads them itself, as before. A
+    trial re-queued in between is popped by the next ask.
+    """
+    import optuna
+
+    if waiting or _engine(study) is None:
+        return study.ask()
+    study._thread_local.cached_all_trials = None  # as ask: the trial cache is per trial
+    return optuna.Trial(study, study._storage.create_new_trial(study._study_id))
 
 
 def _within_budget(study: Any, number: int, n_trials: int) -> bool:

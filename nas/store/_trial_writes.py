@@ -46,7 +46,7 @@ class TrialWriter:
         dialect = rdb.engine.name if rdb is not None else ""
         #: None where the storage is not SQLite or PostgreSQL: Optuna's calls are used.
         self._rdb = rdb if dialect in ("sqlite", "postgresql") else None
-        self._dialect = dialect
+        self._sql = _Statements(dialect) if self._rdb is not None else None
         #: each param's distribution in the study, checked once per process as Optuna does.
         self._distributions: dict[str, Any] = {}
 
@@ -83,19 +83,18 @@ class TrialWriter:
         first (with ``attrs``). Raises ``UpdateFinishedTrialError`` when the
         trial is no longer running (another worker failed it: heartbeat lost).
         """
-        from optuna.trial import TrialState
-
         if self._rdb is None:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
             self.study.tell(trial, values)
             return
-        import sqlalchemy as sa
         from optuna import pruners
         from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.storages._rdb import models
+        from optuna.storages._rdb.models import TrialValueModel
+        from optuna.trial import TrialState
 
-        study, trial_id = self.study, trial._trial_id
+        study, trial_id, sql = self.study, trial._trial_id, self._sql
+        assert sql is not None
         values = [float(v) for v in values]
         if len(values) != len(study.directions):
             raise ValueError(f"{len(values)} values for {len(study.directions)} objectives")
@@ -109,56 +108,37 @@ class TrialWriter:
                 pruners._filter_study(study, frozen), frozen, TrialState.COMPLETE, values
             )
         finally:
-            trials = models.TrialModel.__table__
-            finish = (
-                sa.update(trials)
-                .where(trials.c.trial_id == trial_id, trials.c.state == TrialState.RUNNING)
-                # Optuna keeps trial times as naive UTC.
-                .values(state=TrialState.COMPLETE,
-                        datetime_complete=datetime.now(UTC).replace(tzinfo=None))
-            )
-            table = models.TrialValueModel.__table__
             rows = []
             for objective, value in enumerate(values):
-                stored, value_type = models.TrialValueModel.value_to_stored_repr(value)
+                stored, value_type = TrialValueModel.value_to_stored_repr(value)
                 rows.append({"trial_id": trial_id, "objective": objective,
                              "value": stored, "value_type": value_type})
-            insert = self._insert(table).values(rows)
-            insert = insert.on_conflict_do_update(
-                index_elements=[table.c.trial_id, table.c.objective],
-                set_={"value": insert.excluded.value, "value_type": insert.excluded.value_type},
-            )
             with self._rdb.engine.begin() as conn:
                 # The guarded UPDATE first: it takes the write lock (the row's on
                 # PostgreSQL, the database's on SQLite) and checks the state at once.
-                if conn.execute(finish).rowcount != 1:
+                # Optuna keeps trial times as naive UTC.
+                now = datetime.now(UTC).replace(tzinfo=None)
+                if conn.execute(sql.finish, {"id": trial_id, "now": now}).rowcount != 1:
                     raise UpdateFinishedTrialError(
                         f"Trial#{trial.number} has already finished and can not be updated."
                     )
-                if attrs:
-                    conn.execute(self._upsert_attrs(trial_id, attrs))
-                conn.execute(insert)
+                self._upsert_attrs(conn, trial_id, attrs)
+                conn.execute(sql.upsert_values, rows)
         trial._cached_frozen_trial.user_attrs.update(attrs)
 
     # -- helpers ---------------------------------------------------------
 
     def _write_params(self, trial: optuna.Trial, params: list[tuple[str, float, Any]],
                       attrs: Mapping[str, Any]) -> None:
-        import sqlalchemy as sa
         from optuna import distributions
         from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.storages._rdb import models
 
-        assert self._rdb is not None
-        trial_id = trial._trial_id
-        trials = models.TrialModel.__table__
+        assert self._rdb is not None and self._sql is not None
+        trial_id, sql = trial._trial_id, self._sql
         # Core statements on a plain connection: the ORM session Optuna uses costs
-        # more CPU than the round trip itself.
+        # more CPU than the round trips themselves.
         with self._rdb.engine.begin() as conn:
-            row = conn.execute(
-                sa.select(trials.c.state, trials.c.study_id)
-                .where(trials.c.trial_id == trial_id).with_for_update()
-            ).one_or_none()
+            row = conn.execute(sql.lock_trial, {"id": trial_id}).one_or_none()
             if row is None:
                 raise KeyError(f"no trial with id {trial_id}")
             if row.state.is_finished():
@@ -166,40 +146,77 @@ class TrialWriter:
                     f"Trial#{trial.number} has already finished and can not be updated."
                 )
             for name, _, distribution in params:
-                previous = self._distributions.get(name) or _study_distribution(
-                    conn, row.study_id, name)
+                previous = self._distributions.get(name)
+                if previous is None:
+                    found = conn.execute(sql.study_distribution,
+                                         {"study": row.study_id, "name": name}).scalar()
+                    previous = None if found is None else distributions.json_to_distribution(found)
                 if previous is not None:
                     distributions.check_distribution_compatibility(previous, distribution)
             if params:
-                conn.execute(self._insert(models.TrialParamModel.__table__).values([
+                conn.execute(sql.insert_params, [
                     {"trial_id": trial_id, "param_name": name, "param_value": value,
                      "distribution_json": distributions.distribution_to_json(distribution)}
                     for name, value, distribution in params
-                ]))
-            if attrs:
-                conn.execute(self._upsert_attrs(trial_id, attrs))
+                ])
+            self._upsert_attrs(conn, trial_id, attrs)
         for name, _, distribution in params:
             self._distributions.setdefault(name, distribution)
         trial._cached_frozen_trial.user_attrs.update(attrs)
 
-    def _insert(self, table: Any) -> Any:
-        if self._dialect == "postgresql":
+    def _upsert_attrs(self, conn: Any, trial_id: int, attrs: Mapping[str, Any]) -> None:
+        assert self._sql is not None
+        if attrs:
+            conn.execute(self._sql.upsert_attrs, [
+                {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                for key, value in attrs.items()
+            ])
+
+
+class _Statements:
+    """The writer's statements, built once: executed with a list of rows, each is one
+    cached statement (PostgreSQL sends one multi-row INSERT, SQLite one executemany)."""
+
+    def __init__(self, dialect: str) -> None:
+        import sqlalchemy as sa
+        from optuna.storages._rdb import models
+        from optuna.trial import TrialState
+
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
 
-    def _upsert_attrs(self, trial_id: int, attrs: Mapping[str, Any]) -> Any:
-        from optuna.storages._rdb import models
-
-        table = models.TrialUserAttributeModel.__table__
-        statement = self._insert(table).values([
-            {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-            for key, value in attrs.items()
-        ])
-        return statement.on_conflict_do_update(
-            index_elements=[table.c.trial_id, table.c.key],
-            set_={"value_json": statement.excluded.value_json},
+        trials = models.TrialModel.__table__
+        params = models.TrialParamModel.__table__
+        values = models.TrialValueModel.__table__
+        attrs = models.TrialUserAttributeModel.__table__
+        by_id = trials.c.trial_id == sa.bindparam("id")
+        self.lock_trial = (  # FOR UPDATE locks the row on PostgreSQL; SQLite ignores it
+            sa.select(trials.c.state, trials.c.study_id).where(by_id).with_for_update()
+        )
+        self.study_distribution = (
+            sa.select(params.c.distribution_json)
+            .join(trials, trials.c.trial_id == params.c.trial_id)
+            .where(trials.c.study_id == sa.bindparam("study"),
+                   params.c.param_name == sa.bindparam("name"))
+            .limit(1)
+        )
+        self.insert_params = insert(params)
+        self.finish = (
+            sa.update(trials)
+            .where(by_id, trials.c.state == TrialState.RUNNING)
+            .values(state=TrialState.COMPLETE, datetime_complete=sa.bindparam("now"))
+        )
+        upsert = insert(values)
+        self.upsert_values = upsert.on_conflict_do_update(
+            index_elements=[values.c.trial_id, values.c.objective],
+            set_={"value": upsert.excluded.value, "value_type": upsert.excluded.value_type},
+        )
+        upsert = insert(attrs)
+        self.upsert_attrs = upsert.on_conflict_do_update(
+            index_elements=[attrs.c.trial_id, attrs.c.key],
+            set_={"value_json": upsert.excluded.value_json},
         )
 
 
@@ -215,19 +232,3 @@ class _ParamBuffer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.storage, name)
-
-
-def _study_distribution(conn: Any, study_id: int, name: str) -> Any:
-    """The distribution param ``name`` already has in the study, or None (Optuna's check)."""
-    import sqlalchemy as sa
-    from optuna import distributions
-    from optuna.storages._rdb import models
-
-    params, trials = models.TrialParamModel.__table__, models.TrialModel.__table__
-    found = conn.execute(
-        sa.select(params.c.distribution_json)
-        .join(trials, trials.c.trial_id == params.c.trial_id)
-        .where(trials.c.study_id == study_id, params.c.param_name == name)
-        .limit(1)
-    ).scalar_one_or_none()
-    return None if found is None else distributions.json_to_distribution(found)
