@@ -50,6 +50,11 @@ def test_open_a_study_pick_a_pareto_point_and_see_its_architecture(
     page.get_by_role("link", name="Open nb201-two").click()
     page.wait_for_url(re.compile(r"/study\?study=nb201-two"))
     page.get_by_text(f"{len(front)} Pareto-optimal of").wait_for()
+    # The sidebar's preload ran, and it and Streamlit's own import shared one copy of
+    # Plotly's chunk (fetched once, so evaluated once).
+    assert page.evaluate("() => typeof window.__nasPlotlyPreload") == "number"
+    assert page.evaluate("() => performance.getEntriesByType('resource')"
+                         ".filter(r => r.name.includes('/PlotlyChart.')).length") == 1
 
     # Click a red Pareto marker as a user would (through Plotly's drag layer, which
     # covers the markers): the one with a faded, dominated point nearest to it, the
