@@ -293,7 +293,7 @@ def _count(study: Any) -> dict[str, int]:
     if engine is not None:  # one aggregate query instead of loading the trials
         import sqlalchemy as sa
 
-        with engine.connect() as conn:
+        with _reading(engine) as conn:
             rows = conn.execute(
                 sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"),
                 {"s": study._study_id},
@@ -330,7 +330,7 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
     if engine is not None:
         import sqlalchemy as sa
 
-        with engine.connect() as conn:
+        with _reading(engine) as conn:
             ahead_count = conn.execute(
                 sa.text("SELECT COUNT(*) FROM trials WHERE study_id = :s AND number < :n "
                         "AND state IN ('COMPLETE', 'RUNNING')"),
@@ -344,6 +344,12 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
         if t.number < number
     ]
     return len(ahead) < n_trials
+
+
+def _reading(engine: Any) -> Any:
+    """A connection for one read, in autocommit: no BEGIN and no ROLLBACK round trip
+    (and psycopg drops its prepared statements on every ROLLBACK)."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _check_every(study: Any) -> float:
