@@ -12,8 +12,8 @@ The storage overhead per trial is the single worker's seconds per trial minus
 the same loop's seconds per trial on Optuna's in-memory storage (same sampler,
 same evaluator, same worker loop): what SQL costs a trial. It is printed twice:
 for the same loop run in this process (wall time, the worker's CPU time, which
-a loaded machine hardly inflates, and the SQL statements per trial) and for the
-real single-worker process. Target: under 30 ms on PostgreSQL.
+a loaded machine hardly inflates, and the SQL statements and transactions per
+trial) and for the real single-worker process. Target: under 30 ms on PostgreSQL.
 
     python benchmarks/worker_scaling.py                     # SQLite, plus PostgreSQL if
                                                              # $NAS_TEST_POSTGRES_URL is set
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +94,8 @@ def main() -> None:
             kind = url.split(":", 1)[0].split("+", 1)[0]
             sql = _median_rows([_in_process(url, args, Path(tmp)) for _ in range(args.repeats)])
             print(f"{kind} storage, 1 worker in-process: {1000 * sql[0]:.1f} ms per trial, "
-                  f"{1000 * sql[1]:.1f} ms CPU in the worker, {sql[2]:.0f} SQL statements; "
+                  f"{1000 * sql[1]:.1f} ms CPU in the worker, {sql[2]:.0f} SQL statements in "
+                  f"{sql[3]:.0f} transactions; "
                   f"storage overhead {1000 * (sql[0] - memory[0]):.1f} ms wall, "
                   f"{1000 * (sql[1] - memory[1]):.1f} ms worker CPU per trial")
         print()
@@ -149,8 +151,9 @@ def _run(url: str, workers: int, args: argparse.Namespace, tmp: Path) -> float:
     return len(done) / span
 
 
-def _in_process(url: str | None, args: argparse.Namespace, tmp: Path) -> tuple[float, float, float]:
-    """One worker loop in this process: (wall s, CPU s, SQL statements) per trial.
+def _in_process(url: str | None, args: argparse.Namespace,
+                tmp: Path) -> tuple[float, float, float, float]:
+    """One worker loop in this process: (wall s, CPU s, SQL statements, commits) per trial.
 
     ``url`` None is Optuna's in-memory storage: everything but SQL. The CPU time
     is this process's only (the database server's is not in it), and unlike the
@@ -176,17 +179,22 @@ def _in_process(url: str | None, args: argparse.Namespace, tmp: Path) -> tuple[f
     storage = optuna.storages.InMemoryStorage() if url is None else storage_for(url)
     create_or_load_study(config, storage)
     setup = build_worker(config, storage)
-    statements = [0]
+    counts = {"statements": 0, "commits": 0}
+
+    def count(what: str) -> Callable[..., None]:
+        return lambda *_: counts.__setitem__(what, counts[what] + 1)
+
     if url is not None:
         engine = rdb_backend(storage).engine
-        sa.event.listen(engine, "before_cursor_execute",
-                        lambda *_: statements.__setitem__(0, statements[0] + 1))
+        sa.event.listen(engine, "before_cursor_execute", count("statements"))
+        sa.event.listen(engine, "commit", count("commits"))
     run_worker_loop(setup, 1)  # warm: the table is loaded, the evaluator set up
-    statements[0] = 0
+    counts.update(statements=0, commits=0)
     wall, cpu = time.perf_counter(), time.process_time()
     run_worker_loop(setup, args.trials + 1)
     n = args.trials
-    return ((time.perf_counter() - wall) / n, (time.process_time() - cpu) / n, statements[0] / n)
+    return ((time.perf_counter() - wall) / n, (time.process_time() - cpu) / n,
+            counts["statements"] / n, counts["commits"] / n)
 
 
 def _median_rows(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
