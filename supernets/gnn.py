@@ -47,6 +47,7 @@ from supernets.elastic import own_state
 __all__ = ["GNNSupernet"]
 
 _SKIP_GROUPS = {"concat": ("concat",), "plain": ("none", "sum")}
+_FAIR_TRIES = 100
 
 
 @register_supernet("gnn")
@@ -87,30 +88,32 @@ class GNNSupernet(Supernet):
         FairNAS's strict fairness (Chu et al. 2021) over the choice that
         selects weights; every other choice is uniform. Shuffled order.
         """
-        from supernets.sampling import random_arch
-
         choices = self.space.choices()
         depths = _values(choices["mp_layers"])
         deep = [d for d in depths if int(d) > 0]
         groups: list[Any] = list(_values(choices["conv"])) if deep else []
         if 0 in depths:
             groups.append(None)
-        out = []
-        for group in (groups[i] for i in rng.permutation(len(groups))):
-            while True:  # random_arch gives up on an empty space; redraw heads that do not divide
-                arch = dict(random_arch(self.space, rng))
-                if group is None:
-                    arch["mp_layers"] = 0
-                else:
-                    arch["conv"] = group
-                    if int(arch["mp_layers"]) == 0:
-                        arch["mp_layers"] = deep[int(rng.integers(len(deep)))]
-                try:
-                    out.append(self.space.validate(Architecture(arch)))
-                    break
-                except InvalidArchitecture:
-                    continue
-        return out
+        return [self._fair_arch(groups[i], deep, rng) for i in rng.permutation(len(groups))]
+
+    def _fair_arch(self, conv: str | None, deep: list, rng: np.random.Generator) -> Architecture:
+        """A random architecture with conv type ``conv`` (``None``: the MLP, no message passing)."""
+        from supernets.sampling import random_arch
+
+        for _ in range(_FAIR_TRIES):  # e.g. a GAT whose heads do not divide hidden_dim: redraw
+            arch = dict(random_arch(self.space, rng))
+            if conv is None:
+                arch["mp_layers"] = 0
+            else:
+                arch["conv"] = conv
+                if int(arch["mp_layers"]) == 0:
+                    arch["mp_layers"] = deep[int(rng.integers(len(deep)))]
+            try:
+                return self.space.validate(Architecture(arch))
+            except InvalidArchitecture:
+                continue
+        raise InvalidArchitecture(f"gnn: no valid architecture with conv '{conv}' in "
+                                  f"{_FAIR_TRIES} random draws (fair sampling)")
 
     @property
     def _widest(self) -> int:

@@ -42,7 +42,7 @@ def test_fair_without_an_mlp_in_the_space_draws_only_conv_types(graph_task) -> N
 
 
 def test_fair_is_refused_for_a_supernet_without_weight_sets() -> None:
-    space = create_space("nb201", {})
-    supernet = create_supernet(space, TaskSpec("image", 3, 10, 8), seed=0)
+    space = create_space("charlm", {"model_dim": [64], "num_layers": [2]})
+    supernet = create_supernet(space, TaskSpec("sequence", 17, 17, 12), seed=0)
     with pytest.raises(ConfigError, match="supernet.sampling: 'fair'"):
         SupernetTrainer(supernet, None, SupernetSettings(epochs=1, sampling="fair"))
