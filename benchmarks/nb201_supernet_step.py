@@ -1,6 +1,6 @@
 """Per-step cost of NB201 supernet training (uniform SPOS), mixed network vs the generic path.
 
-    python benchmarks/nb201_supernet_step.py --batch-size 2 --steps 30
+    python benchmarks/nb201_supernet_step.py --batch-size 2 --image-size 4 --generic
 
 Runs ``SupernetTrainer.step`` on real CIFAR-10-subset batches and prints the
 median milliseconds per step (over ``--repeats`` runs of ``--steps`` steps)
@@ -10,8 +10,9 @@ prints the aten operators dispatched per step (forward, backward, clipping and
 the optimiser): on a GPU each is roughly one kernel launch, so the count bounds
 what a step costs there when Python is not the limit.
 
-At a small batch on CPU the step time is mostly Python and dispatch overhead,
-which is what a GPU run pays on the host per step.
+With ``--image-size 4 --batch-size 2`` the compute is negligible and the step
+time is the Python and dispatch overhead, which a GPU run pays on the host per
+step (a GPU adds its kernel launches; SGD and clipping use foreach kernels there).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--generic", action="store_true", help="Also time the generic path.")
+    parser.add_argument("--image-size", type=int, default=32,
+                        help="Average-pool the images to this size (4: compute is negligible, "
+                             "the step time is the host overhead a GPU run pays).")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
@@ -52,6 +56,11 @@ def main() -> None:
     settings = SupernetSettings.from_mapping({"epochs": 1, "sampling": "uniform",
                                               "optimizer": "sgd", "lr": 0.05, "distill": False})
     batches = list(zip(range(args.steps + 5), task.train_batches(1)))
+    if args.image_size != spec.input_size:
+        from search_spaces import Batch
+
+        pool = torch.nn.AdaptiveAvgPool2d(args.image_size)
+        batches = [(i, Batch((pool(b.inputs[0]),), b.targets)) for i, b in batches]
     kinds = {"mixed": None}
     if args.generic:
         kinds["generic"] = Supernet
@@ -74,8 +83,8 @@ def main() -> None:
             _sync(args.device)
             times.append((time.perf_counter() - tick) / args.steps * 1000)
         ops = _ops_per_step(trainer, batches[5][1])
-        print(f"{label}: {statistics.median(times):.1f} ms/step at batch {args.batch_size} on "
-              f"{args.device} (runs: {', '.join(f'{t:.1f}' for t in times)}); "
+        print(f"{label}: {statistics.median(times):.1f} ms/step at batch {args.batch_size}, "
+              f"{args.image_size}x{args.image_size} images on {args.device} (runs: {', '.join(f'{t:.1f}' for t in times)}); "
               f"{ops} aten ops/step")
 
 

@@ -24,8 +24,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from nas.architecture import Architecture
 from search_spaces import Batch, SearchSpace, TaskSpec
@@ -74,12 +76,27 @@ class _MixedCell(nn.Module):
                     relu = relus[src]
                     if relu is None:
                         relu = relus[src] = torch.relu(nodes[src])
-                    out = edge[2](edge[1](relu))
+                    out = _conv_bn(relu, edge[1], edge[2])
                 else:
                     out = edge(nodes[src])
                 total = out if total is None else total + out
             nodes.append(x.mul(0.0) if total is None else total)
         return nodes[3]
+
+
+def _conv_bn(x: torch.Tensor, conv: nn.Conv2d, norm: nn.Module) -> torch.Tensor:
+    """``norm(conv(x))`` without two module calls (most of a training step's Python).
+
+    In training with a momentum the batch norm runs as ``F.batch_norm`` on the
+    module's tensors, which is what the module does, except that it does not
+    count ``num_batches_tracked`` (only a ``momentum=None`` average reads it,
+    and :meth:`NB201Supernet.recalibrate_bn` resets it and calls the module).
+    """
+    out = F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+    if norm.training and norm.momentum is not None:
+        return F.batch_norm(out, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                            True, norm.momentum, norm.eps)
+    return norm(out)
 
 
 @register_supernet("nb201")
@@ -106,6 +123,21 @@ class NB201Supernet(Supernet):
         # The convolutional ops first: they carry the weights.
         ops.sort(key=lambda op: "conv" not in str(op))
         return [Architecture(dict.fromkeys(edges, op)) for op in ops]
+
+    def fair_archs(self, rng: np.random.Generator) -> list[Architecture]:
+        """One architecture per op, each edge taking every op once (FairNAS, Chu et al. 2021).
+
+        Every edge draws its own permutation of its ops, so per step each
+        (edge, op) weight set is trained exactly once (with all five ops allowed).
+        """
+        choices = self.space.choices()
+        ops = {name: list(choice.values) for name, choice in choices.items()}  # type: ignore[attr-defined]
+        order = {name: rng.permutation(len(values)) for name, values in ops.items()}
+        count = max(len(values) for values in ops.values())  # narrowed edges repeat ops
+        return [self.space.validate(Architecture({
+                    name: values[int(order[name][j % len(values)])] for name, values in ops.items()
+                }))
+                for j in range(count)]
 
     # -- the contract, without templates ---------------------------------------
     def set_active(self, arch: Architecture | dict[str, Any]) -> Architecture:

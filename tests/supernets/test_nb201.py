@@ -133,3 +133,13 @@ def test_training_builds_no_model_per_architecture(monkeypatch: pytest.MonkeyPat
     assert builds == []
     after = supernet.extract(space.largest()).state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_fair_sampling_trains_every_op_of_every_edge_once_per_step() -> None:
+    supernet = create_supernet(create_space("nb201"), SPEC, seed=0)
+    archs = supernet.fair_archs(np.random.default_rng(0))
+    assert len(archs) == 5
+    for edge in EDGE_NAMES:
+        assert sorted(str(a[edge]) for a in archs) == sorted(supernet.space.choices()[edge].values)
+    # edges draw independent permutations, so the five are not all one op per arch
+    assert any(len({a[e] for e in EDGE_NAMES}) > 1 for a in archs)
