@@ -116,8 +116,7 @@ class TrialWriter:
             with self._rdb.engine.begin() as conn:
                 # The guarded UPDATE first: it takes the write lock (the row's on
                 # PostgreSQL, the database's on SQLite) and checks the state at once.
-                # Optuna keeps trial times as naive UTC.
-                now = datetime.now(UTC).replace(tzinfo=None)
+                now = datetime.now(UTC).replace(tzinfo=None) if sql.utc_times else datetime.now()
                 if conn.execute(sql.finish, {"id": trial_id, "now": now}).rowcount != 1:
                     raise UpdateFinishedTrialError(
                         f"Trial#{trial.number} has already finished and can not be updated."
@@ -203,6 +202,10 @@ class _Statements:
             .limit(1)
         )
         self.insert_params = insert(params)
+        # Optuna 5 keeps trial times as naive UTC (behind a property), earlier versions
+        # as naive local time: datetime_complete must match the trial's datetime_start.
+        column = models.TrialModel.__mapper__.get_property_by_column(trials.c.datetime_complete)
+        self.utc_times = column.key != "datetime_complete"
         self.finish = (
             sa.update(trials)
             .where(by_id, trials.c.state == TrialState.RUNNING)

@@ -169,3 +169,20 @@ def test_a_param_whose_distribution_changed_is_refused_as_optuna_does(url, data_
         second.suggest_categorical("width", ["narrow", "wide"])
     stored = load_study(data["name"], storage_for(url)).trials[1]
     assert stored.params == {} and stored.user_attrs == {}
+
+
+def test_completion_time_is_stored_as_optuna_stores_the_start_in_any_time_zone(
+        url, data_dir, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Etc/GMT-9")  # nine hours east of UTC: a mix-up shows
+    time.tzset()
+    try:
+        data = tabular(data_dir)
+        run_study(data, storage_for(url), 2)
+        for t in load_study(data["name"], storage_for(url)).trials:
+            took = (t.datetime_complete - t.datetime_start).total_seconds()
+            assert 0 <= took < 60, (t.datetime_start, t.datetime_complete)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
