@@ -73,7 +73,7 @@ def run(
                 _run_processes(config, url, n_trials, deadline, lambda: bar.update(study))
         except KeyboardInterrupt:
             interrupted = True
-        bar.update(study)
+        bar.update(study, force=True)
     counts = _counts(study)
     return SearchResult(
         study_name=config.name,
@@ -98,7 +98,7 @@ def run_worker(config: StudyConfig, url: str, n_trials: int | None, worker_index
             run_worker_loop(setup, n_trials, deadline, on_trial=lambda _t: bar.update(setup.study))
         except KeyboardInterrupt:
             interrupted = True
-        bar.update(setup.study)
+        bar.update(setup.study, force=True)
     counts = _counts(setup.study)
     return SearchResult(config.name, url, counts.get("COMPLETE", 0), counts.get("FAIL", 0),
                         interrupted, time.time() - start)
@@ -212,7 +212,13 @@ def _counts(study: Any) -> dict[str, int]:
 # -- progress ----------------------------------------------------------------
 
 class _ProgressBar:
-    """Trials done out of the budget, and the best value (or Pareto size) so far."""
+    """Trials done out of the budget, and the best value (or Pareto size) so far.
+
+    Redrawn from the store at most every ``EVERY_S`` (unless forced): on a fast
+    task, a read of the study after every trial would cost more than the trial.
+    """
+
+    EVERY_S = 0.5
 
     def __init__(self, config: StudyConfig, enabled: bool, total: int | None = None) -> None:
         self.config = config
@@ -220,6 +226,7 @@ class _ProgressBar:
         self.total = total if total is not None else config.budget.n_trials
         self._progress: Any = None
         self._task: Any = None
+        self._drawn_at = -float("inf")
 
     def __enter__(self) -> _ProgressBar:
         if self.enabled:
@@ -243,9 +250,11 @@ class _ProgressBar:
             self._task = self._progress.add_task("", total=self.total)
         return self
 
-    def update(self, study: Any) -> None:
-        if self._progress is None:
+    def update(self, study: Any, force: bool = False) -> None:
+        if self._progress is None or (
+                not force and time.monotonic() - self._drawn_at < self.EVERY_S):
             return
+        self._drawn_at = time.monotonic()
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state.name == "COMPLETE"]
         failed = sum(t.state.name == "FAIL" for t in trials)
