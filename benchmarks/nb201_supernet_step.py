@@ -1,11 +1,14 @@
 """Per-step cost of NB201 supernet training (uniform SPOS), mixed network vs the generic path.
 
-    python benchmarks/nb201_supernet_step.py --batch-size 2 --image-size 4 --generic
+    python benchmarks/nb201_supernet_step.py --batch-size 2 --image-size 4 --generic --standalone
 
 Runs ``SupernetTrainer.step`` on real CIFAR-10-subset batches and prints the
 median milliseconds per step (over ``--repeats`` runs of ``--steps`` steps)
 for the NB201 supernet's persistent mixed network and, with ``--generic``,
-for the generic template + ``functional_call`` path it replaced. It also
+for the generic template + ``functional_call`` path it replaced, and with
+``--standalone`` for training prebuilt standalone models of random archs
+with the same optimiser (the floor of any weight-sharing step; kinds are
+timed interleaved so load changes hit them alike). It also
 prints the aten operators dispatched per step (forward, backward, clipping and
 the optimiser): on a GPU each is roughly one kernel launch, so the count bounds
 what a step costs there when Python is not the limit.
@@ -32,6 +35,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--generic", action="store_true", help="Also time the generic path.")
+    parser.add_argument("--standalone", action="store_true",
+                        help="Also time training standalone models of random archs (the floor).")
     parser.add_argument("--image-size", type=int, default=32,
                         help="Average-pool the images to this size (4: compute is negligible, "
                              "the step time is the host overhead a GPU run pays).")
@@ -44,8 +49,8 @@ def main() -> None:
     torch.set_num_threads(1)
     from nas.tasks import create_task
     from search_spaces import create_space
-    from supernets import Supernet, create_supernet
-    from supernets.training import SupernetSettings, SupernetTrainer
+    from supernets import Supernet
+    from supernets.training import SupernetSettings
 
     space = create_space("nb201", {})
     params = {"batch_size": args.batch_size, "val_size": 500}
@@ -61,34 +66,73 @@ def main() -> None:
 
         pool = torch.nn.AdaptiveAvgPool2d(args.image_size)
         batches = [(i, Batch((pool(b.inputs[0]),), b.targets)) for i, b in batches]
-    kinds = {"mixed": None}
+    steppers = {"mixed": _supernet_stepper(space, spec, task, settings, args.device, None)}
     if args.generic:
-        kinds["generic"] = Supernet
-
-    for label, generic in kinds.items():
-        supernet = create_supernet(space, spec, seed=0).to(args.device)
-        if generic is not None:  # the generic machinery's own methods, on the same layers
-            for name in ("set_active", "forward", "recalibrate_bn"):
-                setattr(supernet, name, getattr(generic, name).__get__(supernet))
-        trainer = SupernetTrainer(supernet, task, settings, seed=0)
-        supernet.train()
+        steppers["generic"] = _supernet_stepper(space, spec, task, settings, args.device, Supernet)
+    if args.standalone:
+        steppers["standalone"] = _standalone_stepper(space, spec, task, settings, args.device)
+    times: dict[str, list[float]] = {label: [] for label in steppers}
+    for step in steppers.values():
         for _, batch in batches[:5]:
-            trainer.step(batch)
-        times = []
-        for _ in range(args.repeats):
+            step(batch)
+    for _ in range(args.repeats):  # interleaved, so load changes hit every kind alike
+        for label, step in steppers.items():
             _sync(args.device)
             tick = time.perf_counter()
             for _, batch in batches[5:]:
-                trainer.step(batch)
+                step(batch)
             _sync(args.device)
-            times.append((time.perf_counter() - tick) / args.steps * 1000)
-        ops = _ops_per_step(trainer, batches[5][1])
-        print(f"{label}: {statistics.median(times):.1f} ms/step at batch {args.batch_size}, "
-              f"{args.image_size}x{args.image_size} images on {args.device} (runs: {', '.join(f'{t:.1f}' for t in times)}); "
-              f"{ops} aten ops/step")
+            times[label].append((time.perf_counter() - tick) / args.steps * 1000)
+    for label, step in steppers.items():
+        ops = _ops_per_step(step, [batch for _, batch in batches[5:15]])
+        runs = ", ".join(f"{t:.1f}" for t in times[label])
+        print(f"{label}: {statistics.median(times[label]):.1f} ms/step at batch {args.batch_size}, "
+              f"{args.image_size}x{args.image_size} images on {args.device} (runs: {runs}); "
+              f"{ops:.0f} aten ops/step")
 
 
-def _ops_per_step(trainer: object, batch: object) -> int:
+def _supernet_stepper(space, spec, task, settings, device, generic):  # noqa: ANN001, ANN202
+    from supernets import create_supernet
+    from supernets.training import SupernetTrainer
+
+    supernet = create_supernet(space, spec, seed=0).to(device)
+    if generic is not None:  # the generic machinery's own methods, on the same layers
+        for name in ("set_active", "forward", "recalibrate_bn"):
+            setattr(supernet, name, getattr(generic, name).__get__(supernet))
+    trainer = SupernetTrainer(supernet, task, settings, seed=0)
+    supernet.train()
+    return trainer.step
+
+
+def _standalone_stepper(space, spec, task, settings, device):  # noqa: ANN001, ANN202
+    """The floor: a step of the standalone model of a random arch (models built beforehand)."""
+    import numpy as np
+    import torch
+
+    from supernets import random_arch
+
+    rng = np.random.default_rng(0)
+    models = [space.build(random_arch(space, rng), spec).to(device).train() for _ in range(20)]
+    optimizers = [torch.optim.SGD(m.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                  nesterov=True, weight_decay=settings.weight_decay) for m in models]
+    count = [0]
+
+    def step(batch):  # noqa: ANN001, ANN202
+        index = count[0] % len(models)
+        count[0] += 1
+        model, optimizer = models[index], optimizers[index]
+        optimizer.zero_grad(set_to_none=True)
+        loss = task.loss(model(*batch.inputs), batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        return float(loss.detach())
+
+    return step
+
+
+def _ops_per_step(step: object, batches: list) -> float:
+    """Mean aten operators dispatched per step over ``batches`` (random archs differ)."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
@@ -99,8 +143,9 @@ def _ops_per_step(trainer: object, batch: object) -> int:
             return func(*args, **(kwargs or {}))
 
     with Count():
-        trainer.step(batch)  # type: ignore[attr-defined]
-    return Count.calls
+        for batch in batches:
+            step(batch)  # type: ignore[operator]
+    return Count.calls / len(batches)
 
 
 def _sync(device: str) -> None:

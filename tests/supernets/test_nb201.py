@@ -143,3 +143,17 @@ def test_fair_sampling_trains_every_op_of_every_edge_once_per_step() -> None:
         assert sorted(str(a[edge]) for a in archs) == sorted(supernet.space.choices()[edge].values)
     # edges draw independent permutations, so the five are not all one op per arch
     assert any(len({a[e] for e in EDGE_NAMES}) > 1 for a in archs)
+
+
+def test_a_checkpoint_restores_what_the_mixed_network_runs(trained_like: Supernet, tmp_path) -> None:
+    from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "nb201.pt", {"supernet": trained_like.state_dict()},
+                           trained_like, "cifar10-subset")
+    fresh = create_supernet(create_space("nb201"), SPEC, seed=1).eval()
+    load_into(fresh, read_checkpoint(path), path, task="cifar10-subset")
+    arch = arch_of(("nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3",
+                    "nor_conv_3x3", "nor_conv_1x1"))
+    images = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad(), fresh.activated(arch), trained_like.activated(arch):
+        torch.testing.assert_close(fresh(images), trained_like(images), rtol=0, atol=0)
