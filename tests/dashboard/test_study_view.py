@@ -123,6 +123,31 @@ def test_without_a_stored_reference_it_lies_beyond_every_trial(
     assert reference["params"] > values[:, 1].max()
 
 
+def test_the_pareto_plot_follows_a_running_search(
+    dashboard_store, open_page, page_texts, chart_traces, tmp_path
+):
+    # The figure is shared between sessions while the study is unchanged: a trial
+    # that finishes must still reach the plot on the next refresh.
+    path = tmp_path / "growing.db"
+    with sqlite3.connect(sqlite_path(dashboard_store)) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    url = f"sqlite:///{path}"
+    app = open_page(url, "study", study="nb201-two")
+    before = _trace(chart_traces(app), "Pareto front")["customdata"].tolist()
+    app.run()  # a refresh with nothing new: the same front
+    assert _trace(chart_traces(app), "Pareto front")["customdata"].tolist() == before
+    study = optuna.load_study(study_name="nb201-two", storage=url)
+    finished = study.trials[0]
+    study.add_trial(optuna.trial.create_trial(
+        params=finished.params, distributions=finished.distributions, values=[99.0, 1.0]))
+    number = max(t.number for t in study.get_trials(deepcopy=False))
+    app.run()
+    assert not app.exception
+    # It dominates every other trial: the front is that one trial now.
+    assert _trace(chart_traces(app), "Pareto front")["customdata"].tolist() == [number]
+    assert any(t.startswith("1 Pareto-optimal of") for t in page_texts(app, "caption"))
+
+
 def _reference_caption(app, page_texts) -> str:  # type: ignore[no-untyped-def]
     return next(t for t in page_texts(app, "caption") if t.startswith("Reference point"))
 
