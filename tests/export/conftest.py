@@ -142,7 +142,7 @@ def gnn_supernet_copy() -> str:
     """``studies/gnn_supernet.toml`` cut down: a 2-epoch supernet, 2 trials, CPU."""
     text = (REPO / "studies" / "gnn_supernet.toml").read_text()
     replacements = {
-        "epochs = 100": "epochs = 2",
+        "epochs = 300": "epochs = 2",
         "n_trials = 40": "n_trials = 2",
         'device = "auto"': 'device = "cpu"',
         "latency_repeats = 5": "latency_repeats = 2",
