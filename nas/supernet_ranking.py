@@ -72,9 +72,13 @@ PRESETS: dict[tuple[str, str], Preset] = {
         supernet={"epochs": 300, "sampling": "fair", "lr": 0.01},
         standalone_epochs=100, standalone_patience=100, standalone_seeds=3, bn_batches=1,
     ),
+    # Sized for one GPU (NAS-Bench-201's own recipe: SGD lr 0.1, batch 256, nesterov, wd 5e-4,
+    # cosine). A step costs ~the host's Python (benchmarks/nb201_supernet_step.py), so a large
+    # batch trains more images per second; 38 steps per epoch. On a CPU pass --epochs and
+    # --train-size (benchmarks/nb201_supernet_curve.py prints tau per epoch).
     ("nb201", "cifar10-subset"): Preset(
-        task_params={"batch_size": 64, "val_size": 500},
-        supernet={"epochs": 5, "sampling": "uniform", "optimizer": "sgd", "lr": 0.05,
+        task_params={"batch_size": 256, "val_size": 500},
+        supernet={"epochs": 150, "sampling": "uniform", "optimizer": "sgd", "lr": 0.1,
                   "weight_decay": 0.0005, "distill": False},
         bn_batches=4,
     ),
