@@ -4,7 +4,8 @@
         --n-archs 30 --batch-size 64 --lr 0.05
 
 One training run (the ``nas bench supernet`` preset's settings, uniform SPOS,
-cosine over ``--epochs``); at each ``--eval-at`` epoch the same seeded
+cosine over ``--epochs``; on a GPU, e.g. ``--device cuda --n-archs 200
+--epochs 150 --eval-at 25,50,100,150``); at each ``--eval-at`` epoch the same seeded
 architectures are scored as the benchmark scores them (BN recalibrated on
 ``--bn-batches`` training batches, accuracy on the validation split) and
 ranked against their NAS-Bench-201 CIFAR-10 validation accuracy. Prints one
