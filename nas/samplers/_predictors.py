@@ -16,7 +16,8 @@ import numpy as np
 __all__ = ["PREDICTORS", "fit_ensemble", "gaussian_copula"]
 
 #: predictor kinds: bootstrap ensembles whose spread is the uncertainty, or a GP
-PREDICTORS = ("gbm", "rf", "ridge", "gp")
+#: (``ard``: a GP on the choices themselves, one relevance per choice)
+PREDICTORS = ("gbm", "rf", "ridge", "gp", "ard")
 
 
 def fit_ensemble(
@@ -27,10 +28,14 @@ def fit_ensemble(
     ``gbm``, ``rf`` and ``ridge`` are scikit-learn bootstrap ensembles of
     ``size`` members (the spread is their standard deviation); ``gp`` is a
     Gaussian process with an RBF kernel whose length scale is picked by
-    marginal likelihood (the spread is the posterior standard deviation).
+    marginal likelihood (the spread is the posterior standard deviation);
+    ``ard`` is a GP whose features are the choices themselves (see
+    :class:`ChoiceGP`).
     """
     if kind == "gp":
         return _GaussianProcess().fit(features, targets)
+    if kind == "ard":
+        return ChoiceGP().fit(features, targets)
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import Ridge
 
@@ -108,6 +113,85 @@ class _GaussianProcess:
         v = solve_triangular(self.chol_, cross.T, lower=True, check_finite=False)
         variance = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None)
         return mean * self.scale_ + self.offset_, np.sqrt(variance) * self.scale_
+
+
+class ChoiceGP:
+    """GP on architectures as choice vectors: ``k(a, b) = exp(-sum_c w_c d_c(a, b))``.
+
+    ``features`` hold one column per choice: an integer code for a
+    categorical choice (``d_c`` = 1 when the two differ, the "overlap"
+    kernel) or a value scaled to [0, 1] for a range (``d_c`` = the absolute
+    difference), as the predictor-evolution sampler encodes choices. The relevance ``w_c`` of
+    each choice and the noise are fitted by marginal likelihood (L-BFGS with
+    the analytic gradient), so choices that decide the score (on
+    NAS-Bench-201: the ops on the input->output edges) weigh most.
+    """
+
+    def fit(self, features: np.ndarray, targets: np.ndarray) -> ChoiceGP:
+        from scipy.optimize import minimize
+
+        self.x_ = np.asarray(features, dtype=np.float64)
+        self.offset_, self.scale_ = float(targets.mean()), float(targets.std()) or 1.0
+        z = (np.asarray(targets, dtype=np.float64) - self.offset_) / self.scale_
+        # Integer codes above 1 are categorical; ranges lie in [0, 1], where two
+        # categories (codes 0 and 1) give the same distance either way.
+        self.categorical_ = np.all(np.mod(self.x_, 1.0) == 0, axis=0) & (self.x_.max(axis=0) > 1)
+        differences = _choice_differences(self.x_, self.x_, self.categorical_)  # (n, n, choices)
+        n, d = len(z), self.x_.shape[1]
+
+        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            weights, noise = np.exp(log_params[:d]), np.exp(log_params[d])
+            signal = np.exp(-differences @ weights)
+            try:
+                chol = np.linalg.cholesky(signal + (noise + 1e-6) * np.eye(n))
+            except np.linalg.LinAlgError:
+                return 1e10, np.zeros(d + 1)
+            inverse = _cho_inverse(chol)
+            alpha = inverse @ z
+            value = 0.5 * z @ alpha + np.log(np.diag(chol)).sum()
+            inner = inverse - np.outer(alpha, alpha)  # d(value)/dK = inner / 2
+            grad = np.empty(d + 1)
+            for c in range(d):
+                grad[c] = -0.5 * weights[c] * np.sum(inner * signal * differences[:, :, c])
+            grad[d] = 0.5 * noise * np.trace(inner)
+            return float(value), grad
+
+        start = np.append(np.full(d, np.log(0.5)), np.log(0.05))
+        bounds = [(-5.0, 3.0)] * d + [(np.log(1e-3), 0.0)]
+        found = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                         options={"maxiter": 60})
+        self.weights_, noise = np.exp(found.x[:d]), float(np.exp(found.x[d]))
+        kernel = np.exp(-differences @ self.weights_) + (noise + 1e-6) * np.eye(n)
+        self.chol_ = np.linalg.cholesky(kernel)
+        self.alpha_ = _cho_inverse(self.chol_) @ z
+        return self
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.linalg import solve_triangular
+
+        features = np.asarray(features, dtype=np.float64)
+        cross = np.concatenate([  # in chunks: the differences are (rows, n, choices)
+            np.exp(-_choice_differences(features[i:i + 512], self.x_, self.categorical_)
+                   @ self.weights_)
+            for i in range(0, len(features), 512)
+        ]) if len(features) else np.zeros((0, len(self.x_)))
+        mean = cross @ self.alpha_
+        v = solve_triangular(self.chol_, cross.T, lower=True, check_finite=False)
+        variance = np.clip(1.0 - (v * v).sum(axis=0), 1e-12, None)
+        return mean * self.scale_ + self.offset_, np.sqrt(variance) * self.scale_
+
+
+def _choice_differences(a: np.ndarray, b: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """Per-choice distance: 1 where categorical codes differ, ``|a - b|`` for ranges."""
+    diff = np.abs(a[:, None, :] - b[None, :, :])
+    diff[:, :, categorical] = diff[:, :, categorical] > 0
+    return diff
+
+
+def _cho_inverse(chol: np.ndarray) -> np.ndarray:
+    from scipy.linalg import cho_solve
+
+    return cho_solve((chol, True), np.eye(len(chol)), check_finite=False)
 
 
 def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -3,22 +3,27 @@
 After a start-up design (``initial_design`` architectures, e.g. a zero-cost
 warm start, then random ones) each new trial:
 
-1. with one objective and finite choices (``local_search=True``): proposes an
+1. with one objective and ``local_search=True`` (finite choices): proposes an
    unqueried one-choice neighbour of the best trial, else of the runner-up, ...
    (local search, White et al. 2021), picked by the predictor when
-   ``local_predictor=True``, at random otherwise. On NAS-Bench-201 this beat
-   every predictor-only variant we measured (``benchmarks/nb201_search.py``),
-   and a predictor's order among the neighbours did not help there, so it is
-   off by default;
-2. otherwise (several objectives, exhausted neighbourhoods, or ranges): fits a
-   small predictor per objective on every completed trial, features =
+   ``local_predictor=True``, at random otherwise. Off by default: on
+   NAS-Bench-201 the copula GP below over the whole space beat it;
+2. fits a small predictor per objective on every completed trial, features =
    ``space.encode(arch)`` (for ``nb201``: one-hot ops + BANANAS path encoding),
    targets = the objective values: ``gp`` (exact Gaussian process, numpy) or a
-   scikit-learn bootstrap ensemble (``gbm``, ``rf``, ``ridge``);
-3. evolves a large candidate pool without querying anything: one- and
-   two-choice mutations of the best trials, random architectures drawn like the
-   best quarter of trials (TPE-style), then mutations of the best *predicted*
-   candidates for ``n_generations``;
+   scikit-learn bootstrap ensemble (``gbm``, ``rf``, ``ridge``), or ``ard``: a
+   GP on the choices themselves with one fitted relevance per choice (the
+   default with one objective; ``gp`` with several). With one objective the
+   targets are the trials' ranks as normal quantiles (a Gaussian copula) and
+   architectures are taken in the space's canonical form
+   (``space.canonical``, where the space has one), so equivalent ones are
+   never queried twice;
+3. candidates: with one objective and a finite space of at most
+   ``exhaustive_limit`` (canonical) architectures, all of them not yet queried;
+   otherwise a large pool evolved without querying anything: one- and
+   two-choice mutations of the best trials, random architectures drawn like
+   the best quarter of trials (TPE-style), then mutations of the best
+   *predicted* candidates for ``n_generations``;
 4. proposes the candidate with the best acquisition, never one already queried:
    mean + ``exploration`` x predictive spread (one objective), or the largest
    hypervolume gain of the optimistic prediction over the observed front
@@ -67,9 +72,9 @@ class PredictorEvolutionSampler(BaseSampler):
         *,
         n_startup_trials: int = 10,
         initial_design: Sequence[Mapping[str, Any]] = (),
-        predictor: str = "gp",
+        predictor: str = "auto",
         ensemble_size: int = 3,
-        exploration: float = 2.0,
+        exploration: float | None = None,
         top_k: int = 5,
         pool_size: int = 500,
         n_generations: int = 2,
@@ -78,13 +83,15 @@ class PredictorEvolutionSampler(BaseSampler):
         exhaustive_limit: int = 20_000,
         seed: int | None = None,
     ) -> None:
-        if predictor not in PREDICTORS:
-            raise ValueError(f"predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+        if predictor not in (*PREDICTORS, "auto"):
+            raise ValueError(
+                f"predictor must be one of auto, {', '.join(PREDICTORS)}, got {predictor!r}"
+            )
         if n_startup_trials < 2 or ensemble_size < 1 or top_k < 1 or pool_size < 1:
             raise ValueError(
                 "need n_startup_trials >= 2, ensemble_size >= 1, top_k >= 1 and pool_size >= 1"
             )
-        if n_generations < 1 or exploration < 0:
+        if n_generations < 1 or (exploration is not None and exploration < 0):
             raise ValueError("need n_generations >= 1 and exploration >= 0")
         self.space = space
         self.n_startup_trials = n_startup_trials
@@ -178,31 +185,33 @@ class PredictorEvolutionSampler(BaseSampler):
         signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions])
         scores = np.array([t.values for t in completed], dtype=float) * signs  # higher = better
         single = scores.shape[1] == 1
+        kind, exploration = self._settings(single)
         if single and self.local_search:
             local = _local_candidates(search_space, completed, scores[:, 0], seen, self.top_k)
             if local:
-                return self._pick(rng, search_space, completed, scores, local)
+                return self._pick(rng, search_space, completed, scores, local, kind, exploration)
         if single:
             # The predictor learns the order of the trials (see gaussian_copula), on
             # canonical forms; a small finite space is scored whole instead of a pool.
             features = np.stack([self._encode(self._canonical(t.params, search_space),
-                                              search_space) for t in completed])
-            model = fit_ensemble(self.predictor, features, gaussian_copula(scores[:, 0]),
+                                              search_space, kind) for t in completed])
+            model = fit_ensemble(kind, features, gaussian_copula(scores[:, 0]),
                                  self.ensemble_size, rng)
             whole = self._whole_space(search_space)
             if whole is not None:
-                archs, keys, codes = whole
+                archs, keys = whole
                 rows = np.array([i for i, k in enumerate(keys) if k not in seen], dtype=int)
                 if len(rows):
-                    mean, spread = model.predict(codes[rows])
-                    optimistic = mean + self.exploration * spread
+                    mean, spread = model.predict(np.stack(
+                        [self._encode(archs[i], search_space, kind) for i in rows]))
+                    optimistic = mean + exploration * spread
                     best = np.flatnonzero(optimistic == optimistic.max())
                     return dict(archs[int(rows[best[rng.integers(len(best))]])])
             models = [model]
         else:
-            features = np.stack([self._encode(t.params, search_space) for t in completed])
+            features = np.stack([self._encode(t.params, search_space, kind) for t in completed])
             models = [
-                fit_ensemble(self.predictor, features, scores[:, j], self.ensemble_size, rng)
+                fit_ensemble(kind, features, scores[:, j], self.ensemble_size, rng)
                 for j in range(scores.shape[1])
             ]
         parents = [completed[i].params for i in _best_rows(scores, self.top_k)]
@@ -221,7 +230,7 @@ class PredictorEvolutionSampler(BaseSampler):
         candidates = list(pool.values())
         if not candidates:
             return _random_unseen(rng, search_space, seen)
-        mean, spread = self._predict(models, candidates, search_space)
+        mean, spread = self._predict(models, candidates, search_space, kind)
         for _ in range(self.n_generations - 1):
             ranked = np.argsort(-_standardised(mean).sum(axis=1), kind="stable")[: self.top_k]
             best = [candidates[i] for i in ranked]
@@ -232,10 +241,10 @@ class PredictorEvolutionSampler(BaseSampler):
             fresh = list(pool.values())[before:]
             if not fresh:
                 break
-            m, s = self._predict(models, fresh, search_space)
+            m, s = self._predict(models, fresh, search_space, kind)
             candidates += fresh
             mean, spread = np.vstack([mean, m]), np.vstack([spread, s])
-        optimistic = mean + self.exploration * spread
+        optimistic = mean + exploration * spread
         if scores.shape[1] == 1:
             best = np.flatnonzero(optimistic[:, 0] == optimistic[:, 0].max())
             return candidates[int(best[rng.integers(len(best))])]
@@ -248,14 +257,16 @@ class PredictorEvolutionSampler(BaseSampler):
         completed: list[FrozenTrial],
         scores: np.ndarray,
         candidates: list[dict[str, Any]],
+        kind: str,
+        exploration: float,
     ) -> dict[str, Any]:
         """The local candidate the predictor likes best (any of them with ``local_predictor=False``)."""
         if not self.local_predictor or len(candidates) == 1:
             return candidates[int(rng.integers(len(candidates)))]
-        features = np.stack([self._encode(t.params, search_space) for t in completed])
-        model = fit_ensemble(self.predictor, features, scores[:, 0], self.ensemble_size, rng)
-        mean, spread = self._predict([model], candidates, search_space)
-        optimistic = mean[:, 0] + self.exploration * spread[:, 0]
+        features = np.stack([self._encode(t.params, search_space, kind) for t in completed])
+        model = fit_ensemble(kind, features, scores[:, 0], self.ensemble_size, rng)
+        mean, spread = self._predict([model], candidates, search_space, kind)
+        optimistic = mean[:, 0] + exploration * spread[:, 0]
         best = np.flatnonzero(optimistic == optimistic.max())
         return candidates[int(best[rng.integers(len(best))])]
 
@@ -289,9 +300,9 @@ class PredictorEvolutionSampler(BaseSampler):
 
     def _predict(
         self, models: list[Any], candidates: list[dict[str, Any]],
-        search_space: dict[str, BaseDistribution],
+        search_space: dict[str, BaseDistribution], kind: str,
     ) -> tuple[np.ndarray, np.ndarray]:
-        features = np.stack([self._encode(c, search_space) for c in candidates])
+        features = np.stack([self._encode(c, search_space, kind) for c in candidates])
         predictions = [model.predict(features) for model in models]
         return (np.stack([m for m, _ in predictions], axis=1),
                 np.stack([s for _, s in predictions], axis=1))
@@ -307,7 +318,7 @@ class PredictorEvolutionSampler(BaseSampler):
         return {n: v for n, v in canonical(Architecture(dict(params))).items() if n in search_space}
 
     def _whole_space(self, search_space: dict[str, BaseDistribution]) -> Any:
-        """Every canonical architecture within the study's choices, their keys and codes.
+        """Every canonical architecture within the study's choices, and their keys.
 
         ``None`` when the space is unknown, has ranges, has choices the study
         does not ask for, or holds more than ``exhaustive_limit`` architectures.
@@ -324,17 +335,29 @@ class PredictorEvolutionSampler(BaseSampler):
                     if all(d._contains(d.to_internal_repr(arch[n])) for n, d in search_space.items()):
                         params = self._canonical(arch, search_space)
                         archs.setdefault(_key(params, search_space), params)
-                keys = list(archs)
-                codes = np.stack([self._encode(archs[k], search_space) for k in keys])
-                self._spaces[memo] = ([archs[k] for k in keys], keys, codes)
+                self._spaces[memo] = (list(archs.values()), list(archs))
         return self._spaces[memo]
 
-    def _encode(self, params: Mapping[str, Any], search_space: dict[str, BaseDistribution]) -> np.ndarray:
+    def _settings(self, single: bool) -> tuple[str, float]:
+        """Predictor kind and exploration: ``auto`` and ``None`` pick the measured best.
+
+        On NAS-Bench-201 (``benchmarks/nb201_search.py``): ``ard`` with 4.0 for one
+        objective; ``gp`` with 2.0 for accuracy vs latency.
+        """
+        kind = self.predictor if self.predictor != "auto" else ("ard" if single else "gp")
+        exploration = self.exploration if self.exploration is not None else (4.0 if single else 2.0)
+        return kind, exploration
+
+    def _encode(self, params: Mapping[str, Any], search_space: dict[str, BaseDistribution],
+                kind: str) -> np.ndarray:
+        """Predictor features: choice codes for ``ard``, else ``space.encode``."""
         # A memo of a pure function (not search state): encoding is the slow part of a pool.
-        key = _key(params, search_space)
+        key = (kind == "ard", *_key(params, search_space))
         code = self._codes.get(key)
         if code is None:
-            if self.space is not None:
+            if kind == "ard":
+                code = _choice_codes(params, search_space)
+            elif self.space is not None:
                 from nas.architecture import Architecture
 
                 code = np.asarray(self.space.encode(Architecture(dict(params))), dtype=np.float64)
@@ -509,6 +532,18 @@ def _mutate(rng: np.random.Generator, dist: BaseDistribution, current: Any) -> A
     return current
 
 
+def _choice_codes(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> np.ndarray:
+    """One number per choice (for ``ard``): a categorical's index, a range scaled to [0, 1]."""
+    parts = []
+    for name in sorted(search_space):
+        dist, value = search_space[name], params[name]
+        if isinstance(dist, CategoricalDistribution):
+            parts.append(float(dist.to_internal_repr(value)))
+        else:
+            parts.extend(_encode_by_distribution({name: value}, {name: dist}))
+    return np.asarray(parts, dtype=np.float64)
+
+
 def _encode_by_distribution(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> np.ndarray:
     """One-hot categoricals, ranges scaled to [0, 1] (log ranges in log space)."""
     parts: list[float] = []
@@ -531,9 +566,9 @@ def predictor_evolution_sampler(
     space: Any,
     directions: list[str],
     n_startup_trials: int = 10,
-    predictor: str = "gp",
+    predictor: str = "auto",
     ensemble_size: int = 3,
-    exploration: float = 2.0,
+    exploration: float | None = None,
     top_k: int = 5,
     pool_size: int = 500,
     n_generations: int = 2,

@@ -109,6 +109,9 @@ def test_every_predictor_ranks_the_table(kind, nb201):
              for row in rng.choice(["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
                                     "avg_pool_3x3"], size=(160, 6))]
     x = np.stack([space.encode(a) for a in archs]).astype(float)
+    if kind == "ard":  # a GP on the choices themselves: one op code per edge
+        ops = list(space.choices()["edge_0"].values)
+        x = np.array([[ops.index(a[n]) for n in sorted(a)] for a in archs], dtype=float)
     y = np.array([lookup(task, a).metrics["val_accuracy"] for a in archs])
     model = fit_ensemble(kind, x[:120], y[:120], 3, rng)
     mean, spread = model.predict(x[120:])
