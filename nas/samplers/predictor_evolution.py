@@ -576,7 +576,7 @@ def predictor_evolution_sampler(
     local_predictor: bool = False,
     exhaustive_limit: int = 20_000,
 ) -> optuna.samplers.BaseSampler:
-    """Predictor-guided evolution (LINAS, Cummings et al. 2022) with local search for one objective."""
+    """Predictor-guided evolution (LINAS, Cummings et al. 2022): a GP ranks the space or an evolved pool."""
     return PredictorEvolutionSampler(
         space, n_startup_trials=n_startup_trials, predictor=predictor,
         ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
