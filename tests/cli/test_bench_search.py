@@ -1,0 +1,28 @@
+"""``nas bench search``: seeded searches on the NAS-Bench-201 table write the results, table and plot."""
+
+import csv
+
+
+def test_writes_one_row_per_sampler_seed_and_query_count(nas_cli, tmp_path):
+    out = tmp_path / "bench"
+    done = nas_cli("bench", "search", "--space", "nb201", "--dataset", "cifar10",
+                   "--sampler", "random,evolution", "--queries", "5,12", "--seeds", "2",
+                   "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    with open(out / "results.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["sampler"], r["seed"], r["queries"]) for r in rows} == {
+        (s, str(seed), str(q)) for s in ("random", "evolution") for seed in (0, 1) for q in (5, 12)
+    }
+    # Test accuracies of real table rows (CIFAR-10 tops out at 94.37%).
+    assert all(10.0 <= float(r["best_test_acc"]) <= 94.37 for r in rows)
+    table = (out / "table.md").read_text(encoding="utf-8")
+    assert "| random |" in table and "| evolution |" in table and "12 queries" in table
+    assert (out / "regret.png").stat().st_size > 0
+    assert "| random |" in done.stdout
+
+
+def test_a_space_without_a_table_is_a_one_line_error(nas_cli, tmp_path):
+    done = nas_cli("bench", "search", "--space", "gnn", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --space: 'gnn' has no tabular benchmark; allowed: nb201"
