@@ -32,7 +32,7 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from nas.errors import ConfigError
@@ -162,7 +162,9 @@ def _never_beaten(storage: Any, study_id: int, older_than: float) -> list[int]:
     """RUNNING trials without any heartbeat, started more than ``older_than`` s ago."""
     import sqlalchemy as sa
 
-    cutoff = datetime.now() - timedelta(seconds=older_than)  # Optuna stores local time
+    from nas.store._trial_writes import optuna_now
+
+    cutoff = optuna_now() - timedelta(seconds=older_than)
     query = sa.text(
         "SELECT t.trial_id FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id "
         "WHERE t.study_id = :study AND t.state = 'RUNNING' AND h.trial_id IS NULL "

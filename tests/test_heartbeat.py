@@ -115,3 +115,20 @@ def test_bad_heartbeat_settings_are_one_line_config_errors(monkeypatch, interval
     with pytest.raises(ConfigError, match=expected) as caught:
         heartbeat_settings()
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT-9", "Etc/GMT+5"])  # 9 h east, 5 h west of UTC
+def test_a_trial_lost_before_its_first_beat_is_judged_by_its_age_in_any_time_zone(
+        study, monkeypatch, zone):
+    # Optuna 5 stores datetime_start as naive UTC: compared with local time, a fresh trial
+    # looked 9 hours old east of UTC (failed at once) and a dead one never aged west of it.
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        trial = _ask(study)
+        assert fail_dead_trials(study) == []
+        time.sleep(2 * GRACE + 0.3)
+        assert fail_dead_trials(study) == [trial.number]
+    finally:
+        monkeypatch.undo()
+        time.tzset()

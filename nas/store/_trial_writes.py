@@ -32,7 +32,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["TrialWriter"]
+__all__ = ["TrialWriter", "optuna_now"]
+
+
+def optuna_now() -> datetime:
+    """Now, as the installed Optuna stores trial times: naive UTC since Optuna 5, naive local before.
+
+    Anything compared with or written next to ``datetime_start`` must use this,
+    or a machine east or west of UTC is off by its offset.
+    """
+    from optuna.storages._rdb import models
+
+    trials = models.TrialModel.__table__
+    column = models.TrialModel.__mapper__.get_property_by_column(trials.c.datetime_complete)
+    utc_times = column.key != "datetime_complete"
+    return datetime.now(UTC).replace(tzinfo=None) if utc_times else datetime.now()
 
 
 class TrialWriter:
@@ -116,8 +130,7 @@ class TrialWriter:
             with self._rdb.engine.begin() as conn:
                 # The guarded UPDATE first: it takes the write lock (the row's on
                 # PostgreSQL, the database's on SQLite) and checks the state at once.
-                now = datetime.now(UTC).replace(tzinfo=None) if sql.utc_times else datetime.now()
-                if conn.execute(sql.finish, {"id": trial_id, "now": now}).rowcount != 1:
+                if conn.execute(sql.finish, {"id": trial_id, "now": optuna_now()}).rowcount != 1:
                     raise UpdateFinishedTrialError(
                         f"Trial#{trial.number} has already finished and can not be updated."
                     )
@@ -202,10 +215,6 @@ class _Statements:
             .limit(1)
         )
         self.insert_params = insert(params)
-        # Optuna 5 keeps trial times as naive UTC (behind a property), earlier versions
-        # as naive local time: datetime_complete must match the trial's datetime_start.
-        column = models.TrialModel.__mapper__.get_property_by_column(trials.c.datetime_complete)
-        self.utc_times = column.key != "datetime_complete"
         self.finish = (
             sa.update(trials)
             .where(by_id, trials.c.state == TrialState.RUNNING)
