@@ -162,7 +162,7 @@ def _never_beaten(storage: Any, study_id: int, older_than: float) -> list[int]:
     """RUNNING trials without any heartbeat, started more than ``older_than`` s ago."""
     import sqlalchemy as sa
 
-    from nas.store._trial_writes import optuna_now
+    from nas.store import optuna_now
 
     cutoff = optuna_now() - timedelta(seconds=older_than)
     query = sa.text(

@@ -20,7 +20,7 @@ from nas.store._read import (
     pareto_mask,
     study_info,
 )
-from nas.store._trial_writes import TrialWriter
+from nas.store._trial_writes import TrialWriter, optuna_now
 from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ProxyCacheEntry",
     "SupernetCheckpoint",
     "TrialWriter",
+    "optuna_now",
     "list_studies",
     "load_trials",
     "migrate",

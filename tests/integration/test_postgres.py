@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-from datetime import datetime
 
 import pytest
 
+from nas.store import optuna_now
 from tests.integration.conftest import (
     SLOW_STUDY,
     TABULAR_STUDY,
@@ -109,7 +109,7 @@ def test_killed_worker_trial_is_failed_within_two_intervals_and_retried(postgres
 
         killed = wait_for("the victim to run a trial beside the survivor", victim_mid_trial, 120)
         os.kill(victim.pid, signal.SIGKILL)
-        killed_at = datetime.now()  # Optuna stores local naive times
+        killed_at = optuna_now()  # in the time convention Optuna stores datetime_complete in
         victim.wait(timeout=10)
 
         def failed():
