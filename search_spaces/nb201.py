@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "path_encoding",
     "param_count",
     "flop_count",
+    "live_edges",
 ]
 
 EDGE_NAMES: tuple[str, ...] = tuple(f"edge_{k}" for k in range(len(EDGES)))
@@ -95,20 +97,32 @@ class NB201Space(SearchSpace):
         so a search can skip those equivalent to one it has queried.
         """
         arch = self.validate(arch)
-        ops = [str(arch[name]) for name in EDGE_NAMES]
-        live = [op != "none" for op in ops]
-        reached = {0}  # nodes fed by the input (edges are in topological order)
-        for k, (dst, src) in enumerate(EDGES):
-            if live[k] and src in reached:
-                reached.add(dst)
-        feeding = {3}  # nodes that feed the output
-        for k, (dst, src) in reversed(list(enumerate(EDGES))):
-            if live[k] and dst in feeding:
-                feeding.add(src)
-        return Architecture({
-            name: op if live[k] and EDGES[k][1] in reached and EDGES[k][0] in feeding else "none"
-            for k, (name, op) in enumerate(zip(EDGE_NAMES, ops))
-        })
+        live = live_edges([str(arch[name]) for name in EDGE_NAMES])
+        return Architecture({name: arch[name] if live[k] else "none"
+                             for k, name in enumerate(EDGE_NAMES)})
+
+
+def live_edges(ops: Sequence[str], signal_from_zero: Collection[str] = ()) -> tuple[bool, ...]:
+    """Which edges of a cell with ``ops`` can change its output.
+
+    An edge is live when its op is not ``none``, its source node carries signal
+    (reached from the input by live edges, or, for an op in ``signal_from_zero``,
+    whatever it reads: a convolution's batch norm turns zeros into a constant),
+    and its destination reaches the output by live edges. Edges are in
+    topological order, so one pass forward and one backward decide it.
+    """
+    carries_signal = {0}
+    forward = []
+    for (dst, src), op in zip(EDGES, ops):
+        forward.append(op != "none" and (src in carries_signal or op in signal_from_zero))
+        if forward[-1]:
+            carries_signal.add(dst)
+    feeding = {3}  # nodes whose value reaches the output
+    for k in reversed(range(len(EDGES))):
+        dst, src = EDGES[k]
+        if forward[k] and dst in feeding:
+            feeding.add(src)
+    return tuple(forward[k] and EDGES[k][0] in feeding for k in range(len(EDGES)))
 
 
 def arch_to_string(arch: Architecture) -> str:

@@ -32,14 +32,15 @@ import torch.nn.functional as F
 from nas.architecture import Architecture
 from search_spaces import Batch, SearchSpace, TaskSpec
 from search_spaces._nb201_network import EDGES, NB201Cell, ReLUConvBN
+from search_spaces.nb201 import live_edges
 from supernets._base import Supernet, _key
 from supernets._registry import register_supernet
 from supernets.elastic import is_batch_norm, own_state
 
 __all__ = ["NB201Supernet", "live_ops"]
 
-#: ops that map an all-zero input to all zeros
-_ZERO_TO_ZERO = frozenset({"none", "skip_connect", "avg_pool_3x3"})
+#: ops that map an all-zero input to something else (their batch norm adds a constant)
+_CONVOLUTIONS = frozenset({"nor_conv_1x1", "nor_conv_3x3"})
 _EDGE = re.compile(r"^cells\.\d+\.edges\.(\d+)(\.|$)")
 
 
@@ -244,20 +245,9 @@ def live_ops(ops: Sequence[str]) -> tuple[str | None, ...]:
     """``ops`` with ``None`` for each edge that cannot change the cell's output.
 
     That is a ``none`` edge, an edge whose output reaches node 3 by no other
-    live edge, and a skip or pooling edge leaving a node that is always zero
-    (every input edge ``none`` or such). A convolution edge leaving a zero node
-    stays: its batch norm turns zeros into a constant.
+    live edge, and a skip or pooling edge leaving a node that is always zero.
+    A convolution edge leaving a zero node stays: its batch norm turns zeros
+    into a constant (``NB201Space.canonical``, NAS-Bench-201's own rule, drops it).
     """
-    nonzero = {0}
-    live = []
-    for (dst, src), op in zip(EDGES, ops):
-        live.append(op != "none" and (src in nonzero or op not in _ZERO_TO_ZERO))
-        if live[-1]:
-            nonzero.add(dst)
-    feeding = {3}  # nodes whose value reaches the output
-    for k in reversed(range(len(EDGES))):
-        dst, src = EDGES[k]
-        if live[k] and dst in feeding:
-            feeding.add(src)
-    return tuple(op if live[k] and dst in feeding else None
-                 for k, ((dst, _), op) in enumerate(zip(EDGES, ops)))
+    live = live_edges(ops, signal_from_zero=_CONVOLUTIONS)
+    return tuple(op if keep else None for op, keep in zip(ops, live))
