@@ -23,6 +23,7 @@ Other storages (in-memory, journal) get Optuna's own calls.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,12 +42,17 @@ def optuna_now() -> datetime:
     Anything compared with or written next to ``datetime_start`` must use this,
     or a machine east or west of UTC is off by its offset.
     """
+    return datetime.now(UTC).replace(tzinfo=None) if _optuna_stores_utc() else datetime.now()
+
+
+@functools.cache
+def _optuna_stores_utc() -> bool:
+    # Optuna 5 maps the column to a private attribute behind a UTC-converting property.
     from optuna.storages._rdb import models
 
     trials = models.TrialModel.__table__
     column = models.TrialModel.__mapper__.get_property_by_column(trials.c.datetime_complete)
-    utc_times = column.key != "datetime_complete"
-    return datetime.now(UTC).replace(tzinfo=None) if utc_times else datetime.now()
+    return column.key != "datetime_complete"
 
 
 class TrialWriter:
