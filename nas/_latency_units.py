@@ -71,15 +71,15 @@ def mobilenet_covering(space: Any) -> Iterable[Architecture]:
         name[: -len("_kernel")]: (name, name[: -len("_kernel")] + "_expand")
         for name in choices if name.endswith("_kernel")
     }
-    combos = {block: list(itertools.product(_grid(choices[k]), _grid(choices[e])))
+    combos = {block: list(itertools.product(choices[k].grid(), choices[e].grid()))
               for block, (k, e) in blocks.items()}
     count = max(len(c) for c in combos.values())
-    for width in _grid(choices["width_mult"]):
+    for width in choices["width_mult"].grid():
         for t in range(count):
             arch: dict[str, Any] = {"width_mult": width}
             for name in choices:
                 if name.endswith("_depth"):
-                    arch[name] = max(_grid(choices[name]))
+                    arch[name] = max(choices[name].grid())
             for block, (kernel, expand) in blocks.items():
                 arch[kernel], arch[expand] = combos[block][t % len(combos[block])]
             yield Architecture(arch)
@@ -145,19 +145,15 @@ def transformer_covering(depth_name: str) -> Callable[[Any], Iterable[Architectu
         for name in choices:
             if name.startswith("layer"):
                 layers.setdefault(name.split("_", 1)[0], []).append(name)
-        combos = {layer: list(itertools.product(*(_grid(choices[n]) for n in names)))
+        combos = {layer: list(itertools.product(*(choices[n].grid() for n in names)))
                   for layer, names in layers.items()}
         count = max((len(c) for c in combos.values()), default=1)
-        for values in itertools.product(*(_grid(choices[n]) for n in globals_)):
+        for values in itertools.product(*(choices[n].grid() for n in globals_)):
             for t in range(count):
                 arch: dict[str, Any] = dict(zip(globals_, values))
-                arch[depth_name] = max(_grid(choices[depth_name]))
+                arch[depth_name] = max(choices[depth_name].grid())
                 for layer, names in layers.items():
                     arch.update(zip(names, combos[layer][t % len(combos[layer])]))
                 yield Architecture(arch)
 
     return covering
-
-
-def _grid(choice: Any) -> list[Any]:
-    return list(choice.values) if hasattr(choice, "values") else choice.grid()

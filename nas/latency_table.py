@@ -338,16 +338,13 @@ def _seeded_archs(space: SearchSpace, count: int, seed: int) -> list[Architectur
     rng = random.Random(seed)
     archs: list[Architecture] = []
     while len(archs) < count:
-        arch = Architecture({n: rng.choice(_grid(c)) for n, c in space.choices().items()})
+        arch = Architecture({n: rng.choice(c.grid()) for n, c in space.choices().items()})
         try:
             archs.append(space.validate(arch))
         except Exception:  # noqa: BLE001 - an invalid combination: draw again
             continue
     return archs
 
-
-def _grid(choice: Any) -> list[Any]:
-    return list(choice.values) if hasattr(choice, "values") else choice.grid()
 
 
 def _chain_pass(units: list[tuple[str, Any]], example: Any, device: str,

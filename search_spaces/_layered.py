@@ -24,11 +24,7 @@ from nas.architecture import Architecture
 from nas.errors import ConfigError, InvalidArchitecture
 from search_spaces._base import Categorical, SearchSpace
 
-__all__ = ["LayeredSpace", "grid_of"]
-
-
-def grid_of(choice: Any) -> list[Any]:
-    return list(choice.values) if isinstance(choice, Categorical) else choice.grid()
+__all__ = ["LayeredSpace"]
 
 
 class LayeredSpace(SearchSpace):
@@ -57,12 +53,12 @@ class LayeredSpace(SearchSpace):
         others = [n for n in choices if n not in depths]
         base = dict(self.default())
         total = 0
-        for values in itertools.product(*(grid_of(choices[n]) for n in depths)):
+        for values in itertools.product(*(choices[n].grid() for n in depths)):
             arch = Architecture({**base, **dict(zip(depths, values))})
             count = 1
             for name in others:
                 if self.is_active(name, arch):
-                    count *= len(grid_of(choices[name]))
+                    count *= len(choices[name].grid())
             total += count
         return total
 
@@ -70,10 +66,10 @@ class LayeredSpace(SearchSpace):
         """Reject overrides under which some combination cannot be built (ConfigError)."""
 
     def largest(self) -> Architecture:
-        return Architecture({n: max(grid_of(c)) for n, c in self.choices().items()})
+        return Architecture({n: max(c.grid()) for n, c in self.choices().items()})
 
     def smallest(self) -> Architecture:
-        return Architecture({n: min(grid_of(c)) for n, c in self.choices().items()})
+        return Architecture({n: min(c.grid()) for n, c in self.choices().items()})
 
     def encode(self, arch: Architecture) -> np.ndarray:
         """The base one-hot/scaled encoding with the choices of inactive layers zeroed."""
@@ -91,13 +87,13 @@ class LayeredSpace(SearchSpace):
         """Every heads value must divide every dim value, so sampling never fails."""
         choices = self.choices()
         for heads_name in heads_names:
-            for heads in grid_of(choices[heads_name]):
-                for dim in grid_of(choices[dim_name]):
+            for heads in choices[heads_name].grid():
+                for dim in choices[dim_name].grid():
                     if int(heads) <= 0 or int(dim) % int(heads):
                         raise ConfigError(
                             f"space.choices.{heads_name}: {heads} heads do not divide "
                             f"{dim_name} {dim}; every heads value must divide every "
-                            f"{dim_name} value ({', '.join(map(str, grid_of(choices[dim_name])))})"
+                            f"{dim_name} value ({', '.join(map(str, choices[dim_name].grid()))})"
                         )
 
     def _check_arch_heads(self, arch: Architecture, dim: int, heads_names: list[str]) -> None:

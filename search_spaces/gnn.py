@@ -89,9 +89,7 @@ class GNNSpace(SearchSpace):
         arch = dict(self.default())
         for name in ("pre_layers", "mp_layers", "post_layers", "hidden_dim", "heads",
                      "propagation_steps"):
-            choice = choices[name]
-            values = choice.grid() if not isinstance(choice, Categorical) else list(choice.values)
-            arch[name] = pick(values)
+            arch[name] = pick(choices[name].grid())
         big = pick is max
         for name, wanted in (("skip", "concat" if big else "none"),
                              ("batch_norm", big), ("activation", "prelu" if big else "relu")):

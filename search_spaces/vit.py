@@ -37,7 +37,7 @@ import torch.nn as nn
 from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, TaskSpec
-from search_spaces._layered import LayeredSpace, grid_of
+from search_spaces._layered import LayeredSpace
 from search_spaces._registry import register_space
 from search_spaces._transformer import TransformerBlock
 
@@ -86,7 +86,7 @@ class ViTSpace(LayeredSpace):
         return self._with_patch(super().smallest(), max)
 
     def _with_patch(self, arch: Architecture, pick: Any) -> Architecture:
-        return arch.replace(patch_size=pick(grid_of(self.choices()["patch_size"])))
+        return arch.replace(patch_size=pick(self.choices()["patch_size"].grid()))
 
     def check(self, arch: Architecture) -> None:
         if int(arch["depth"]) > MAX_DEPTH:

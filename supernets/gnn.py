@@ -39,7 +39,6 @@ import torch
 
 from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
-from search_spaces import Categorical
 from supernets._base import Supernet, _key, _layers_with_state
 from supernets._registry import register_supernet
 from supernets.elastic import own_state
@@ -89,9 +88,9 @@ class GNNSupernet(Supernet):
         selects weights; every other choice is uniform. Shuffled order.
         """
         choices = self.space.choices()
-        depths = _values(choices["mp_layers"])
+        depths = choices["mp_layers"].grid()
         deep = [d for d in depths if int(d) > 0]
-        groups: list[Any] = list(_values(choices["conv"])) if deep else []
+        groups: list[Any] = list(choices["conv"].grid()) if deep else []
         if 0 in depths:
             groups.append(None)
         return [self._fair_arch(groups[i], deep, rng) for i in rng.permutation(len(groups))]
@@ -117,15 +116,14 @@ class GNNSupernet(Supernet):
 
     @property
     def _widest(self) -> int:
-        return max(int(h) for h in _values(self.space.choices()["hidden_dim"]))
+        return max(int(h) for h in self.space.choices()["hidden_dim"].grid())
 
     def covering_archs(self) -> list[Architecture]:
         choices = self.space.choices()
         largest = dict(self.space.largest())
 
         def values(name: str) -> list:
-            choice = choices[name]
-            return list(choice.values) if isinstance(choice, Categorical) else choice.grid()
+            return choices[name].grid()
 
         heads = sorted(set(values("heads")))
         post = sorted(set(values("post_layers")))
@@ -140,10 +138,6 @@ class GNNSupernet(Supernet):
             arch = dict(largest, conv=conv, skip=skip, heads=head, post_layers=n_post)
             out.append(Architecture(arch))
         return list(dict.fromkeys(out))
-
-
-def _values(choice: Any) -> list:
-    return list(choice.values) if isinstance(choice, Categorical) else choice.grid()
 
 
 def _concat_blocks(arch: Architecture, layer: str) -> int:

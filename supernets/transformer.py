@@ -17,7 +17,6 @@ size (slots ``patch<p>/…``), sharing every block behind them.
 from __future__ import annotations
 
 from nas.architecture import Architecture
-from search_spaces._layered import grid_of
 from supernets._base import Supernet
 from supernets._registry import register_supernet
 
@@ -35,7 +34,7 @@ class ViTSupernet(Supernet):
 
     def covering_archs(self) -> list[Architecture]:
         largest = self.space.largest()
-        patches = sorted(grid_of(self.space.choices()["patch_size"]))
+        patches = sorted(self.space.choices()["patch_size"].grid())
         return [largest, *(largest.replace(patch_size=p) for p in patches
                            if p != largest["patch_size"])]
 
