@@ -45,10 +45,9 @@ def main() -> None:
 
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.evaluators.tabular import lookup
-    from nas.supernet_ranking import preset_for, with_overrides
+    from nas.supernet_ranking import prepare, preset_for, score_archs, seeded_archs, with_overrides
     from nas.tasks import create_task
-    from search_spaces import create_space
-    from supernets import create_supernet, random_arch
+    from supernets import create_supernet
     from supernets.training import SupernetSettings, SupernetTrainer
 
     preset = with_overrides(preset_for("nb201", "cifar10-subset"), epochs=args.epochs, lr=args.lr,
@@ -57,14 +56,12 @@ def main() -> None:
                             bn_batches=args.bn_batches)
     data = {"data_dir": args.data_dir} if args.data_dir else {}
     torch.manual_seed(args.seed)
-    space = create_space("nb201", preset.space_choices)
-    task = create_task("cifar10-subset", seed=args.seed, **preset.task_params, **data)
-    spec = task.prepare(args.device)
+    space, task, spec = prepare("nb201", "cifar10-subset", preset, seed=args.seed,
+                                data_dir=args.data_dir, device=args.device)
     table = create_task("nb201-cifar10", seed=args.seed, **data)
     table.prepare("cpu")
 
-    rng = np.random.default_rng(args.seed)
-    archs = list(dict.fromkeys(random_arch(space, rng) for _ in range(args.n_archs)))
+    archs = seeded_archs(space, args.n_archs, args.seed)
     reference = [lookup(table, arch).metrics["val_accuracy"] for arch in archs]
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   device=args.device, seed=args.seed)
@@ -82,7 +79,7 @@ def main() -> None:
         trained += time.perf_counter() - tick
         if trainer.epoch not in checkpoints:
             continue
-        scores = [evaluator.score(supernet, arch)["val_accuracy"] for arch in archs]
+        scores, _ = score_archs(evaluator, supernet, archs)
         supernet.train()
         print(f"epoch {trainer.epoch}: loss {loss:.4f} "
               f"kendall {kendalltau(scores, reference).statistic:.3f} "

@@ -133,11 +133,8 @@ def rank_supernet(
 
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet_training import load_supernet
-    from nas.tasks import create_task
-    from search_spaces import create_space
     from supernets import create_supernet
     from supernets.checkpoint import save_checkpoint
-    from supernets.sampling import random_arch
     from supernets.training import SupernetSettings, SupernetTrainer
 
     if n_archs < 2:
@@ -146,12 +143,8 @@ def rank_supernet(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    space = create_space(space_name, preset.space_choices)
-    task_params = dict(preset.task_params)
-    if data_dir is not None:
-        task_params["data_dir"] = str(data_dir)
-    task = create_task(task_name, seed=seed, **task_params)
-    spec = task.prepare(device)
+    space, task, spec = prepare(space_name, task_name, preset, seed=seed, data_dir=data_dir,
+                                device=device)
 
     start = time.perf_counter()
     if checkpoint is not None:
@@ -167,18 +160,10 @@ def rank_supernet(
         save_checkpoint(out / "supernet.pt", trainer.state_dict(), supernet, task.name)
         train_seconds = time.perf_counter() - start
 
-    rng = np.random.default_rng(seed)
-    archs = list(dict.fromkeys(random_arch(space, rng) for _ in range(n_archs)))
+    archs = seeded_archs(space, n_archs, seed)
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   device=device, seed=seed)
-    sign = 1.0 if task.higher_is_better else -1.0
-    supernet_scores, supernet_times = [], []
-    supernet.eval()
-    for arch in archs:
-        tick = time.perf_counter()
-        values = evaluator.score(supernet, arch)
-        supernet_times.append(time.perf_counter() - tick)
-        supernet_scores.append(sign * values[f"val_{task.metric}"])
+    supernet_scores, supernet_times = score_archs(evaluator, supernet, archs)
 
     from scipy.stats import kendalltau, spearmanr
 
@@ -205,6 +190,42 @@ def rank_supernet(
     )
     _write(out, result)
     return result
+
+
+def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
+            data_dir: str | Path | None, device: str) -> tuple[Any, Any, Any]:
+    """The preset's (narrowed) space, its task and the task's spec, data on ``device``."""
+    from nas.tasks import create_task
+    from search_spaces import create_space
+
+    space = create_space(space_name, preset.space_choices)
+    task_params = dict(preset.task_params)
+    if data_dir is not None:
+        task_params["data_dir"] = str(data_dir)
+    task = create_task(task_name, seed=seed, **task_params)
+    return space, task, task.prepare(device)
+
+
+def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
+    """The benchmark's architectures: ``n_archs`` seeded random draws, duplicates dropped."""
+    from supernets.sampling import random_arch
+
+    rng = np.random.default_rng(seed)
+    return list(dict.fromkeys(random_arch(space, rng) for _ in range(n_archs)))
+
+
+def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
+    """Each arch's supernet score (higher is better) and the seconds each took, in eval mode."""
+    task = evaluator.task
+    sign = 1.0 if task.higher_is_better else -1.0
+    scores, seconds = [], []
+    supernet.eval()
+    for arch in archs:
+        tick = time.perf_counter()
+        values = evaluator.score(supernet, arch)
+        seconds.append(time.perf_counter() - tick)
+        scores.append(sign * values[f"val_{task.metric}"])
+    return scores, seconds
 
 
 def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: int, device: str,
