@@ -50,20 +50,11 @@ VARIANTS = {
 
 
 def _setup(data_dir: str):
-    import numpy as np
-
-    from nas.supernet_ranking import preset_for
-    from nas.tasks import create_task
-    from search_spaces import create_space
-    from supernets.sampling import random_arch
+    from nas.supernet_ranking import prepare, preset_for, seeded_archs
 
     preset = preset_for("gnn", "cora")
-    space = create_space("gnn", preset.space_choices)
-    task = create_task("cora", seed=0, data_dir=data_dir)
-    task.prepare("cpu")
-    rng = np.random.default_rng(0)  # as rank_supernet(seed=0) draws them
-    archs = list(dict.fromkeys(random_arch(space, rng) for _ in range(N_ARCHS)))
-    return preset, space, task, archs
+    space, task, _ = prepare("gnn", "cora", preset, seed=0, data_dir=data_dir, device="cpu")
+    return preset, space, task, seeded_archs(space, N_ARCHS, 0)  # as rank_supernet(seed=0)
 
 
 def standalone_curves(data_dir: str, seed: int, epochs: int) -> dict[str, dict[str, list[float]]]:
@@ -98,6 +89,7 @@ def supernet_scores(data_dir: str, variant: str, seed: int, epochs: int) -> dict
     import torch
 
     from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet_ranking import score_archs
     from supernets import create_supernet
     from supernets.sampling import random_arch
     from supernets.training import SupernetSettings, SupernetTrainer
@@ -116,8 +108,8 @@ def supernet_scores(data_dir: str, variant: str, seed: int, epochs: int) -> dict
         trainer.run_epoch()
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   seed=seed)
-    supernet.eval()
-    return {a.key: evaluator.score(supernet, a)["val_accuracy"] for a in archs}
+    scores, _ = score_archs(evaluator, supernet, archs)
+    return {a.key: score for a, score in zip(archs, scores)}
 
 
 def _best(curve: dict[str, list[float]], rule: str, epochs: int) -> float:
