@@ -110,11 +110,11 @@ def _standalone_stepper(space, spec, task, settings, device):  # noqa: ANN001, A
     import torch
 
     from supernets import random_arch
+    from supernets.training import _optimizer
 
     rng = np.random.default_rng(0)
     models = [space.build(random_arch(space, rng), spec).to(device).train() for _ in range(20)]
-    optimizers = [torch.optim.SGD(m.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                  nesterov=True, weight_decay=settings.weight_decay) for m in models]
+    optimizers = [_optimizer(m, settings) for m in models]  # as the supernet trainer builds it
     count = [0]
 
     def step(batch):  # noqa: ANN001, ANN202
