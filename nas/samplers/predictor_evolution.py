@@ -205,8 +205,7 @@ class PredictorEvolutionSampler(BaseSampler):
                     mean, spread = model.predict(np.stack(
                         [self._encode(archs[i], search_space, kind) for i in rows]))
                     optimistic = mean + exploration * spread
-                    best = np.flatnonzero(optimistic == optimistic.max())
-                    return dict(archs[int(rows[best[rng.integers(len(best))]])])
+                    return dict(archs[int(rows[_best_index(optimistic, rng)])])
             models = [model]
         else:
             features = np.stack([self._encode(t.params, search_space, kind) for t in completed])
@@ -246,8 +245,7 @@ class PredictorEvolutionSampler(BaseSampler):
             mean, spread = np.vstack([mean, m]), np.vstack([spread, s])
         optimistic = mean + exploration * spread
         if scores.shape[1] == 1:
-            best = np.flatnonzero(optimistic[:, 0] == optimistic[:, 0].max())
-            return candidates[int(best[rng.integers(len(best))])]
+            return candidates[_best_index(optimistic[:, 0], rng)]
         return candidates[_best_hypervolume_gain(scores, optimistic, rng)]
 
     def _pick(
@@ -267,8 +265,7 @@ class PredictorEvolutionSampler(BaseSampler):
         model = fit_ensemble(kind, features, scores[:, 0], self.ensemble_size, rng)
         mean, spread = self._predict([model], candidates, search_space, kind)
         optimistic = mean[:, 0] + exploration * spread[:, 0]
-        best = np.flatnonzero(optimistic == optimistic.max())
-        return candidates[int(best[rng.integers(len(best))])]
+        return candidates[_best_index(optimistic, rng)]
 
     def _grow(
         self,
@@ -414,6 +411,12 @@ def _local_candidates(
         if out:
             return out
     return []
+
+
+def _best_index(values: np.ndarray, rng: np.random.Generator) -> int:
+    """The index of the largest value, ties broken at random."""
+    best = np.flatnonzero(values == values.max())
+    return int(best[rng.integers(len(best))])
 
 
 def _best_rows(scores: np.ndarray, k: int) -> list[int]:
