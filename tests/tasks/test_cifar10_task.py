@@ -87,5 +87,29 @@ def test_bad_params_and_missing_files_say_why(tmp_path, data_dir):
         create_task("cifar10-subset", data_dir=data_dir, batch_size=0)
     with pytest.raises(ConfigError, match="known: batch_size"):
         create_task("cifar10-subset", data_dir=data_dir, batchsize=4)
+    with pytest.raises(ConfigError, match="image_size: must be one of 32, 16, 8, got 12"):
+        create_task("cifar10-subset", data_dir=data_dir, image_size=12)
     with pytest.raises(DataError, match="cifar10_train_10000.npz"):
         create_task("cifar10-subset", data_dir=tmp_path).prepare("cpu")
+
+
+def test_image_size_pools_every_split_and_pads_the_crop_to_scale(task, data_dir):
+    small = create_task("cifar10-subset", data_dir=data_dir, seed=3, batch_size=50, train_size=200,
+                        image_size=16)
+    assert small.prepare("cpu").input_size == 16
+    for split in ("train", "val", "test"):
+        full, pooled = task._split(split)[0], small._split(split)[0]
+        # Same images (same seeded split), each 2x2 block averaged.
+        assert torch.allclose(pooled, torch.nn.functional.avg_pool2d(full, 2), atol=1e-6)
+    assert next(iter(small.train_batches(epoch=0))).inputs[0].shape == (50, 3, 16, 16)
+
+
+def test_augment_pad_bounds_the_shift():
+    image = torch.zeros(1, 1, 16, 16)
+    image[0, 0, 8, 8] = 1.0
+    shifts = set()
+    for seed in range(200):
+        out = augment(image, torch.Generator().manual_seed(seed), pad=2)[0, 0]
+        row, col = divmod(int(out.argmax()), 16)
+        shifts.add((row - 8, min(abs(col - 8), abs(col - 7))))  # a flip moves column 8 to 7
+    assert max(abs(r) for r, _ in shifts) == 2 and max(c for _, c in shifts) == 2
