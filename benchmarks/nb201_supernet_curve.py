@@ -31,12 +31,16 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=None)
     parser.add_argument("--val-size", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--image-size", type=int, default=None, help="32, 16 or 8 (preset's).")
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--sampling", default=None)
     parser.add_argument("--bn-batches", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=None,
+                        help="Folder for supernet-e<epoch>.pt at each --eval-at epoch "
+                             "(rank one with nas bench supernet --checkpoint and the same options).")
     args = parser.parse_args()
 
     import numpy as np
@@ -48,10 +52,11 @@ def main() -> None:
     from nas.supernet_ranking import prepare, preset_for, score_archs, seeded_archs, with_overrides
     from nas.tasks import create_task
     from supernets import create_supernet
+    from supernets.checkpoint import save_checkpoint
     from supernets.training import SupernetSettings, SupernetTrainer
 
     preset = with_overrides(preset_for("nb201", "cifar10-subset"), epochs=args.epochs, lr=args.lr,
-                            batch_size=args.batch_size, train_size=args.train_size,
+                            batch_size=args.batch_size, image_size=args.image_size, train_size=args.train_size,
                             val_size=args.val_size, sampling=args.sampling,
                             bn_batches=args.bn_batches)
     data = {"data_dir": args.data_dir} if args.data_dir else {}
@@ -70,7 +75,8 @@ def main() -> None:
     supernet = create_supernet(space, spec, seed=args.seed).to(args.device)
     trainer = SupernetTrainer(supernet, task, settings, seed=args.seed)
     checkpoints = {int(e) for e in args.eval_at.split(",") if e} or {settings.epochs}
-    print(f"nb201 supernet: {len(archs)} archs, batch {task.batch_size}, lr {settings.lr}, "
+    print(f"nb201 supernet: {len(archs)} archs, batch {task.batch_size}, "
+          f"{task.image_size}x{task.image_size} images, lr {settings.lr}, "
           f"{settings.sampling} sampling, {settings.epochs} epochs, device {args.device}")
     trained = 0.0
     while trainer.epoch < settings.epochs:
@@ -79,6 +85,9 @@ def main() -> None:
         trained += time.perf_counter() - tick
         if trainer.epoch not in checkpoints:
             continue
+        if args.out:
+            save_checkpoint(Path(args.out) / f"supernet-e{trainer.epoch}.pt", trainer.state_dict(),
+                            supernet, task.name)
         scores, _ = score_archs(evaluator, supernet, archs)
         supernet.train()
         print(f"epoch {trainer.epoch}: loss {loss:.4f} "

@@ -207,11 +207,19 @@ def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
 
 
 def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
-    """The benchmark's architectures: ``n_archs`` seeded random draws, duplicates dropped."""
+    """The benchmark's architectures: seeded random draws until ``n_archs`` distinct ones.
+
+    A space with fewer distinct architectures gives what ``100 * n_archs`` draws found.
+    """
     from supernets.sampling import random_arch
 
     rng = np.random.default_rng(seed)
-    return list(dict.fromkeys(random_arch(space, rng) for _ in range(n_archs)))
+    archs: dict[Any, None] = {}
+    for _ in range(100 * n_archs):
+        if len(archs) == n_archs:
+            break
+        archs[random_arch(space, rng)] = None
+    return list(archs)
 
 
 def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
@@ -310,7 +318,7 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
             supernet[key] = changes[key]
         changes.pop(key, None)
     task_params = dict(preset.task_params)
-    for key in ("train_size", "val_size", "batch_size"):
+    for key in ("train_size", "val_size", "batch_size", "image_size"):
         if changes.get(key) is not None:
             task_params[key] = changes.pop(key)
         changes.pop(key, None)

@@ -1,22 +1,34 @@
-"""``nas bench supernet`` overrides: learning rate and batch size reach the supernet and the task."""
+"""``nas bench supernet``: overrides reach the supernet and the task; the seeded architectures."""
 
 from __future__ import annotations
 
-from nas.supernet_ranking import preset_for, with_overrides
+from nas.supernet_ranking import preset_for, seeded_archs, with_overrides
 from nas.tasks import create_task
 from supernets.training import SupernetSettings
 
 
 def test_lr_and_batch_size_override_the_preset(data_dir) -> None:
     preset = preset_for("nb201", "cifar10-subset")
-    changed = with_overrides(preset, lr=0.2, batch_size=32, epochs=3)
+    changed = with_overrides(preset, lr=0.2, batch_size=32, epochs=3, image_size=8)
     settings = SupernetSettings.from_mapping(changed.supernet)
     assert (settings.lr, settings.epochs) == (0.2, 3)
     assert settings.sampling == SupernetSettings.from_mapping(preset.supernet).sampling
     task = create_task("cifar10-subset", seed=0, data_dir=str(data_dir), **changed.task_params)
     task.prepare("cpu")
     first = next(iter(task.train_batches(1)))
-    assert first.inputs[0].shape[0] == 32
+    assert first.inputs[0].shape[:3] == (32, 3, 8)
+
+
+def test_seeded_archs_are_distinct_and_as_many_as_asked() -> None:
+    from search_spaces import create_space
+
+    space = create_space("nb201", {})
+    archs = seeded_archs(space, 200, seed=0)  # 200 plain draws hold a duplicate
+    assert len(archs) == len(set(archs)) == 200
+    assert archs[:50] == seeded_archs(space, 50, seed=0)
+    only_edge_0 = {f"edge_{k}": ["none"] for k in range(1, 6)}
+    tiny = create_space("nb201", {**only_edge_0, "edge_0": ["none", "skip_connect"]})
+    assert len(seeded_archs(tiny, 5, seed=0)) == 2  # only two exist
 
 
 def test_unset_overrides_keep_the_preset() -> None:

@@ -31,6 +31,7 @@ def bench_supernet(
         help="Standalone trainings per arch (their mean is the reference); preset by default."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
+    image_size: int = typer.Option(None, "--image-size", help="Image tasks: 32, 16 or 8 pixels."),
     bn_batches: int = typer.Option(None, "--bn-batches", help="Batches for BN recalibration."),
     reuse_standalone: Path = typer.Option(
         None, "--reuse-standalone",
@@ -50,7 +51,7 @@ def bench_supernet(
                             batch_size=batch_size,
                             standalone_epochs=standalone_epochs,
                             standalone_seeds=standalone_seeds, train_size=train_size,
-                            val_size=val_size, bn_batches=bn_batches)
+                            val_size=val_size, image_size=image_size, bn_batches=bn_batches)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone)
