@@ -1,8 +1,9 @@
 """``nas bench search``: samplers' search efficiency on the NAS-Bench-201 table (regret curves).
 
-A front end to ``benchmarks/nb201_search.py`` of a source checkout, which
-runs the seeded searches and writes ``OUT/results.csv``, ``OUT/regret.png``
-and ``OUT/table.md``.
+A front end to :func:`nas.search_benchmark.run_search_benchmark`, which runs
+the seeded searches and writes ``OUT/results.csv``, ``OUT/regret.png`` and
+``OUT/table.md``; ``benchmarks/nb201_search.py`` is the same benchmark as a
+script.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import typer
 
 from nas.cli._bench import bench_app
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "nb201_search.py"
-
 
 @bench_app.command("search")
 def bench_search(
@@ -23,31 +22,32 @@ def bench_search(
     sampler: str = typer.Option("all", "--sampler", help="Comma list of samplers, or 'all'."),
     queries: str = typer.Option("50,100,200", "--queries", help="Comma list of query counts."),
     seeds: int = typer.Option(30, "--seeds", min=1, help="Seeded searches per sampler."),
+    first_seed: int = typer.Option(0, "--first-seed", min=0, help="Seed of the first search."),
     objectives: str = typer.Option("accuracy", "--objectives", help="accuracy, or latency (two objectives)."),
     params: str = typer.Option("{}", "--params", help='JSON: sampler -> params, e.g. {"tpe": {...}}.'),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes."),
+    zc_proxies: str = typer.Option("nwot", "--zc-proxies", help="Proxies of zc-warmstart (comma list)."),
+    zc_pool: int = typer.Option(50, "--zc-pool", min=1, help="Pool scored per seed by zc-warmstart."),
     out: Path = typer.Option(Path("bench-search"), "--out", help="Folder for results.csv, regret.png, table.md."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
 ) -> None:
     """Seeded searches per sampler on the NAS-Bench-201 table; print the mean ± 95% CI table."""
-    import importlib.util
-
-    from nas.errors import ConfigError, DataError
+    from nas.errors import ConfigError
+    from nas.search_benchmark import (
+        parse_params,
+        parse_queries,
+        parse_samplers,
+        run_search_benchmark,
+    )
     from nas.tasks import default_data_dir
 
     if space != "nb201":
         raise ConfigError(f"--space: '{space}' has no tabular benchmark; allowed: nb201")
-    if dataset not in ("cifar10", "cifar100", "imagenet16"):
-        raise ConfigError(f"--dataset: unknown '{dataset}'; allowed: cifar10, cifar100, imagenet16")
-    if objectives not in ("accuracy", "latency"):
-        raise ConfigError(f"--objectives: unknown '{objectives}'; allowed: accuracy, latency")
-    if not _SCRIPT.is_file():
-        raise DataError(f"nas bench search needs a source checkout: {_SCRIPT} not found")
-    spec = importlib.util.spec_from_file_location("nb201_search", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main([
-        "--dataset", dataset, "--sampler", sampler, "--queries", queries, "--seeds", str(seeds),
-        "--objectives", objectives, "--params", params, "--jobs", str(jobs), "--out", str(out),
-        "--data-dir", str(data_dir if data_dir is not None else default_data_dir()),
-    ])
+    result = run_search_benchmark(
+        dataset, parse_samplers(sampler), parse_queries(queries), seeds=seeds,
+        first_seed=first_seed, objectives=objectives, params=parse_params(params), jobs=jobs,
+        out=out, data_dir=data_dir if data_dir is not None else default_data_dir(),
+        zc_proxies=zc_proxies.split(","), zc_pool=zc_pool,
+    )
+    typer.echo(result.table)
+    typer.echo(f"wall time {result.wall_seconds:.0f} s; files in {result.out}/")

@@ -338,8 +338,9 @@ class PredictorEvolutionSampler(BaseSampler):
     def _settings(self, single: bool) -> tuple[str, float]:
         """Predictor kind and exploration: ``auto`` and ``None`` pick the measured best.
 
-        On NAS-Bench-201 (``benchmarks/nb201_search.py``): ``ard`` with 4.0 for one
-        objective; ``gp`` with 2.0 for accuracy vs latency.
+        On NAS-Bench-201 (``nas bench search``, i.e. :mod:`nas.search_benchmark`, or
+        ``benchmarks/nb201_search.py``): ``ard`` with 4.0 for one objective; ``gp`` with
+        2.0 for accuracy vs latency.
         """
         kind = self.predictor if self.predictor != "auto" else ("ard" if single else "gp")
         exploration = self.exploration if self.exploration is not None else (4.0 if single else 2.0)

@@ -26,3 +26,14 @@ def test_a_space_without_a_table_is_a_one_line_error(nas_cli, tmp_path):
     done = nas_cli("bench", "search", "--space", "gnn", "--out", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip() == "error: --space: 'gnn' has no tabular benchmark; allowed: nb201"
+
+
+def test_latency_on_a_dataset_without_latencies_is_a_one_line_error(nas_cli, tmp_path):
+    done = nas_cli("bench", "search", "--dataset", "cifar100", "--objectives", "latency",
+                   "--out", str(tmp_path / "bench"))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: --objectives: latency needs --dataset cifar10 (HW-NAS-Bench latencies exist "
+        "for cifar10 only), got 'cifar100'"
+    )
+    assert not (tmp_path / "bench").exists()
