@@ -1,11 +1,13 @@
-"""``nas bench supernet``'s ranking: the standalone reference from several seeds."""
+"""``nas bench supernet``'s ranking: the standalone reference from several seeds, the free baseline."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from nas.supernet_ranking import Preset, rank_supernet
+import pytest
+
+from nas.supernet_ranking import Preset, rank_supernet, seeded_archs
 
 TINY = Preset(
     space_choices={"hidden_dim": [16], "heads": [1], "mp_layers": [1], "propagation_steps": [0],
@@ -30,3 +32,18 @@ def test_the_reference_is_the_mean_of_the_seeds_and_its_self_agreement_is_writte
         summary = next(csv.DictReader(handle))
     assert -1 <= float(summary["standalone_self_kendall"]) <= 1
     assert int(summary["n"]) == result.n
+    # The free baseline: the same archs ranked by parameter count against the same reference.
+    from scipy.stats import kendalltau
+
+    from nas.metrics import count_params
+    from nas.tasks import create_task
+    from search_spaces import create_space
+
+    space = create_space("gnn", TINY.space_choices)
+    spec = create_task("synthetic-graph", seed=0, data_dir=str(data_dir),
+                       **TINY.task_params).prepare("cpu")
+    archs = seeded_archs(space, 4, seed=0)
+    assert [a.key for a in archs] == [key for key, _, _ in result.rows]
+    expected = kendalltau([count_params(space.build(a, spec)) for a in archs],
+                          [standalone for _, _, standalone in result.rows]).statistic
+    assert float(summary["params_kendall"]) == pytest.approx(expected, abs=1e-4, nan_ok=True)
