@@ -78,13 +78,19 @@ PRESETS: dict[tuple[str, str], Preset] = {
         supernet={"epochs": 300, "sampling": "fair", "lr": 0.01},
         standalone_epochs=100, standalone_patience=100, standalone_seeds=3, bn_batches=1,
     ),
-    # Sized for one GPU (NAS-Bench-201's own recipe: SGD lr 0.1, batch 256, nesterov, wd 5e-4,
-    # cosine). A step costs ~the host's Python (benchmarks/nb201_supernet_step.py), so a large
-    # batch trains more images per second; 38 steps per epoch. On a CPU pass --epochs and
-    # --train-size (benchmarks/nb201_supernet_curve.py prints tau per epoch).
+    # Sized for one CPU core (~55 min): 16x16 images (a step costs a quarter of a 32x32 one),
+    # batch 64 (4x the steps of batch 256 for the same compute), FairNAS sampling (each op on
+    # each edge trained every step). Against the table's CIFAR-10 validation accuracy, 200 archs
+    # (benchmarks/nb201_supernet_curve.py --image-size 16 --batch-size 64 --lr 0.05 --n-archs 200):
+    # fair, 45 epochs: tau 0.28 at epoch 25, 0.387 at 45 (52 min, OMP_NUM_THREADS=1);
+    # uniform, 200 epochs (38 min on 2 threads): -0.13 / 0.17 / 0.17 / 0.30 / 0.26 at 25/50/100/150/200;
+    # sandwich (largest + smallest + 2 random), 50 epochs: 0.18 / 0.23 at 25/50.
+    # Parameter count alone ranks the same 200 archs at 0.556 (params_kendall): the supernet
+    # barely separates archs with 1 to 5 convolutions, which the table ranks by conv count.
+    # A GPU (NAS-Bench-201's own recipe) would pass --image-size 32 --batch-size 256 --lr 0.1.
     ("nb201", "cifar10-subset"): Preset(
-        task_params={"batch_size": 256, "val_size": 500},
-        supernet={"epochs": 150, "sampling": "uniform", "optimizer": "sgd", "lr": 0.1,
+        task_params={"batch_size": 64, "val_size": 500, "image_size": 16},
+        supernet={"epochs": 45, "sampling": "fair", "optimizer": "sgd", "lr": 0.05,
                   "weight_decay": 0.0005, "distill": False},
         bn_batches=4,
     ),
