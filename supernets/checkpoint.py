@@ -1,8 +1,8 @@
 """Supernet checkpoints: written atomically, read with ``weights_only=True``, checked before use.
 
-A checkpoint records the space, task and every shared tensor's shape, so
-loading one into a supernet of another space, another task or other choice
-ranges fails with one clear :class:`~nas.errors.CheckpointError` instead of a
+A checkpoint records the space, task, the task's input size (images) and every
+shared tensor's shape, so loading one into a supernet of another space, another
+task, another image size or other choice ranges fails with one clear :class:`~nas.errors.CheckpointError` instead of a
 wall of ``load_state_dict`` mismatches.
 """
 
@@ -29,7 +29,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any], supernet: Superne
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dict(payload, format=FORMAT, space=supernet.space_name, task=task,
-                shapes=supernet.shapes())
+                input_size=supernet.spec.input_size, shapes=supernet.shapes())
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(handle)
     try:
@@ -65,6 +65,13 @@ def load_into(supernet: Supernet, data: dict[str, Any], path: str | Path, task: 
     if task is not None and data.get("task") != task:
         raise CheckpointError(f"supernet checkpoint {path} was trained on task '{data.get('task')}', "
                               f"not '{task}'")
+    # Weights trained on 16x16 images fit a 32x32 network's shapes (global pooling), but not its
+    # features: refuse them. Checkpoints written before the size was recorded pass.
+    if "input_size" in data and data["input_size"] != supernet.spec.input_size:
+        raise CheckpointError(
+            f"supernet checkpoint {path} was trained on inputs of size {data['input_size']}, "
+            f"this task's are {supernet.spec.input_size} (task.params.image_size)"
+        )
     theirs = {k: list(v) for k, v in dict(data.get("shapes", {})).items()}
     ours = supernet.shapes()
     for key in sorted(set(theirs) | set(ours)):

@@ -76,3 +76,17 @@ def test_a_checkpoint_of_another_space_or_task_is_refused(checkpoint: Path, grap
     other.name = "cora"  # same data, another task name: a checkpoint is bound to its task
     with pytest.raises(CheckpointError, match="trained on task 'synthetic-graph', not 'cora'"):
         load_supernet(checkpoint, create_space("gnn", SMALL), other)
+
+
+def test_a_checkpoint_of_another_image_size_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    # NB201 pools globally, so 8x8 weights have a 16x16 network's shapes: only the size tells.
+    space = create_space("nb201")
+    small = create_task("cifar10-subset", data_dir=data_dir, val_size=100, image_size=8)
+    supernet = create_supernet(space, small.prepare("cpu"), seed=0)
+    path = save_checkpoint(tmp_path / "nb201.pt", {"supernet": supernet.state_dict()}, supernet,
+                           small.name)
+    assert load_supernet(path, space, small).spec.input_size == 8
+    larger = create_task("cifar10-subset", data_dir=data_dir, val_size=100, image_size=16)
+    larger.prepare("cpu")
+    with pytest.raises(CheckpointError, match="trained on inputs of size 8, this task's are 16"):
+        load_supernet(path, space, larger)
