@@ -1,11 +1,12 @@
 """How the NB201 supernet's ranking grows with training: Kendall tau against the table per epoch.
 
-    python benchmarks/nb201_supernet_curve.py --train-size 2000 --epochs 12 --eval-at 3,6,12 \\
-        --n-archs 30 --batch-size 64 --lr 0.05
+    OMP_NUM_THREADS=1 python benchmarks/nb201_supernet_curve.py --n-archs 200 --epochs 45 \\
+        --eval-at 25,45 --out runs/nb201-fair
 
-One training run (the ``nas bench supernet`` preset's settings, uniform SPOS,
-cosine over ``--epochs``; on a GPU, e.g. ``--device cuda --n-archs 200
---epochs 150 --eval-at 25,50,100,150``); at each ``--eval-at`` epoch the same seeded
+One training run (the ``nas bench supernet`` preset's settings: 16x16 images,
+FairNAS sampling, cosine over ``--epochs``; ``--sampling``, ``--image-size``,
+``--batch-size`` and ``--lr`` change them; on a GPU, e.g. ``--device cuda
+--image-size 32 --batch-size 256 --lr 0.1 --epochs 150``); at each ``--eval-at`` epoch the same seeded
 architectures are scored as the benchmark scores them (BN recalibrated on
 ``--bn-batches`` training batches, accuracy on the validation split) and
 ranked against their NAS-Bench-201 CIFAR-10 validation accuracy. Prints one
