@@ -56,8 +56,8 @@ class Cifar10SubsetTask(Task):
         train_size = self.params.get("train_size")
         self.train_size = None if train_size is None else _positive_int(self.params, "train_size", 0)
         self.augment = bool(self.params.get("augment", True))
-        self.image_size = self.params.get("image_size", 32)
-        if self.image_size not in _IMAGE_SIZES or isinstance(self.image_size, bool):
+        self.image_size = _positive_int(self.params, "image_size", 32)
+        if self.image_size not in _IMAGE_SIZES:
             raise ConfigError(f"task.params.image_size: must be one of 32, 16, 8, got "
                               f"{self.image_size!r}")
         unknown = set(self.params) - {"batch_size", "train_size", "val_size", "augment",
