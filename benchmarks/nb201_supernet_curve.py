@@ -49,26 +49,27 @@ def main() -> None:
     from scipy.stats import kendalltau, spearmanr
 
     from nas.evaluators.supernet import SupernetEvaluator
-    from nas.evaluators.tabular import lookup
-    from nas.supernet_ranking import prepare, preset_for, score_archs, seeded_archs, with_overrides
-    from nas.tasks import create_task
+    from nas.supernet_ranking import (
+        prepare,
+        preset_for,
+        score_archs,
+        seeded_archs,
+        table_accuracies,
+        with_overrides,
+    )
     from supernets import create_supernet
     from supernets.checkpoint import save_checkpoint
     from supernets.training import SupernetSettings, SupernetTrainer
 
     preset = with_overrides(preset_for("nb201", "cifar10-subset"), epochs=args.epochs, lr=args.lr,
-                            batch_size=args.batch_size, image_size=args.image_size, train_size=args.train_size,
-                            val_size=args.val_size, sampling=args.sampling,
+                            batch_size=args.batch_size, image_size=args.image_size,
+                            train_size=args.train_size, val_size=args.val_size, sampling=args.sampling,
                             bn_batches=args.bn_batches)
-    data = {"data_dir": args.data_dir} if args.data_dir else {}
     torch.manual_seed(args.seed)
     space, task, spec = prepare("nb201", "cifar10-subset", preset, seed=args.seed,
                                 data_dir=args.data_dir, device=args.device)
-    table = create_task("nb201-cifar10", seed=args.seed, **data)
-    table.prepare("cpu")
-
     archs = seeded_archs(space, args.n_archs, args.seed)
-    reference = [lookup(table, arch).metrics["val_accuracy"] for arch in archs]
+    reference = table_accuracies(archs, args.seed, args.data_dir)
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   device=args.device, seed=args.seed)
 

@@ -244,6 +244,17 @@ def param_counts(space: Any, spec: Any, archs: list[Any]) -> list[int]:
     return [count_params(space.build(arch, spec)) for arch in archs]
 
 
+def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -> list[float]:
+    """NB201 archs' CIFAR-10 validation accuracy in the NAS-Bench-201 table (the reference)."""
+    from nas.evaluators.tabular import lookup
+    from nas.tasks import create_task
+
+    table = create_task("nb201-cifar10", seed=seed,
+                        **({"data_dir": str(data_dir)} if data_dir is not None else {}))
+    table.prepare("cpu")
+    return [lookup(table, arch).metrics["val_accuracy"] for arch in archs]
+
+
 def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
     """Each arch's supernet score (higher is better) and the seconds each took, in eval mode."""
     task = evaluator.task
@@ -266,13 +277,7 @@ def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: i
     """
     sign = 1.0 if task.higher_is_better else -1.0
     if space.name == "nb201":
-        from nas.evaluators.tabular import lookup
-        from nas.tasks import create_task
-
-        table_task = create_task("nb201-cifar10", seed=seed,
-                                 **({"data_dir": str(data_dir)} if data_dir is not None else {}))
-        table_task.prepare("cpu")
-        return [[lookup(table_task, arch).metrics["val_accuracy"] for arch in archs]], []
+        return [table_accuracies(archs, seed, data_dir)], []
     from nas.train import TrainSettings, seed_everything, train_model
 
     per_seed, times = [], []
