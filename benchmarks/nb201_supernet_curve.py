@@ -50,6 +50,7 @@ def main() -> None:
 
     from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet_ranking import (
+        kendall_interval,
         prepare,
         preset_for,
         score_archs,
@@ -92,8 +93,10 @@ def main() -> None:
                             supernet, task.name)
         scores, _ = score_archs(evaluator, supernet, archs)
         supernet.train()
+        low, high = kendall_interval(scores, reference, seed=args.seed)
         print(f"epoch {trainer.epoch}: loss {loss:.4f} "
               f"kendall {kendalltau(scores, reference).statistic:.3f} "
+              f"(95% interval over archs {low:.2f} to {high:.2f}) "
               f"spearman {spearmanr(scores, reference).statistic:.3f} "
               f"mean supernet accuracy {np.mean(scores):.3f} ({trained:.0f} s training)",
               flush=True)

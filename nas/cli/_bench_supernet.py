@@ -58,7 +58,8 @@ def bench_supernet(
     speedup = result.standalone_seconds_per_arch / result.supernet_seconds_per_arch
     console().print(
         f"supernet {space}/{task}: n={result.n} kendall={result.kendall:.3f} "
-        f"spearman={result.spearman:.3f}\n"
+        f"spearman={result.spearman:.3f} (kendall's 95% bootstrap interval over archs: "
+        f"{result.kendall_interval[0]:.2f} to {result.kendall_interval[1]:.2f})\n"
         f"supernet training {result.supernet_train_seconds:.1f} s; scoring "
         f"{result.supernet_seconds_per_arch:.3f} s/arch; standalone "
         f"{result.standalone_seconds_per_arch:.3f} s/arch"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.supernet_ranking import Preset, rank_supernet, seeded_archs
+from nas.supernet_ranking import Preset, kendall_interval, rank_supernet, seeded_archs
 
 TINY = Preset(
     space_choices={"hidden_dim": [16], "heads": [1], "mp_layers": [1], "propagation_steps": [0],
@@ -47,3 +47,25 @@ def test_the_reference_is_the_mean_of_the_seeds_and_its_self_agreement_is_writte
     expected = kendalltau([count_params(space.build(a, spec)) for a in archs],
                           [standalone for _, _, standalone in result.rows]).statistic
     assert float(summary["params_kendall"]) == pytest.approx(expected, abs=1e-4, nan_ok=True)
+    low, high = (float(summary["kendall_ci_low"]), float(summary["kendall_ci_high"]))
+    assert (low, high) == pytest.approx(result.kendall_interval, abs=1e-4, nan_ok=True)
+
+
+def test_the_kendall_interval_is_the_percentiles_of_tau_over_resampled_archs() -> None:
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=40)
+    scores = truth + rng.normal(scale=0.8, size=40)
+    scores[:4] = scores[4]  # ties, as rounded accuracies have
+    low, high = kendall_interval(list(scores), list(truth), seed=7, resamples=300)
+    # The same resamples through scipy, one by one.
+    draws = np.random.default_rng(7)
+    taus = []
+    for _ in range(300):
+        pick = draws.integers(0, 40, 40)
+        taus.append(kendalltau(scores[pick], truth[pick]).statistic)
+    assert (low, high) == pytest.approx(tuple(np.percentile(taus, [2.5, 97.5])), abs=1e-9)
+    assert low < kendalltau(scores, truth).statistic < high
+    assert kendall_interval(list(truth), list(truth)) == (1.0, 1.0)
