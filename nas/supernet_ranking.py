@@ -123,6 +123,8 @@ class RankingResult:
     params_kendall: float = float("nan")
     #: 95% bootstrap interval of ``kendall`` over the architectures (how much a figure is worth)
     kendall_interval: tuple[float, float] = (float("nan"), float("nan"))
+    #: Kendall tau had the supernet scored by validation loss instead (a smoother score)
+    loss_kendall: float = float("nan")
 
 
 def rank_supernet(
@@ -178,7 +180,8 @@ def rank_supernet(
     archs = seeded_archs(space, n_archs, seed)
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   device=device, seed=seed)
-    supernet_scores, supernet_times = score_archs(evaluator, supernet, archs)
+    scores_by_metric, supernet_times = score_archs_by_metric(evaluator, supernet, archs)
+    supernet_scores = scores_by_metric[task.metric]
 
     from scipy.stats import kendalltau, spearmanr
 
@@ -195,6 +198,8 @@ def rank_supernet(
 
     kendall = float(kendalltau(supernet_scores, standalone_scores).statistic)
     params_kendall = float(kendalltau(param_counts(space, spec, archs), standalone_scores).statistic)
+    loss_kendall = float(kendalltau(scores_by_metric["loss"], standalone_scores).statistic
+                         if "loss" in scores_by_metric else float("nan"))
     spearman = float(spearmanr(supernet_scores, standalone_scores).statistic)
     rows = [(a.key, s, t) for a, s, t in zip(archs, supernet_scores, standalone_scores)]
     result = RankingResult(
@@ -205,6 +210,7 @@ def rank_supernet(
         supernet_train_seconds=train_seconds, rows=rows, standalone_self_kendall=self_kendall,
         params_kendall=params_kendall,
         kendall_interval=kendall_interval(supernet_scores, standalone_scores, seed=seed),
+        loss_kendall=loss_kendall,
     )
     _write(out, result)
     return result
@@ -260,15 +266,28 @@ def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -
 
 def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
     """Each arch's supernet score (higher is better) and the seconds each took, in eval mode."""
+    values, seconds = score_archs_by_metric(evaluator, supernet, archs)
+    return values[evaluator.task.metric], seconds
+
+
+def score_archs_by_metric(evaluator: Any, supernet: Any,
+                          archs: list[Any]) -> tuple[dict[str, list[float]], list[float]]:
+    """Every validation metric's scores (turned so higher is better) and the seconds per arch.
+
+    Loss is lower-is-better whatever the task's metric, so its scores are negated.
+    """
     task = evaluator.task
-    sign = 1.0 if task.higher_is_better else -1.0
-    scores, seconds = [], []
+    signs = {task.metric: 1.0 if task.higher_is_better else -1.0, "loss": -1.0}
+    scores: dict[str, list[float]] = {}
+    seconds = []
     supernet.eval()
     for arch in archs:
         tick = time.perf_counter()
         values = evaluator.score(supernet, arch)
         seconds.append(time.perf_counter() - tick)
-        scores.append(sign * values[f"val_{task.metric}"])
+        for key, value in values.items():
+            metric = key.removeprefix("val_")
+            scores.setdefault(metric, []).append(signs.get(metric, 1.0) * value)
     return scores, seconds
 
 
@@ -364,12 +383,13 @@ def _write(out: Path, result: RankingResult) -> None:
         writer = csv.writer(handle)
         writer.writerow(["kendall", "spearman", "n", "supernet_seconds_per_arch",
                          "standalone_seconds_per_arch", "standalone_self_kendall",
-                         "params_kendall", "kendall_ci_low", "kendall_ci_high"])
+                         "params_kendall", "kendall_ci_low", "kendall_ci_high", "loss_kendall"])
         writer.writerow([f"{result.kendall:.4f}", f"{result.spearman:.4f}", result.n,
                          f"{result.supernet_seconds_per_arch:.4f}",
                          f"{result.standalone_seconds_per_arch:.4f}",
                          f"{result.standalone_self_kendall:.4f}", f"{result.params_kendall:.4f}",
-                         *(f"{bound:.4f}" for bound in result.kendall_interval)])
+                         *(f"{bound:.4f}" for bound in result.kendall_interval),
+                         f"{result.loss_kendall:.4f}"])
 
 
 def with_overrides(preset: Preset, **changes: Any) -> Preset:

@@ -66,6 +66,8 @@ def bench_supernet(
         + ("" if speedup != speedup else f" ({speedup:.0f}x slower)")
         + ("" if result.standalone_self_kendall != result.standalone_self_kendall else
            f"\nstandalone vs itself (seed 0 vs seed 1): kendall={result.standalone_self_kendall:.3f}")
+        + ("" if result.loss_kendall != result.loss_kendall else
+           f"\nscored by validation loss instead: kendall={result.loss_kendall:.3f}")
         + f"\nparameter count alone: kendall={result.params_kendall:.3f} (the baseline to beat)"
         + f"\nwrote {out / 'ranking.csv'} and {out / 'summary.csv'}"
     )

@@ -49,6 +49,22 @@ def test_the_reference_is_the_mean_of_the_seeds_and_its_self_agreement_is_writte
     assert float(summary["params_kendall"]) == pytest.approx(expected, abs=1e-4, nan_ok=True)
     low, high = (float(summary["kendall_ci_low"]), float(summary["kendall_ci_high"]))
     assert (low, high) == pytest.approx(result.kendall_interval, abs=1e-4, nan_ok=True)
+    # Scored by validation loss instead: the saved supernet's losses, lower is better.
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet_training import load_supernet
+
+    task = create_task("synthetic-graph", seed=0, data_dir=str(data_dir), **TINY.task_params)
+    task.prepare("cpu")
+    supernet = load_supernet(tmp_path / "supernet.pt", space, task)
+    evaluator = SupernetEvaluator(space, task, {"bn_batches": TINY.bn_batches, "hardware": False},
+                                  seed=0)
+    supernet.eval()
+    losses = [evaluator.score(supernet, arch)["val_loss"] for arch in archs]
+    assert [evaluator.score(supernet, arch)["val_accuracy"] for arch in archs] == pytest.approx(
+        [score for _, score, _ in result.rows])
+    expected_loss = kendalltau([-x for x in losses],
+                               [standalone for _, _, standalone in result.rows]).statistic
+    assert float(summary["loss_kendall"]) == pytest.approx(expected_loss, abs=1e-4, nan_ok=True)
 
 
 def test_the_kendall_interval_is_the_percentiles_of_tau_over_resampled_archs() -> None:
