@@ -92,14 +92,14 @@ def main() -> None:
             save_checkpoint(Path(args.out) / f"supernet-e{trainer.epoch}.pt", trainer.state_dict(),
                             supernet, task.name)
         by_metric, _ = score_archs_by_metric(evaluator, supernet, archs)
-        scores = by_metric["accuracy"]
+        scores = by_metric["val_accuracy"]
         supernet.train()
         low, high = kendall_interval(scores, reference, seed=args.seed)
         print(f"epoch {trainer.epoch}: loss {loss:.4f} "
               f"kendall {kendalltau(scores, reference).statistic:.3f} "
               f"(95% interval over archs {low:.2f} to {high:.2f}) "
               f"spearman {spearmanr(scores, reference).statistic:.3f} "
-              f"by val loss kendall {kendalltau(by_metric['loss'], reference).statistic:.3f} "
+              f"by val loss kendall {kendalltau(by_metric['val_loss'], reference).statistic:.3f} "
               f"mean supernet accuracy {np.mean(scores):.3f} ({trained:.0f} s training)",
               flush=True)
 

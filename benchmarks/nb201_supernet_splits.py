@@ -33,7 +33,6 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
 
-    import torch
     from scipy.stats import kendalltau
 
     from nas.evaluators.supernet import SupernetEvaluator
@@ -41,6 +40,7 @@ def main() -> None:
         kendall_interval,
         prepare,
         preset_for,
+        score_archs_by_metric,
         seeded_archs,
         table_accuracies,
         with_overrides,
@@ -56,22 +56,13 @@ def main() -> None:
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   seed=args.seed)
     supernet = load_supernet(args.checkpoint, space, task)
-    supernet.eval()
-    scores: dict[str, list[float]] = {}
-    with torch.no_grad():
-        for arch in archs:
-            values = {f"val {k}": v for k, v in evaluator.score(supernet, arch).items()}
-            with supernet.activated(arch):  # the statistics score() recalibrated for this arch
-                test = task.evaluate_splits(supernet, ("test",))["test"]
-            values.update({f"test {k}": v for k, v in test.items()})
-            for key, value in values.items():
-                scores.setdefault(key.replace("val_", ""), []).append(
-                    -value if key.endswith("loss") else value)
+    scores, _ = score_archs_by_metric(evaluator, supernet, archs, splits=("val", "test"))
     print(f"{args.checkpoint}: {len(archs)} archs, tau against the table "
           "(95% interval over archs)")
     for key, values in scores.items():
         low, high = kendall_interval(values, reference, seed=args.seed)
-        print(f"  {key:>14}: {kendalltau(values, reference).statistic:.3f} ({low:.2f} to {high:.2f})")
+        print(f"  {key.replace('_', ' '):>14}: {kendalltau(values, reference).statistic:.3f} "
+              f"({low:.2f} to {high:.2f})")
 
 
 if __name__ == "__main__":

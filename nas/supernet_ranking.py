@@ -193,7 +193,7 @@ def rank_supernet(
     evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                                   device=device, seed=seed)
     scores_by_metric, supernet_times = score_archs_by_metric(evaluator, supernet, archs)
-    supernet_scores = scores_by_metric[task.metric]
+    supernet_scores = scores_by_metric[f"val_{task.metric}"]
 
     from scipy.stats import kendalltau, spearmanr
 
@@ -210,8 +210,8 @@ def rank_supernet(
 
     kendall = float(kendalltau(supernet_scores, standalone_scores).statistic)
     params_kendall = float(kendalltau(param_counts(space, spec, archs), standalone_scores).statistic)
-    loss_kendall = float(kendalltau(scores_by_metric["loss"], standalone_scores).statistic
-                         if "loss" in scores_by_metric else float("nan"))
+    loss_kendall = float(kendalltau(scores_by_metric["val_loss"], standalone_scores).statistic
+                         if "val_loss" in scores_by_metric else float("nan"))
     spearman = float(spearmanr(supernet_scores, standalone_scores).statistic)
     rows = [(a.key, s, t) for a, s, t in zip(archs, supernet_scores, standalone_scores)]
     result = RankingResult(
@@ -279,12 +279,14 @@ def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -
 def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
     """Each arch's supernet score (higher is better) and the seconds each took, in eval mode."""
     values, seconds = score_archs_by_metric(evaluator, supernet, archs)
-    return values[evaluator.task.metric], seconds
+    return values[f"val_{evaluator.task.metric}"], seconds
 
 
-def score_archs_by_metric(evaluator: Any, supernet: Any,
-                          archs: list[Any]) -> tuple[dict[str, list[float]], list[float]]:
-    """Every validation metric's scores (turned so higher is better) and the seconds per arch.
+def score_archs_by_metric(evaluator: Any, supernet: Any, archs: list[Any],
+                          splits: tuple[str, ...] = ("val",)
+                          ) -> tuple[dict[str, list[float]], list[float]]:
+    """Every metric's scores on ``splits`` (``val_accuracy``, ``val_loss`` …, turned so higher
+    is better) and the seconds per arch.
 
     Loss is lower-is-better whatever the task's metric, so its scores are negated.
     """
@@ -295,11 +297,11 @@ def score_archs_by_metric(evaluator: Any, supernet: Any,
     supernet.eval()
     for arch in archs:
         tick = time.perf_counter()
-        values = evaluator.score(supernet, arch)
+        values = evaluator.score(supernet, arch, splits)
         seconds.append(time.perf_counter() - tick)
         for key, value in values.items():
-            metric = key.removeprefix("val_")
-            scores.setdefault(metric, []).append(signs.get(metric, 1.0) * value)
+            metric = key.split("_", 1)[1]
+            scores.setdefault(key, []).append(signs.get(metric, 1.0) * value)
     return scores, seconds
 
 

@@ -112,16 +112,21 @@ class SupernetEvaluator(Evaluator):
         attrs = {"checkpoint": str(self.checkpoint_), "bn_batches": self._bn_batches()}
         return Evaluation(metrics=metrics, fidelity="supernet", attrs=attrs)
 
-    def score(self, supernet: Supernet, arch: Architecture) -> dict[str, float]:
-        """Validation metrics (``val_accuracy``, ``val_loss`` …) of ``arch`` with inherited weights."""
+    def score(self, supernet: Supernet, arch: Architecture,
+              splits: tuple[str, ...] = ("val",)) -> dict[str, float]:
+        """Metrics (``val_accuracy``, ``val_loss`` …) of ``arch`` with inherited weights.
+
+        Every split in ``splits`` is evaluated with the same recalibrated BN statistics.
+        """
         import torch
 
         with supernet.activated(arch), torch.no_grad():
             batches = itertools.islice(self.task.train_batches(_CALIBRATION_EPOCH),
                                        self._bn_batches())
             supernet.recalibrate_bn(batches)
-            values = self.task.evaluate_splits(supernet, ("val",))["val"]
-        return {f"val_{key}": float(value) for key, value in values.items()}
+            values = self.task.evaluate_splits(supernet, splits)
+        return {f"{split}_{key}": float(value)
+                for split in splits for key, value in values[split].items()}
 
     def _bn_batches(self) -> int:
         return int(self.params.get("bn_batches", 10))

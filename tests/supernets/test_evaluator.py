@@ -58,6 +58,12 @@ def test_scores_are_the_extracted_models_validation_metrics(trained) -> None:
         assert evaluation.metrics["val_loss"] == pytest.approx(standalone["loss"], rel=1e-5)
         assert evaluation.metrics["params"] == count_params(model)
         assert evaluation.metrics["latency_ms"] > 0
+        # More splits: each evaluated with the same recalibrated statistics.
+        both = evaluator.score(evaluator.supernet_, arch, ("val", "test"))
+        assert both["val_accuracy"] == evaluation.metrics["val_accuracy"]
+        test = task.evaluate(evaluator.supernet_.extract(arch), "test")
+        assert both["test_accuracy"] == pytest.approx(test["accuracy"], abs=1e-6)
+        assert both["test_loss"] == pytest.approx(test["loss"], rel=1e-5)
     # Loaded once per worker: the same object serves every architecture.
     assert evaluator.supernet_ is evaluator.load(checkpoint)
 
