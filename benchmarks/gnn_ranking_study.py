@@ -88,8 +88,7 @@ def supernet_scores(data_dir: str, variant: str, seed: int, epochs: int) -> dict
     """Supernet validation accuracy of every arch after ``epochs`` of ``variant`` training."""
     import torch
 
-    from nas.evaluators.supernet import SupernetEvaluator
-    from nas.supernet_ranking import score_archs
+    from nas.supernet_ranking import ranking_evaluator, score_archs
     from supernets import create_supernet
     from supernets.sampling import random_arch
     from supernets.training import SupernetSettings, SupernetTrainer
@@ -106,8 +105,7 @@ def supernet_scores(data_dir: str, variant: str, seed: int, epochs: int) -> dict
         trainer.draw = lambda: [random_arch(space, trainer.rng) for _ in range(n_random)]
     while trainer.epoch < epochs:
         trainer.run_epoch()
-    evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
-                                  seed=seed)
+    evaluator = ranking_evaluator(space, task, preset, seed=seed)
     scores, _ = score_archs(evaluator, supernet, archs)
     return {a.key: score for a, score in zip(archs, scores)}
 

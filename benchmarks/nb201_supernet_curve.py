@@ -48,11 +48,11 @@ def main() -> None:
     import torch
     from scipy.stats import kendalltau, spearmanr
 
-    from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet_ranking import (
         kendall_interval,
         prepare,
         preset_for,
+        ranking_evaluator,
         score_archs_by_metric,
         seeded_archs,
         table_accuracies,
@@ -71,8 +71,7 @@ def main() -> None:
                                 data_dir=args.data_dir, device=args.device)
     archs = seeded_archs(space, args.n_archs, args.seed)
     reference = table_accuracies(archs, args.seed, args.data_dir)
-    evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
-                                  device=args.device, seed=args.seed)
+    evaluator = ranking_evaluator(space, task, preset, seed=args.seed, device=args.device)
 
     settings = SupernetSettings.from_mapping(preset.supernet)
     supernet = create_supernet(space, spec, seed=args.seed).to(args.device)

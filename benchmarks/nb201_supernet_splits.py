@@ -35,11 +35,11 @@ def main() -> None:
 
     from scipy.stats import kendalltau
 
-    from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet_ranking import (
         kendall_interval,
         prepare,
         preset_for,
+        ranking_evaluator,
         score_archs_by_metric,
         seeded_archs,
         table_accuracies,
@@ -53,8 +53,7 @@ def main() -> None:
                              data_dir=args.data_dir, device="cpu")
     archs = seeded_archs(space, args.n_archs, args.seed)
     reference = table_accuracies(archs, args.seed, args.data_dir)
-    evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
-                                  seed=args.seed)
+    evaluator = ranking_evaluator(space, task, preset, seed=args.seed)
     supernet = load_supernet(args.checkpoint, space, task)
     scores, _ = score_archs_by_metric(evaluator, supernet, archs, splits=("val", "test"))
     print(f"{args.checkpoint}: {len(archs)} archs, tau against the table "

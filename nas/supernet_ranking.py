@@ -160,7 +160,6 @@ def rank_supernet(
     """
     import torch
 
-    from nas.evaluators.supernet import SupernetEvaluator
     from nas.supernet_training import load_supernet
     from supernets import create_supernet
     from supernets.checkpoint import save_checkpoint
@@ -190,8 +189,7 @@ def rank_supernet(
         train_seconds = time.perf_counter() - start
 
     archs = seeded_archs(space, n_archs, seed)
-    evaluator = SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
-                                  device=device, seed=seed)
+    evaluator = ranking_evaluator(space, task, preset, seed=seed, device=device)
     scores_by_metric, supernet_times = score_archs_by_metric(evaluator, supernet, archs)
     supernet_scores = scores_by_metric[f"val_{task.metric}"]
 
@@ -274,6 +272,16 @@ def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -
                         **({"data_dir": str(data_dir)} if data_dir is not None else {}))
     table.prepare("cpu")
     return [lookup(table, arch).metrics["val_accuracy"] for arch in archs]
+
+
+def ranking_evaluator(space: Any, task: Any, preset: Preset, *, seed: int = 0,
+                      device: str = "cpu") -> Any:
+    """The ``supernet`` evaluator the benchmark scores with: BN recalibrated on the preset's
+    ``bn_batches``, no hardware metrics (they do not rank accuracy)."""
+    from nas.evaluators.supernet import SupernetEvaluator
+
+    return SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
+                             device=device, seed=seed)
 
 
 def score_archs(evaluator: Any, supernet: Any, archs: list[Any]) -> tuple[list[float], list[float]]:
