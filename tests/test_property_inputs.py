@@ -197,11 +197,12 @@ def _digest(db: Path) -> str:
 def test_a_refused_search_creates_and_changes_no_study(existing_store, data):
     from nas.search import run
 
+    if isinstance(data, dict):
+        data = {**data, "storage": f"sqlite:///{existing_store}"}
+    # Judged after the store is pointed at: a file whose only fault was its storage is now valid.
     if _outcome(data) == "accepted":
         return  # a valid file: running it would (rightly) search
     before = _digest(existing_store)
-    if isinstance(data, dict):
-        data = {**data, "storage": f"sqlite:///{existing_store}"}
     with pytest.raises(ConfigError):
         run(parse_study(data), progress=False)
     assert _digest(existing_store) == before
