@@ -35,9 +35,9 @@ def main() -> None:
     import optuna
     import torch
 
+    from nas.search.study import config_from_study, load_study, storage_for
+    from nas.search.worker import build_components
     from nas.store import resolve_url
-    from nas.study import config_from_study, load_study, storage_for
-    from nas.worker import build_components
     from search_spaces import create_space
 
     torch.set_num_threads(1)

@@ -103,8 +103,8 @@ def main() -> None:
 
     from nas.config import parse_study
     from nas.search import run
-    from nas.study import load_study, storage_for
-    from nas.worker import build_components
+    from nas.search.study import load_study, storage_for
+    from nas.search.worker import build_components
 
     torch.set_num_threads(1)  # small full-batch models: one thread per process is fastest
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,6 +1,6 @@
 """How noisy is the GNN ranking's standalone reference, and which supernet training ranks best?
 
-The figures behind the ``("gnn", "cora")`` preset of :mod:`nas.supernet_ranking`.
+The figures behind the ``("gnn", "cora")`` preset of :mod:`nas.bench.supernet_ranking`.
 Two parts, both on the preset's 30 seeded architectures (``nas bench supernet
 --space gnn --task cora --n-archs 30`` draws the same ones):
 
@@ -50,7 +50,7 @@ VARIANTS = {
 
 
 def _setup(data_dir: str):
-    from nas.supernet_ranking import prepare, preset_for, seeded_archs
+    from nas.bench.supernet_ranking import prepare, preset_for, seeded_archs
 
     preset = preset_for("gnn", "cora")
     space, task, _ = prepare("gnn", "cora", preset, seed=0, data_dir=data_dir, device="cpu")
@@ -88,10 +88,10 @@ def supernet_scores(data_dir: str, variant: str, seed: int, epochs: int) -> dict
     """Supernet validation accuracy of every arch after ``epochs`` of ``variant`` training."""
     import torch
 
-    from nas.supernet_ranking import ranking_evaluator, score_archs
+    from nas.bench.supernet_ranking import ranking_evaluator, score_archs
+    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
     from supernets import create_supernet
     from supernets.sampling import random_arch
-    from supernets.training import SupernetSettings, SupernetTrainer
 
     torch.set_num_threads(1)
     preset, space, task, archs = _setup(data_dir)

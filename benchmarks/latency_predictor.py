@@ -56,7 +56,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from nas.latency_table import (
+    from nas.latency.table import (
         _seeded_archs,
         calibrate,
         measure_archs_latency_us,

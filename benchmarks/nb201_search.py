@@ -1,6 +1,6 @@
 """Search efficiency on NAS-Bench-201: seeded searches per sampler, tabular queries, regret curves.
 
-Same as ``nas bench search`` (this script calls it; :mod:`nas.search_benchmark`
+Same as ``nas bench search`` (this script calls it; :mod:`nas.bench.search`
 says what a query and each figure are), with this checkout's defaults:
 ``--out bench_out/nb201_search`` and ``--data-dir ../shared/data`` beside the
 repository. Writes ``OUT/results.csv``, ``OUT/regret.png`` and ``OUT/table.md``,

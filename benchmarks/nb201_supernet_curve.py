@@ -48,7 +48,7 @@ def main() -> None:
     import torch
     from scipy.stats import kendalltau, spearmanr
 
-    from nas.supernet_ranking import (
+    from nas.bench.supernet_ranking import (
         kendall_interval,
         prepare,
         preset_for,
@@ -58,9 +58,9 @@ def main() -> None:
         table_accuracies,
         with_overrides,
     )
+    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
     from supernets import create_supernet
     from supernets.checkpoint import save_checkpoint
-    from supernets.training import SupernetSettings, SupernetTrainer
 
     preset = with_overrides(preset_for("nb201", "cifar10-subset"), epochs=args.epochs, lr=args.lr,
                             batch_size=args.batch_size, image_size=args.image_size,

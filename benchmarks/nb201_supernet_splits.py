@@ -35,7 +35,7 @@ def main() -> None:
 
     from scipy.stats import kendalltau
 
-    from nas.supernet_ranking import (
+    from nas.bench.supernet_ranking import (
         kendall_interval,
         prepare,
         preset_for,
@@ -45,7 +45,7 @@ def main() -> None:
         table_accuracies,
         with_overrides,
     )
-    from nas.supernet_training import load_supernet
+    from nas.supernet.from_study import load_supernet
 
     preset = with_overrides(preset_for("nb201", "cifar10-subset"), image_size=args.image_size,
                             val_size=args.val_size, bn_batches=args.bn_batches)

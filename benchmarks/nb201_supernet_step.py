@@ -47,10 +47,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from nas.supernet.trainer import SupernetSettings
     from nas.tasks import create_task
     from search_spaces import create_space
     from supernets import Supernet
-    from supernets.training import SupernetSettings
 
     space = create_space("nb201", {})
     params = {"batch_size": args.batch_size, "val_size": 500}
@@ -92,8 +92,8 @@ def main() -> None:
 
 
 def _supernet_stepper(space, spec, task, settings, device, generic):  # noqa: ANN001, ANN202
+    from nas.supernet.trainer import SupernetTrainer
     from supernets import create_supernet
-    from supernets.training import SupernetTrainer
 
     supernet = create_supernet(space, spec, seed=0).to(device)
     if generic is not None:  # the generic machinery's own methods, on the same layers
@@ -109,8 +109,8 @@ def _standalone_stepper(space, spec, task, settings, device):  # noqa: ANN001, A
     import numpy as np
     import torch
 
+    from nas.supernet.trainer import _optimizer
     from supernets import random_arch
-    from supernets.training import _optimizer
 
     rng = np.random.default_rng(0)
     models = [space.build(random_arch(space, rng), spec).to(device).train() for _ in range(20)]

@@ -13,7 +13,7 @@ time). Where the preset trains the reference from several seeds (gnn/cora: 3,
 ``--standalone-seeds``), the reference is their mean, standalone.csv holds
 each seed's scores, and the tau of seed 0 vs seed 1 (the reference's
 agreement with itself) is printed too. The presets (narrowed spaces, epochs,
-budgets) are in :mod:`nas.supernet_ranking`; ``benchmarks/gnn_ranking_study.py``
+budgets) are in :mod:`nas.bench.supernet_ranking`; ``benchmarks/gnn_ranking_study.py``
 has the measurements behind the gnn one.
 """
 

@@ -121,8 +121,8 @@ def main() -> None:
 def _run(url: str, workers: int, args: argparse.Namespace, tmp: Path) -> float:
     """Trials per second of ``workers`` real `nas worker` processes on a fresh study."""
     from nas.config import load_study_file
+    from nas.search.study import create_or_load_study, storage_for
     from nas.store import load_trials, read_engine
-    from nas.study import create_or_load_study, storage_for
 
     name = f"scaling-{workers}-{uuid.uuid4().hex[:8]}"
     path = tmp / f"{name}.toml"
@@ -165,9 +165,9 @@ def _in_process(url: str | None, args: argparse.Namespace,
     import sqlalchemy as sa
 
     from nas.config import load_study_file
+    from nas.search.study import create_or_load_study, storage_for
+    from nas.search.worker import build_worker, run_worker_loop
     from nas.store import rdb_backend
-    from nas.study import create_or_load_study, storage_for
-    from nas.worker import build_worker, run_worker_loop
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("nas").setLevel(logging.ERROR)

@@ -13,7 +13,7 @@ so one implementation serves the GNN, CNN and transformer families.
   torch's thread count pinned (1 by default) so numbers are comparable
   between trials, at a configurable batch size (:func:`resize_batch`).
 * **predicted latency**: the sum of per-layer latencies from a calibrated
-  per-device lookup table (:mod:`nas.latency_table`, OFA/HAT style), in µs.
+  per-device lookup table (:mod:`nas.latency.table`, OFA/HAT style), in µs.
 
 >>> from nas.metrics import count_params
 """
@@ -61,7 +61,7 @@ def hardware_metrics(
     batches are whole graphs and stay as they are. With ``space`` (a
     :class:`SearchSpace` or its name), ``arch`` and ``spec`` given and a
     calibrated latency table on disk (``nas latency calibrate``), the result
-    also has ``predicted_latency`` in microseconds (see :mod:`nas.latency_table`).
+    also has ``predicted_latency`` in microseconds (see :mod:`nas.latency.table`).
     """
     if batch_size is not None:
         batch = resize_batch(batch, batch_size)
@@ -74,7 +74,7 @@ def hardware_metrics(
         "peak_memory_mb": peak_memory_mb(model, batch),
     }
     if space is not None and arch is not None and spec is not None:
-        from nas.latency_table import predict_latency_if_calibrated
+        from nas.latency.table import predict_latency_if_calibrated
 
         predicted = predict_latency_if_calibrated(space, arch, spec)
         if predicted is not None:

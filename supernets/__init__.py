@@ -4,7 +4,7 @@ One supernet per search space, registered in :data:`SUPERNETS` under the
 space's name (``gnn``, ``nb201``, ``mobilenet``, ``vit``, ``charlm``). The
 elastic layers are in :mod:`supernets.elastic`, the shared machinery in
 :class:`Supernet`, the trainer (sandwich rule, in-place distillation) in
-:mod:`supernets.training`; checkpoints in :mod:`supernets.checkpoint`.
+:mod:`nas.supernet.trainer`; checkpoints in :mod:`supernets.checkpoint`.
 """
 
 from supernets._base import Supernet

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from nas.errors import ConfigError
-from nas.heartbeat import MAX_RETRIES, TrialHeartbeat, fail_dead_trials, heartbeat_settings
+from nas.search.heartbeat import MAX_RETRIES, TrialHeartbeat, fail_dead_trials, heartbeat_settings
 
 INTERVAL = 0.6  # seconds
-GRACE = INTERVAL + 1.5  # on SQLite (one-second timestamps): nas.study.storage_for
+GRACE = INTERVAL + 1.5  # on SQLite (one-second timestamps): nas.search.study.storage_for
 
 # We drive ask/tell and the heartbeat ourselves, as the worker loop does.
 pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def study(monkeypatch, sqlite_url):
     import optuna
 
-    from nas.study import storage_for
+    from nas.search.study import storage_for
 
     monkeypatch.setenv("NAS_HEARTBEAT_INTERVAL_S", str(INTERVAL))
     monkeypatch.delenv("NAS_HEARTBEAT_GRACE_S", raising=False)

@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 import torch
 
-from nas import _latency_units as units
 from nas.errors import ConfigError
-from nas.latency_table import (
+from nas.latency import units as units
+from nas.latency.table import (
     _seeded_archs,
     calibrate,
     ensure_table,

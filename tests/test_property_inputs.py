@@ -109,7 +109,7 @@ def _explained(exc: Exception) -> None:
 
 def _check(config: Any) -> None:
     """What ``nas search`` checks before it touches the store."""
-    from nas.worker import build_components
+    from nas.search.worker import build_components
 
     check_components(config)
     build_components(config.with_overrides(data_dir=DATA_DIR), "cpu")
@@ -279,8 +279,8 @@ def _dumpable(value: Any) -> bool:
 ])
 def test_bad_storage_urls_get_one_line_storage_errors(url, expected):
     from nas.errors import StorageError
+    from nas.search.study import storage_for
     from nas.store import read_engine
-    from nas.study import storage_for
 
     for open_it in (storage_for, read_engine):
         with pytest.raises(StorageError) as caught:

@@ -2,8 +2,8 @@
 
 import pytest
 
+from nas.bench.search import run_search_benchmark
 from nas.errors import ConfigError
-from nas.search_benchmark import run_search_benchmark
 
 
 @pytest.mark.parametrize("dataset, objectives, message", [

@@ -14,7 +14,7 @@ import pytest
 
 from nas.config import parse_study
 from nas.search import run
-from nas.study import load_study, storage_for
+from nas.search.study import load_study, storage_for
 
 N_TRIALS = 10
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from nas.supernet_ranking import preset_for, seeded_archs, with_overrides
+from nas.bench.supernet_ranking import preset_for, seeded_archs, with_overrides
+from nas.supernet.trainer import SupernetSettings
 from nas.tasks import create_task
-from supernets.training import SupernetSettings
 
 
 def test_lr_and_batch_size_override_the_preset(data_dir) -> None:

@@ -1,6 +1,6 @@
 """``nas bench search``: samplers' search efficiency on the NAS-Bench-201 table (regret curves).
 
-A front end to :func:`nas.search_benchmark.run_search_benchmark`, which runs
+A front end to :func:`nas.bench.search.run_search_benchmark`, which runs
 the seeded searches and writes ``OUT/results.csv``, ``OUT/regret.png`` and
 ``OUT/table.md``; ``benchmarks/nb201_search.py`` is the same benchmark as a
 script.
@@ -32,13 +32,13 @@ def bench_search(
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
 ) -> None:
     """Seeded searches per sampler on the NAS-Bench-201 table; print the mean ± 95% CI table."""
-    from nas.errors import ConfigError
-    from nas.search_benchmark import (
+    from nas.bench.search import (
         parse_params,
         parse_queries,
         parse_samplers,
         run_search_benchmark,
     )
+    from nas.errors import ConfigError
     from nas.tasks import default_data_dir
 
     if space != "nb201":

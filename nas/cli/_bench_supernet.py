@@ -42,10 +42,10 @@ def bench_supernet(
     """Train (or load) a supernet, score N architectures with it and standalone; print Kendall tau."""
     import logging
 
-    from nas.supernet_ranking import preset_for, rank_supernet, with_overrides
-    from nas.worker import resolve_device
+    from nas.bench.supernet_ranking import preset_for, rank_supernet, with_overrides
+    from nas.search.worker import resolve_device
 
-    logging.getLogger("nas.supernet_ranking").setLevel(logging.INFO)
+    logging.getLogger("nas.bench.supernet_ranking").setLevel(logging.INFO)
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,
                             sampling=sampling, n_random=n_random, distill=distill, lr=lr,
                             batch_size=batch_size,

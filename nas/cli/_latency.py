@@ -34,7 +34,7 @@ def calibrate_command(
     """Measure every layer the space can contain once on this device and cache the table on disk."""
     import time
 
-    from nas.latency_table import calibrate, load_table, table_covers, table_path
+    from nas.latency.table import calibrate, load_table, table_covers, table_path
 
     the_space, spec = _space_and_spec(space, task, study, data_dir)
     name = the_space.name
@@ -69,7 +69,7 @@ def predict_command(
     """Print the predicted latency (µs) of one architecture from the cached table."""
     from nas.architecture import Architecture
     from nas.errors import ConfigError
-    from nas.latency_table import predict_latency
+    from nas.latency.table import predict_latency
 
     the_space, spec = _space_and_spec(space, task, study, data_dir)
     if arch in ("smallest", "largest"):
@@ -89,7 +89,7 @@ def _space_and_spec(space: str | None, task: str | None, study: Path | None,
                     data_dir: Path | None):  # type: ignore[no-untyped-def]
     """The space (with the study's overrides) and the prepared task spec the table is keyed by."""
     from nas.errors import ConfigError
-    from nas.latency_table import SUPPORTED_SPACES
+    from nas.latency.table import SUPPORTED_SPACES
     from nas.tasks import create_task
     from search_spaces import SPACES, create_space
 

@@ -60,8 +60,8 @@ def worker(
 ) -> None:
     """Join an existing study as one more worker (any machine that reaches the storage)."""
     from nas.search import run_worker
+    from nas.search.study import config_from_study
     from nas.store import resolve_url
-    from nas.study import config_from_study
 
     url = resolve_url(storage)
     if index is None:
@@ -87,7 +87,7 @@ def validate(
 ) -> None:
     """Check a study file: syntax, keys, names, overrides and data files. Creates nothing."""
     from nas.config import check_components, load_study_file
-    from nas.worker import build_components
+    from nas.search.worker import build_components
 
     config = load_study_file(study_file)
     check_components(config)
@@ -104,7 +104,7 @@ def _load_when_ready(study: str, url: str, wait: float):  # type: ignore[no-unty
     import time
 
     from nas.errors import StorageError
-    from nas.study import load_study, storage_for
+    from nas.search.study import load_study, storage_for
 
     deadline = time.monotonic() + wait
     while True:

@@ -22,7 +22,7 @@ def train_supernet(
 ) -> None:
     """Train the supernet of the study's space on its task; a checkpoint per epoch."""
     from nas.config import load_study_file
-    from nas.supernet_training import train_supernet as run
+    from nas.supernet.from_study import train_supernet as run
 
     config = load_study_file(study_file).with_overrides(
         storage=storage, seed=seed, device=device, data_dir=data_dir

@@ -83,7 +83,7 @@ class SupernetEvaluator(Evaluator):
 
     def load(self, path: Path) -> Supernet:
         """Load (once) the supernet checkpoint at ``path`` for this space and task."""
-        from nas.supernet_training import load_supernet
+        from nas.supernet.from_study import load_supernet
 
         if self.supernet_ is None or self.checkpoint_ != path:
             self.task.prepare(self.device)
@@ -142,9 +142,9 @@ class SupernetEvaluator(Evaluator):
         if trial is None:
             raise CheckpointError("evaluator 'supernet': no checkpoint; set "
                                   "evaluator.params.checkpoint to a `nas train-supernet` checkpoint")
-        from nas.study import config_from_study
-        from nas.supernet_training import config_hash, latest_checkpoint
-        from supernets.training import SupernetSettings
+        from nas.search.study import config_from_study
+        from nas.supernet.from_study import config_hash, latest_checkpoint
+        from nas.supernet.trainer import SupernetSettings
 
         config = config_from_study(trial.study)
         settings = SupernetSettings.from_mapping(config.supernet)

@@ -338,7 +338,7 @@ class PredictorEvolutionSampler(BaseSampler):
     def _settings(self, single: bool) -> tuple[str, float]:
         """Predictor kind and exploration: ``auto`` and ``None`` pick the measured best.
 
-        On NAS-Bench-201 (``nas bench search``, i.e. :mod:`nas.search_benchmark`, or
+        On NAS-Bench-201 (``nas bench search``, i.e. :mod:`nas.bench.search`, or
         ``benchmarks/nb201_search.py``): ``ard`` with 4.0 for one objective; ``gp`` with
         2.0 for accuracy vs latency.
         """

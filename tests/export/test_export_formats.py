@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nas import _export_formats as formats
 from nas.errors import ExportError
+from nas.export import _formats as formats
 from search_spaces import Batch
 
 

@@ -152,7 +152,7 @@ def test_unknown_and_failed_trials_are_one_line_errors(quickstart_study, tmp_pat
 
 
 def test_parity_failure_is_loud_and_leaves_nothing(quickstart_study, tmp_path, monkeypatch):
-    from nas import _export_formats
+    from nas.export import _formats as _export_formats
 
     # No error is small enough: every portable format must then be refused.
     monkeypatch.setattr(_export_formats, "PARITY_TOLERANCE", -1.0)

@@ -106,7 +106,7 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float, every: flo
 def create_study(text: str, url: str, tmp_path: Path) -> Any:
     """Create the study exactly as ``nas search`` does before its first trial."""
     from nas.config import load_study_file
-    from nas.study import create_or_load_study, storage_for
+    from nas.search.study import create_or_load_study, storage_for
 
     path = tmp_path / f"study-{uuid.uuid4().hex[:6]}.toml"
     path.write_text(text)

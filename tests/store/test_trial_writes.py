@@ -18,9 +18,9 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas.config import parse_study
+from nas.search.study import create_or_load_study, load_study, storage_for
+from nas.search.worker import build_worker, run_worker_loop
 from nas.store import TrialWriter, rdb_backend
-from nas.study import create_or_load_study, load_study, storage_for
-from nas.worker import build_worker, run_worker_loop
 
 #: Statements per trial of one worker on the tabular task (28 measured): Optuna's ask (17),
 #: our budget, heartbeat, params and result writes, and a dead-worker check every 2.5 s.

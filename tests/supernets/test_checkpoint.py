@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from nas.errors import CheckpointError
-from nas.supernet_training import load_supernet
+from nas.supernet.from_study import load_supernet
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from nas.tasks import create_task
 from search_spaces import create_space
 from supernets import create_supernet
 from supernets.checkpoint import save_checkpoint
-from supernets.training import SupernetSettings, SupernetTrainer
 
 SMALL = {"hidden_dim": [16], "heads": [1, 2], "mp_layers": [1, 2], "propagation_steps": [0]}
 

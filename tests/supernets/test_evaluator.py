@@ -12,7 +12,7 @@ from nas.config import load_study_file
 from nas.errors import CheckpointError
 from nas.evaluators import EVALUATORS
 from nas.metrics import count_params
-from nas.supernet_training import load_supernet, train_supernet
+from nas.supernet.from_study import load_supernet, train_supernet
 from nas.tasks import create_task
 from search_spaces import create_space
 from supernets.sampling import random_arch

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from nas.architecture import Architecture
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from search_spaces import Batch, TaskSpec, create_space
 from search_spaces.nb201 import EDGE_NAMES
 from supernets import Supernet, create_supernet, random_arch
 from supernets.nb201 import live_ops
-from supernets.training import SupernetSettings, SupernetTrainer
 
 SPEC = TaskSpec("image", 3, 10, 8)
 

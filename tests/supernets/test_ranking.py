@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nas.supernet_ranking import Preset, kendall_interval, rank_supernet, seeded_archs
+from nas.bench.supernet_ranking import Preset, kendall_interval, rank_supernet, seeded_archs
 
 TINY = Preset(
     space_choices={"hidden_dim": [16], "heads": [1], "mp_layers": [1], "propagation_steps": [0],
@@ -51,7 +51,7 @@ def test_the_reference_is_the_mean_of_the_seeds_and_its_self_agreement_is_writte
     assert (low, high) == pytest.approx(result.kendall_interval, abs=1e-4, nan_ok=True)
     # Scored by validation loss instead: the saved supernet's losses, lower is better.
     from nas.evaluators.supernet import SupernetEvaluator
-    from nas.supernet_training import load_supernet
+    from nas.supernet.from_study import load_supernet
 
     task = create_task("synthetic-graph", seed=0, data_dir=str(data_dir), **TINY.task_params)
     task.prepare("cpu")

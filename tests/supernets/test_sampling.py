@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from nas.errors import ConfigError
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from nas.tasks import create_task
 from search_spaces import TaskSpec, create_space
 from supernets import create_supernet
-from supernets.training import SupernetSettings, SupernetTrainer
 
 
 @pytest.fixture(scope="module")

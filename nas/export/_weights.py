@@ -157,7 +157,7 @@ def _supernet_weights(trial: TrialModel) -> Weights:
             f"trial {trial.number} was scored with a supernet, but this installation has no "
             "'supernet' evaluator; export it with --finetune-epochs E to train it standalone"
         ) from None
-    from nas.supernet_training import find_recorded_checkpoint
+    from nas.supernet.from_study import find_recorded_checkpoint
 
     recorded = Path(str(trial.attrs["checkpoint"])) if trial.attrs.get("checkpoint") else None
     path = recorded

@@ -21,8 +21,8 @@ from typing import Any
 
 from nas.config import StudyConfig, check_components
 from nas.errors import NasError
-from nas.study import create_or_load_study, storage_for
-from nas.worker import build_components, build_worker, run_worker_loop
+from nas.search.study import create_or_load_study, storage_for
+from nas.search.worker import build_components, build_worker, run_worker_loop
 
 __all__ = ["SearchResult", "run", "run_worker"]
 

@@ -9,7 +9,7 @@ this loop on the same study; they coordinate only through the store:
   the budget is closed as PRUNED with ``nas_skipped`` set, before any work.
 * **Heartbeats**: a thread records a heartbeat for the running trial; a worker
   that dies stops beating, and any other worker fails its trial within two
-  heartbeat intervals and re-queues it for another worker (``nas.heartbeat``).
+  heartbeat intervals and re-queues it for another worker (``nas.search.heartbeat``).
   Attr ``host`` (``hostname:pid``) names the process running a trial.
 * **Failures**: an exception in an evaluation fails that trial with the error
   in its attrs, and the search goes on; Ctrl-C fails the running trial with
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
 from nas.errors import ConfigError, InvalidArchitecture, NasError
-from nas.heartbeat import TrialHeartbeat, fail_dead_trials
+from nas.search.heartbeat import TrialHeartbeat, fail_dead_trials
 
 if TYPE_CHECKING:
     import optuna
@@ -79,7 +79,7 @@ def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any
     task = create_task(config.task.name, seed=config.seed, **task_params)
     spec = task.prepare(device)
     if "predicted_latency" in config.metrics:  # calibrate once before the study, not per trial
-        from nas.latency_table import ensure_table
+        from nas.latency.table import ensure_table
 
         ensure_table(space, spec)
     evaluator_cls = EVALUATORS.get(config.evaluator.name)
@@ -99,7 +99,7 @@ def build_worker(
     import optuna
 
     from nas.samplers import create_sampler
-    from nas.study import load_study
+    from nas.search.study import load_study
 
     device = resolve_device(config.device)
     if components is None or device != "cpu":

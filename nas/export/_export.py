@@ -8,12 +8,12 @@ One folder per trial, ``DIR/<study>/<trial>/``:
 * ``model.ts`` (TorchScript) and ``model.onnx``, traced on a real batch and
   checked against the in-memory model on *another* real batch (parity within
   1e-4, else :class:`~nas.errors.ExportError`);
-* ``card.md``: the model card (:mod:`nas._model_card`).
+* ``card.md``: the model card (:mod:`nas.export._card`).
 
 Everything is written into a hidden temp folder beside the target and renamed
 at the end, so a failure leaves no half-written export. Each export is
 recorded in the ``nas_exports`` table. Weights come from
-:mod:`nas._export_weights` (trained checkpoint, re-training, supernet, or
+:mod:`nas.export._weights` (trained checkpoint, re-training, supernet, or
 random init / fine-tuning, and the card says which).
 
 >>> model, arch = nas.load("exported/quickstart/3")  # doctest: +SKIP
@@ -105,8 +105,8 @@ def export_trials(
     the failing trial) on failed/unknown trials, unsupported formats or
     parity errors.
     """
+    from nas.search.study import load_study
     from nas.store import resolve_url
-    from nas.study import load_study
 
     chosen = sum([trial is not None, bool(pareto), best is not None])
     if chosen != 1:
@@ -192,7 +192,7 @@ def read_export(path: str | Path) -> dict[str, Any]:
     """The validated ``model.pt`` payload of an export folder (torch only, no model built)."""
     import torch
 
-    from nas._export_formats import sha256_file
+    from nas.export._formats import sha256_file
 
     folder = Path(path)
     if not folder.is_dir():
@@ -229,7 +229,7 @@ class _Exporter:
     def __init__(self, study: Any, url: str, formats: tuple[str, ...], strict: bool,
                  finetune_epochs: int, out_dir: Path, data_dir: Any, data_task: str | None,
                  task_params: dict[str, Any]) -> None:
-        from nas.study import config_from_study
+        from nas.search.study import config_from_study
 
         self.study, self.url = study, url
         self.formats, self.strict, self.finetune_epochs = formats, strict, finetune_epochs
@@ -254,9 +254,9 @@ class _Exporter:
     def _write(self, trial: Any, folder: Path) -> dict[str, Any]:
         import torch
 
-        from nas import _export_formats as formats
-        from nas._export_weights import TrialModel, resolve_weights
-        from nas._model_card import CardFacts, render_card
+        from nas.export import _formats as formats
+        from nas.export._card import CardFacts, render_card
+        from nas.export._weights import TrialModel, resolve_weights
         from nas.metrics import count_flops, count_params, measure_latency
         from search_spaces import create_space
 

@@ -160,10 +160,10 @@ def rank_supernet(
     """
     import torch
 
-    from nas.supernet_training import load_supernet
+    from nas.supernet.from_study import load_supernet
+    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
     from supernets import create_supernet
     from supernets.checkpoint import save_checkpoint
-    from supernets.training import SupernetSettings, SupernetTrainer
 
     if n_archs < 2:
         raise ConfigError("--n-archs: must be at least 2 (a ranking needs two architectures)")

@@ -27,9 +27,9 @@ __all__ = [
 def storage_for(url: str | None) -> optuna.storages.RDBStorage:
     """Writer storage with heartbeats: a dead worker's trial is failed and retried.
 
-    Interval and grace come from :func:`nas.heartbeat.heartbeat_settings`.
+    Interval and grace come from :func:`nas.search.heartbeat.heartbeat_settings`.
     """
-    from nas.heartbeat import RetryStaleTrial, heartbeat_settings
+    from nas.search.heartbeat import RetryStaleTrial, heartbeat_settings
     from nas.store import open_storage, resolve_url
 
     settings = heartbeat_settings()

@@ -1,7 +1,7 @@
 """``nas train-supernet``: train a study's supernet, one checkpoint per epoch, resumable.
 
 The study file names the space and task as for a search; its ``[supernet]``
-table (:class:`supernets.training.SupernetSettings`) says how to train. Each
+table (:class:`nas.supernet.trainer.SupernetSettings`) says how to train. Each
 epoch ends with a checkpoint at ``<checkpoint_dir>/<study>-<hash>-epoch<N>.pt``
 (temp file + rename) and a row in the store's ``nas_supernets`` table, so the
 ``supernet`` evaluator finds the latest one. ``resume=True`` loads the last
@@ -25,8 +25,8 @@ from nas.config import StudyConfig
 from nas.errors import CheckpointError
 
 if TYPE_CHECKING:
+    from nas.supernet.trainer import SupernetSettings
     from supernets import Supernet
-    from supernets.training import SupernetSettings
 
 __all__ = ["SupernetRun", "train_supernet", "config_hash", "latest_checkpoint", "load_supernet"]
 
@@ -47,7 +47,7 @@ class SupernetRun:
 
 def config_hash(config: StudyConfig, settings: SupernetSettings | None = None) -> str:
     """A stable hash of what decides the supernet's weights (not epochs or folders)."""
-    from supernets.training import SupernetSettings
+    from nas.supernet.trainer import SupernetSettings
 
     settings = settings or SupernetSettings.from_mapping(config.supernet)
     relevant = settings.to_dict()
@@ -74,9 +74,9 @@ def train_supernet(
     """Train (or resume) the study's supernet to ``[supernet] epochs``; ``stop_after`` ends early."""
     import torch
 
-    from nas.worker import resolve_device
+    from nas.search.worker import resolve_device
+    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
     from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
-    from supernets.training import SupernetSettings, SupernetTrainer
 
     settings = SupernetSettings.from_mapping(config.supernet)
     digest = config_hash(config, settings)

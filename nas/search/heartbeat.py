@@ -16,7 +16,7 @@ heartbeat intervals of the death.
 
 SQLite stores heartbeats with one-second resolution (``CURRENT_TIMESTAMP``),
 so on SQLite the grace period is at least ``interval + 1.5`` s
-(:func:`nas.study.storage_for`): a beating trial is never mistaken for a dead
+(:func:`nas.search.study.storage_for`): a beating trial is never mistaken for a dead
 one because of rounding. With the default 5 s interval this changes nothing.
 
 Optuna only considers trials that have beaten at least once; a worker killed

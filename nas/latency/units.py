@@ -1,4 +1,4 @@
-"""How the elastic spaces split into latency-table units (see :mod:`nas.latency_table`).
+"""How the elastic spaces split into latency-table units (see :mod:`nas.latency.table`).
 
 For each space three functions agree on one key per unit:
 

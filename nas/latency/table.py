@@ -285,12 +285,12 @@ class Decomposition:
     covering: Callable[[Any], Iterable[Architecture]]
 
 
-#: spaces with a decomposition (in :mod:`nas._latency_units`)
+#: spaces with a decomposition (in :mod:`nas.latency.units`)
 SUPPORTED_SPACES = ("mobilenet", "vit", "charlm")
 
 
 def _decomposition(space: str) -> Decomposition:
-    from nas import _latency_units as u
+    from nas.latency import units as u
 
     if space == "mobilenet":
         return Decomposition(u.mobilenet_keys, u.mobilenet_units, u.mobilenet_covering)
