@@ -51,12 +51,13 @@ def _root(
 
 
 def console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
+    """Rich console on stdout; wide and plain when stdout is not a terminal (no cut values)."""
+    from nas.cli._output import make_console
 
-    return Console()
+    return make_console()
 
 
 def err_console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
+    from nas.cli._output import make_console
 
-    return Console(stderr=True)
+    return make_console(stderr=True)

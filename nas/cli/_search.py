@@ -85,18 +85,42 @@ def worker(
 def validate(
     study_file: Path = typer.Argument(..., help="TOML study file to check."),
 ) -> None:
-    """Check a study file: syntax, keys, names, overrides and data files. Creates nothing."""
+    """Check a study file: syntax, keys, names, overrides and data files.
+
+    Creates nothing: no study, and no latency table (a study with a `predicted_latency`
+    objective is told whether its table is cached; `nas search` calibrates a missing one).
+    """
     from nas.config import check_components, load_study_file
     from nas.search.worker import build_components
 
     config = load_study_file(study_file)
     check_components(config)
-    build_components(config, "cpu")
+    space, task, _evaluator = build_components(config, "cpu", calibrate_latency=False)
     objectives = ", ".join(f"{o.metric} ({o.direction})" for o in config.objectives)
-    console().print(
+    out = console()
+    out.print(
         f"[green]ok[/]: study '{config.name}': space {config.space.name}, task {config.task.name}, "
         f"sampler {config.sampler.name}, evaluator {config.evaluator.name}; objectives {objectives}"
     )
+    if "predicted_latency" in config.metrics:
+        out.print(_latency_table_note(space, task.prepare("cpu")))
+
+
+def _latency_table_note(space, spec) -> str:  # type: ignore[no-untyped-def]
+    """Whether the study's latency table is cached; a space without one is a ConfigError."""
+    from nas.errors import ConfigError
+    from nas.latency.table import SUPPORTED_SPACES, load_table, table_covers, table_path
+
+    if space.name not in SUPPORTED_SPACES:
+        raise ConfigError(
+            f"objectives: predicted_latency needs a per-layer latency decomposition, which "
+            f"space '{space.name}' lacks; supported: {', '.join(SUPPORTED_SPACES)}"
+        )
+    table = load_table(space.name, spec)
+    if table is not None and table_covers(table, space, spec):
+        return f"latency table: cached at {table_path(space.name, spec)}"
+    return ("latency table: none yet; `nas search` measures it once before the first trial "
+            "(or run `nas latency calibrate --study FILE` now)")
 
 
 def _load_when_ready(study: str, url: str, wait: float):  # type: ignore[no-untyped-def]

@@ -68,8 +68,12 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any, Any]:
-    """Space, prepared task and evaluator for ``config`` (raises NasError on bad input)."""
+def build_components(config: StudyConfig, device: str = "cpu",
+                     calibrate_latency: bool = True) -> tuple[Any, Any, Any]:
+    """Space, prepared task and evaluator for ``config`` (raises NasError on bad input).
+
+    ``calibrate_latency=False`` (``nas validate``) leaves a missing latency table missing.
+    """
     from nas.evaluators import EVALUATORS
     from nas.tasks import create_task
     from search_spaces import create_space
@@ -78,7 +82,7 @@ def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any
     task_params = dict(config.task.params)
     task = create_task(config.task.name, seed=config.seed, **task_params)
     spec = task.prepare(device)
-    if "predicted_latency" in config.metrics:  # calibrate once before the study, not per trial
+    if "predicted_latency" in config.metrics and calibrate_latency:  # once, not per trial
         from nas.latency.table import ensure_table
 
         ensure_table(space, spec)

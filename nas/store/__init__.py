@@ -13,6 +13,7 @@ from nas.store._incremental import (
 )
 from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
 from nas.store._read import (
+    INTERRUPTED_ATTR,
     list_studies,
     load_trials,
     objective_columns,
@@ -25,6 +26,7 @@ from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "INTERRUPTED_ATTR",
     "ExportRecord",
     "NasBase",
     "ProxyCacheEntry",

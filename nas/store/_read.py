@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from nas.errors import StorageError
 
 __all__ = [
+    "INTERRUPTED_ATTR",
     "list_studies",
     "study_info",
     "load_trials",
@@ -30,11 +31,19 @@ __all__ = [
 STATES = ("COMPLETE", "RUNNING", "FAIL", "PRUNED", "WAITING")
 
 
+#: trial user attr of a trial cut by Ctrl-C or SIGTERM (state FAIL in Optuna, not a failure)
+INTERRUPTED_ATTR = "nas_interrupted"
+
+
 def list_studies(engine: sa.Engine) -> pd.DataFrame:
-    """One row per study: name, directions, trial counts by state, attrs, last update."""
+    """One row per study: name, directions, trial counts by state, attrs, last update.
+
+    ``fail`` counts failed evaluations only; trials cut by an interrupt (attr
+    ``nas_interrupted``) are counted in ``interrupted`` instead.
+    """
     if not _has_optuna_tables(engine):
         return pd.DataFrame(columns=["study_id", "study_name", "directions", *(
-            s.lower() for s in STATES), "last_update"])
+            s.lower() for s in STATES), "interrupted", "last_update"])
     with engine.connect() as conn:
         studies = pd.read_sql(sa.text("SELECT study_id, study_name FROM studies"), conn)
         directions = pd.read_sql(
@@ -50,6 +59,14 @@ def list_studies(engine: sa.Engine) -> pd.DataFrame:
         attrs = pd.read_sql(
             sa.text("SELECT study_id, key, value_json FROM study_user_attributes"), conn
         )
+        interrupted = pd.read_sql(
+            sa.text(
+                "SELECT t.study_id, COUNT(*) AS n FROM trials t JOIN trial_user_attributes a "
+                "ON a.trial_id = t.trial_id WHERE t.state = 'FAIL' AND a.key = :key "
+                "GROUP BY t.study_id"
+            ),
+            conn, params={"key": INTERRUPTED_ATTR},
+        )
     rows = []
     for study in studies.itertuples():
         dirs = directions[directions.study_id == study.study_id].sort_values("objective")
@@ -61,6 +78,9 @@ def list_studies(engine: sa.Engine) -> pd.DataFrame:
         mine = counts[counts.study_id == study.study_id]
         for state in STATES:
             row[state.lower()] = int(mine[mine.state == state].n.sum())
+        # A trial cut by Ctrl-C is FAIL in Optuna's terms, but nothing failed: counted apart.
+        row["interrupted"] = int(interrupted[interrupted.study_id == study.study_id].n.sum())
+        row["fail"] -= row["interrupted"]
         row["last_update"] = pd.to_datetime(mine["last"]).max() if len(mine) else pd.NaT
         for a in attrs[attrs.study_id == study.study_id].itertuples():
             row[a.key] = json.loads(a.value_json)
