@@ -8,14 +8,16 @@ bar. Running the same command again resumes the study up to its budget.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,9 @@ from nas.search.worker import build_components, build_worker, run_worker_loop
 __all__ = ["SearchResult", "run", "run_worker"]
 
 log = logging.getLogger(__name__)
+
+#: how often the main process redraws the progress bar and checks its workers
+_WATCH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def run(
     deadline = start + config.budget.timeout if config.budget.timeout else None
     n_trials = config.budget.n_trials
     interrupted = False
-    with _ProgressBar(config, enabled=progress) as bar:
+    with _ProgressBar(config, enabled=progress) as bar, _interrupt_on_signals():
         try:
             if config.n_jobs == 1:
                 setup = build_worker(config, storage, 0, components=components)
@@ -93,7 +98,7 @@ def run_worker(config: StudyConfig, url: str, n_trials: int | None, worker_index
     deadline = start + config.budget.timeout if config.budget.timeout else None
     setup = build_worker(config, storage, worker_index)
     interrupted = False
-    with _ProgressBar(config, enabled=progress, total=n_trials) as bar:
+    with _ProgressBar(config, enabled=progress, total=n_trials) as bar, _interrupt_on_signals():
         try:
             run_worker_loop(setup, n_trials, deadline, on_trial=lambda _t: bar.update(setup.study))
         except KeyboardInterrupt:
@@ -130,16 +135,69 @@ def _run_processes(
         while any(w.is_alive() for w in workers):
             tick()
             _raise_worker_error(errors)
-            time.sleep(1.0)
+            time.sleep(_WATCH_S)
         _raise_worker_error(errors)
     except BaseException:
-        for w in workers:
-            w.join(timeout=30)  # they got the same SIGINT and fail their trial cleanly
-            if w.is_alive():
-                w.terminate()
+        _stop_workers(workers)
         raise
     for w in workers:
         w.join()
+
+
+def _stop_workers(workers: list[Any]) -> None:
+    """Interrupt the workers and wait at most one heartbeat interval for them.
+
+    Ctrl-C in a terminal signals the whole process group, but SIGINT or SIGTERM
+    sent to this process alone reaches no worker: forward it. A worker closes
+    its running trial as interrupted (and re-queues it) in milliseconds, once
+    its current torch operation returns; one still alive after the interval is
+    killed, and its trial is failed and re-queued by the next run's heartbeat check.
+    """
+    from nas.search.heartbeat import heartbeat_settings
+
+    for w in workers:
+        if w.is_alive() and w.pid is not None:
+            try:
+                os.kill(w.pid, signal.SIGINT)
+            except OSError:
+                pass
+    deadline = time.monotonic() + heartbeat_settings().interval
+    for w in workers:
+        w.join(timeout=max(0.0, deadline - time.monotonic()))
+    for w in workers:
+        if w.is_alive():
+            log.warning("worker %s did not stop within a heartbeat interval: killed", w.name)
+            w.kill()
+            w.join(timeout=5)
+
+
+@contextlib.contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt once; later ones are ignored while the
+    interrupt is handled (a second Ctrl-C must not cut the clean-up that closes trials).
+
+    Only in the main thread (elsewhere Python cannot install handlers); restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = False
+
+    def handler(signum: int, _frame: Any) -> None:
+        nonlocal handled
+        if handled:
+            log.warning("stopping (signal %d ignored while the running trials are closed)",
+                        signum)
+            return
+        handled = True
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _raise_worker_error(errors: Any) -> None:
@@ -164,10 +222,25 @@ def _worker_process(
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING)
     _quiet_optuna()
-    # A shell's `&` starts the search with SIGINT ignored; the watch below needs it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    threading.Thread(target=_stop_with_parent, args=(os.getppid(),), daemon=True,
-                     name="nas-parent-watch").start()
+    # A shell's `&` starts the search with SIGINT ignored; the watch below needs it. The
+    # group's Ctrl-C and the parent's forwarded SIGINT may both arrive: the first interrupts.
+    with _interrupt_on_signals():
+        threading.Thread(target=_stop_with_parent, args=(os.getppid(),), daemon=True,
+                         name="nas-parent-watch").start()
+        _work(config, url, index, n_trials, deadline, errors)
+    # Leave at once: a normal interpreter exit with torch loaded took seconds here (in
+    # native finalisers), past the heartbeat interval the parent grants. Nothing is
+    # lost: the trials are closed, and the error queue is flushed first.
+    errors.close()
+    errors.join_thread()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _work(config: StudyConfig, url: str, index: int, n_trials: int | None,
+          deadline: float | None, errors: Any) -> None:
     try:
         storage = storage_for(url)
         setup = build_worker(config, storage, index)
@@ -203,10 +276,18 @@ def _quiet_optuna() -> None:
 
 
 def _counts(study: Any) -> dict[str, int]:
+    """Trials by state; an interrupted trial counts as INTERRUPTED, not FAIL."""
     counts: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
-        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+        state = "INTERRUPTED" if _interrupted(t) else t.state.name
+        counts[state] = counts.get(state, 0) + 1
     return counts
+
+
+def _interrupted(trial: Any) -> bool:
+    from nas.store import INTERRUPTED_ATTR
+
+    return trial.state.name == "FAIL" and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
 
 
 # -- progress ----------------------------------------------------------------
@@ -257,7 +338,7 @@ class _ProgressBar:
         self._drawn_at = time.monotonic()
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state.name == "COMPLETE"]
-        failed = sum(t.state.name == "FAIL" for t in trials)
+        failed = sum(t.state.name == "FAIL" and not _interrupted(t) for t in trials)
         text = ""
         if complete:
             if len(self.config.objectives) == 1:

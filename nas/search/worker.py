@@ -12,8 +12,11 @@ this loop on the same study; they coordinate only through the store:
   heartbeat intervals and re-queues it for another worker (``nas.search.heartbeat``).
   Attr ``host`` (``hostname:pid``) names the process running a trial.
 * **Failures**: an exception in an evaluation fails that trial with the error
-  in its attrs, and the search goes on; Ctrl-C fails the running trial with
-  reason "interrupted" so a re-run resumes cleanly.
+  in its attrs, and the search goes on.
+* **Interrupts**: Ctrl-C or SIGTERM closes the running trial at once as
+  interrupted (state FAIL, as Optuna has no other, with attr ``nas_interrupted``:
+  no reader counts it as a failure) and re-queues its architecture, so a re-run
+  evaluates it first; no trial is left RUNNING for a heartbeat to find.
 """
 
 from __future__ import annotations
@@ -167,11 +170,17 @@ def run_worker_loop(
                 continue
             waiting = states["WAITING"] > 0
         trial = _ask(study, waiting)
-        if n_trials is not None and not _within_budget(study, trial.number, n_trials):
-            trial.set_user_attr("nas_skipped", "budget reached by other workers")
-            study.tell(trial, state=TrialState.PRUNED)
-            continue
-        state = _run_one(setup, trial, writer)
+        try:
+            if n_trials is not None and not _within_budget(study, trial.number, n_trials):
+                trial.set_user_attr("nas_skipped", "budget reached by other workers")
+                study.tell(trial, state=TrialState.PRUNED)
+                continue
+            state = _run_one(setup, trial, writer)
+        except TrialInterrupted:
+            raise
+        except KeyboardInterrupt:  # between ask and evaluation
+            mark_interrupted(study, trial)
+            raise
         if state == TrialState.COMPLETE:
             done_here += 1
         failures_in_a_row = failures_in_a_row + 1 if state == TrialState.FAIL else 0
@@ -255,16 +264,39 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
                     trial.number)
         return TrialState.FAIL
     except KeyboardInterrupt:
-        # Ctrl-C, or the parent `nas search` gone: fail the trial now rather than leave
-        # it RUNNING until its heartbeat goes stale; a re-run retries nothing twice.
-        try:
-            trial.set_user_attr("error", "interrupted")
-            study.tell(trial, state=TrialState.FAIL)
-        except Exception:  # noqa: BLE001 - already finished, or the store is gone
-            log.debug("could not mark trial %d interrupted", trial.number, exc_info=True)
-        raise
+        # Ctrl-C, SIGTERM, or the parent `nas search` gone: close the trial now rather
+        # than leave it RUNNING until its heartbeat goes stale, and re-queue its architecture.
+        mark_interrupted(study, trial)
+        raise TrialInterrupted() from None
     finally:
         heartbeat.stop()
+
+
+class TrialInterrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt whose trial is already closed as interrupted."""
+
+
+def mark_interrupted(study: Any, trial: Any) -> None:
+    """Close a running ``trial`` as interrupted (FAIL + ``nas_interrupted``) and enqueue the
+    params it has (its architecture; part of it if cut while sampling, none before), which
+    the next ask pops before sampling anew."""
+    from optuna.trial import TrialState
+
+    from nas.store import INTERRUPTED_ATTR
+
+    try:
+        trial.set_user_attr("error", "interrupted")
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        study.tell(trial, state=TrialState.FAIL)
+    except Exception:  # noqa: BLE001 - already finished, or the store is gone
+        log.debug("could not mark trial %d interrupted", trial.number, exc_info=True)
+        return
+    if trial.params:
+        try:
+            study.enqueue_trial(dict(trial.params), user_attrs={
+                "retry_of": trial.number, "retry_reason": "interrupted"})
+        except Exception:  # noqa: BLE001 - the architecture is then simply drawn anew
+            log.debug("could not re-queue trial %d", trial.number, exc_info=True)
 
 
 def _fail(study: Any, trial: Any, exc: BaseException) -> Any:
