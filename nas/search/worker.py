@@ -50,6 +50,11 @@ _POLL_S = 0.5
 #: a worker whose last this-many trials all failed stops: a broken evaluator or study
 #: file would otherwise burn trial numbers forever (the errors are in the trials' attrs).
 MAX_CONSECUTIVE_FAILURES = 10
+#: a worker whose sampler proposed only evaluated architectures this many times in a row
+#: stops: the space (as the sampler sees it) has no new one left.
+MAX_CONSECUTIVE_DUPLICATES = 100
+#: what :func:`_run_one` returns for an architecture the study had already evaluated
+_DUPLICATE = "duplicate"
 
 
 @dataclass
@@ -148,6 +153,7 @@ def run_worker_loop(
     writer = TrialWriter(study)
     done_here = 0
     failures_in_a_row = 0
+    duplicates_in_a_row = 0
     last_check = 0.0
     # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
@@ -184,6 +190,12 @@ def run_worker_loop(
         if state == TrialState.COMPLETE:
             done_here += 1
         failures_in_a_row = failures_in_a_row + 1 if state == TrialState.FAIL else 0
+        duplicates_in_a_row = duplicates_in_a_row + 1 if state == _DUPLICATE else 0
+        if duplicates_in_a_row >= MAX_CONSECUTIVE_DUPLICATES:
+            raise NasError(
+                f"stopping: the sampler proposed {duplicates_in_a_row} architectures in a row "
+                "that the study has already evaluated; the space has no new one left for it"
+            )
         if failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
             last = study.get_trials(deepcopy=False)[-1].user_attrs.get("error", "unknown error")
             raise NasError(
@@ -214,6 +226,16 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
             trial.set_user_attr("invalid", str(exc))
             study.tell(trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
+        duplicate = _evaluated_before(study, arch.key)
+        if duplicate is not None:
+            # Measured already: no budget for it again (the budget counts COMPLETE trials).
+            # PRUNED, so the sampler sees the proposal and every sampler draws anew; the
+            # study keeps one result per architecture.
+            from nas.store import DUPLICATE_ATTR
+
+            trial.set_user_attr(DUPLICATE_ATTR, duplicate)
+            study.tell(trial, state=TrialState.PRUNED)
+            return _DUPLICATE
         started = time.perf_counter()
         try:
             evaluation = setup.evaluator.evaluate(arch, trial)
@@ -380,6 +402,21 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
         if t.number < number
     ]
     return len(ahead) < n_trials
+
+
+def _evaluated_before(study: Any, arch_key: str) -> int | None:
+    """Number of a COMPLETE trial of ``study`` with this architecture, or None."""
+    from optuna.trial import TrialState
+
+    engine = _engine(study)
+    if engine is not None:
+        from nas.store import evaluated_before
+
+        return evaluated_before(engine, study._study_id, arch_key)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("arch_key") == arch_key:
+            return t.number
+    return None
 
 
 def _reading(engine: Any) -> Any:

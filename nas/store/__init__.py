@@ -13,7 +13,9 @@ from nas.store._incremental import (
 )
 from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
 from nas.store._read import (
+    DUPLICATE_ATTR,
     INTERRUPTED_ATTR,
+    evaluated_before,
     list_studies,
     load_trials,
     objective_columns,
@@ -26,6 +28,8 @@ from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "DUPLICATE_ATTR",
+    "evaluated_before",
     "INTERRUPTED_ATTR",
     "ExportRecord",
     "NasBase",

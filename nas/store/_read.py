@@ -26,6 +26,8 @@ __all__ = [
     "pareto_mask",
     "pareto_front",
     "objective_columns",
+    "evaluated_before",
+    "DUPLICATE_ATTR",
 ]
 
 STATES = ("COMPLETE", "RUNNING", "FAIL", "PRUNED", "WAITING")
@@ -33,6 +35,9 @@ STATES = ("COMPLETE", "RUNNING", "FAIL", "PRUNED", "WAITING")
 
 #: trial user attr of a trial cut by Ctrl-C or SIGTERM (state FAIL in Optuna, not a failure)
 INTERRUPTED_ATTR = "nas_interrupted"
+#: trial user attr of a trial closed (PRUNED) without evaluation: its architecture is that
+#: of the COMPLETE trial with this number, so no budget is spent on it twice
+DUPLICATE_ATTR = "nas_duplicate_of"
 
 
 def list_studies(engine: sa.Engine) -> pd.DataFrame:
@@ -183,6 +188,20 @@ def load_trials(engine: sa.Engine, study_name: str, since_trial_id: int = 0) -> 
             if column not in frame.columns:
                 frame[column] = wide[column]
     return frame.reset_index()
+
+
+def evaluated_before(engine: sa.Engine, study_id: int, arch_key: str) -> int | None:
+    """The number of a COMPLETE trial of the study whose architecture has ``arch_key``
+    (trial attr ``arch_key``), or None: lets a worker skip an architecture already paid for."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT MIN(t.number) FROM trials t JOIN trial_user_attributes a "
+                "ON a.trial_id = t.trial_id WHERE t.study_id = :s AND t.state = 'COMPLETE' "
+                "AND a.key = 'arch_key' AND a.value_json = :v"
+            ),
+            {"s": study_id, "v": json.dumps(arch_key)},
+        ).scalar()
 
 
 def objective_columns(engine: sa.Engine, study_name: str) -> list[str]:
