@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from nas.cli._bench import bench_app
+from nas.cli._output import FORMAT_HELP, Format, print_csv, print_json
 
 
 @bench_app.command("search")
@@ -30,8 +31,15 @@ def bench_search(
     zc_pool: int = typer.Option(50, "--zc-pool", min=1, help="Pool scored per seed by zc-warmstart."),
     out: Path = typer.Option(Path("bench-search"), "--out", help="Folder for results.csv, regret.png, table.md."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
-    """Seeded searches per sampler on the NAS-Bench-201 table; print the mean ± 95% CI table."""
+    """Seeded searches per sampler on the NAS-Bench-201 table; print the mean ± 95% CI table.
+
+    The figure is the test accuracy (in %) of the architecture with the best validation
+    accuracy so far, or, with `--objectives latency`, the hypervolume of (validation
+    accuracy, edge-GPU latency) scaled to the table's ranges. json and csv give one
+    record per sampler and query count.
+    """
     from nas.bench.search import (
         parse_params,
         parse_queries,
@@ -49,5 +57,33 @@ def bench_search(
         out=out, data_dir=data_dir if data_dir is not None else default_data_dir(),
         zc_proxies=zc_proxies.split(","), zc_pool=zc_pool,
     )
-    typer.echo(result.table)
-    typer.echo(f"wall time {result.wall_seconds:.0f} s; files in {result.out}/")
+    if fmt == Format.table:
+        typer.echo(result.table)
+        typer.echo(f"wall time {result.wall_seconds:.0f} s; files in {result.out}/")
+        return
+    records = _records(result.runs, parse_queries(queries), objectives)
+    if fmt == Format.json:
+        print_json(records)
+    else:
+        print_csv(records)
+
+
+def _records(runs: list[dict], queries: list[int], objectives: str) -> list[dict]:
+    """Mean and 95% CI half-width per sampler and query count (as in the table)."""
+    import numpy as np
+
+    from nas.bench.search import confidence
+
+    figure = "hypervolume" if objectives == "latency" else "best_test_accuracy_percent"
+    records = []
+    for sampler in dict.fromkeys(r["sampler"] for r in runs):
+        mine = [r for r in runs if r["sampler"] == sampler]
+        for q in sorted(set(queries)):
+            mean, half = confidence(np.array([r["curve"][q - 1] for r in mine]))
+            records.append({
+                "sampler": sampler, "queries": q, "figure": figure, "mean": mean,
+                "ci95_half_width": half, "seeds": len(mine),
+                "search_seconds_per_seed": float(np.mean([r["search_seconds"] for r in mine])),
+                "proxy_seconds_per_seed": float(np.mean([r["proxy_seconds"] for r in mine])),
+            })
+    return records

@@ -8,6 +8,7 @@ import typer
 
 from nas.cli._app import console
 from nas.cli._bench import bench_app
+from nas.cli._output import FORMAT_HELP, Format, print_csv, print_json
 
 
 @bench_app.command("supernet")
@@ -38,6 +39,7 @@ def bench_supernet(
         help="Folder of an earlier run (same space, task, seed): reuse its standalone scores."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
 ) -> None:
     """Train (or load) a supernet, score N architectures with it and standalone; print Kendall tau."""
     import logging
@@ -56,6 +58,23 @@ def bench_supernet(
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone)
     speedup = result.standalone_seconds_per_arch / result.supernet_seconds_per_arch
+    if fmt != Format.table:
+        record = {
+            "space": space, "task": task, "n": result.n, "kendall": result.kendall,
+            "spearman": result.spearman, "kendall_ci95_low": result.kendall_interval[0],
+            "kendall_ci95_high": result.kendall_interval[1],
+            "standalone_self_kendall": result.standalone_self_kendall,
+            "loss_kendall": result.loss_kendall, "params_kendall": result.params_kendall,
+            "supernet_train_seconds": result.supernet_train_seconds,
+            "supernet_seconds_per_arch": result.supernet_seconds_per_arch,
+            "standalone_seconds_per_arch": result.standalone_seconds_per_arch,
+            "out": str(out),
+        }
+        if fmt == Format.json:
+            print_json(record)
+        else:
+            print_csv([record])
+        return
     console().print(
         f"supernet {space}/{task}: n={result.n} kendall={result.kendall:.3f} "
         f"spearman={result.spearman:.3f} (kendall's 95% bootstrap interval over archs: "
