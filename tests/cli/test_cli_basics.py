@@ -37,3 +37,15 @@ def test_unsupported_storage_scheme(nas_cli):
 def test_export_needs_exactly_one_selector(nas_cli):
     done = nas_cli("export", "somestudy")
     assert done.returncode == 2 and "exactly one of --trial N, --pareto or --best OBJECTIVE" in done.stderr
+
+
+def test_validate_creates_nothing_not_even_a_latency_table(nas_cli, tmp_path):
+    """A study with a predicted_latency objective is checked, and told its table is missing;
+    nothing is measured or written (no study database, no latency table)."""
+    cache = tmp_path / "cache"
+    done = nas_cli("validate", str(REPO / "studies" / "vit_cifar10.toml"), cwd=tmp_path,
+                   env={"NAS_CACHE_DIR": str(cache)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: study 'vit-cifar10'")
+    assert "latency table: none yet" in done.stdout
+    assert not cache.exists() and list(tmp_path.iterdir()) == []
