@@ -7,6 +7,7 @@ import json
 import os
 import signal
 
+import pandas as pd
 import pytest
 
 from nas.store import optuna_now
@@ -67,10 +68,13 @@ def test_four_workers_finish_a_200_trial_study_exactly(postgres_url, tmp_path, d
         assert dict(arch) == params
         assert row.arch_key == arch.key
         assert row.val_accuracy == pytest.approx(lookup(task, arch).metrics["val_accuracy"])
-    # Trials past the budget were closed before any work, never evaluated.
+    # Trials past the budget, and re-proposed architectures, were closed before any work.
     skipped = frame[frame.state == "PRUNED"]
     if len(skipped):
-        assert skipped.nas_skipped.notna().all()
+        reasons = [skipped[c].notna() for c in ("nas_skipped", "nas_duplicate_of")
+                   if c in skipped.columns]
+        assert pd.concat(reasons, axis=1).any(axis=1).all()
+    assert complete.arch_key.is_unique  # no architecture paid for twice
     engine.dispose()
 
 
