@@ -206,9 +206,9 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
     ensembles = []
     for size in range(2, len(candidates) + 1):
         for subset in itertools.combinations(candidates, size):
-            chosen = {n: column(n, common) for n in subset}
+            chosen: Any = {n: column(n, common) for n in subset}
             for kind, combine in (("rank_avg", rank_average), ("vote", majority_vote)):
-                combined = np.asarray(combine(chosen), dtype=float)
+                combined = np.asarray(combine(chosen), dtype=np.float64)
                 rho, tau = _correlate(combined, accuracy[common])
                 seconds = sum(float(np.mean([cache[r][n][1] for r in common])) for n in subset)
                 ensembles.append((f"{kind}({'+'.join(subset)})", rho, tau, len(common), seconds))

@@ -9,6 +9,7 @@ per proxy; ``benchmarks/proxy_correlation.py`` is the same benchmark as a script
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -71,8 +72,8 @@ class _Bar:
     def __init__(self, enabled: bool, console) -> None:  # type: ignore[no-untyped-def]
         self.enabled = enabled
         self.console = console
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
+        self._task: Any = None
 
     def __enter__(self) -> _Bar:
         if self.enabled:
