@@ -218,17 +218,24 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
     try:
         # The architecture's params and the host attr in one transaction (Optuna
         # would commit each suggest on its own).
+        claim = {"host": f"{socket.gethostname()}:{os.getpid()}"}
         try:
-            with writer.deferred_params(trial, {"host": f"{socket.gethostname()}:{os.getpid()}"}):
+            with writer.deferred_params(trial, claim):
                 arch = setup.space.sample(trial)
                 setup.space.validate(arch)
+                # The writer reads its attrs when the block ends: the key goes out with the
+                # params, so a worker that drew the same architecture meanwhile sees it.
+                claim["arch_key"] = arch.key
         except InvalidArchitecture as exc:
             trial.set_user_attr("invalid", str(exc))
             study.tell(trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
-        duplicate = _evaluated_before(study, arch.key)
+        if not writer.batched:
+            trial.set_user_attr("arch_key", arch.key)
+        duplicate = _evaluated_before(study, trial, arch.key)
         if duplicate is not None:
-            # Measured already: no budget for it again (the budget counts COMPLETE trials).
+            # Measured (or being measured) already: no budget for it again (the budget
+            # counts COMPLETE trials).
             # PRUNED, so the sampler sees the proposal and every sampler draws anew; the
             # study keeps one result per architecture.
             from nas.store import DUPLICATE_ATTR
@@ -404,17 +411,18 @@ def _within_budget(study: Any, number: int, n_trials: int) -> bool:
     return len(ahead) < n_trials
 
 
-def _evaluated_before(study: Any, arch_key: str) -> int | None:
-    """Number of a COMPLETE trial of ``study`` with this architecture, or None."""
+def _evaluated_before(study: Any, trial: Any, arch_key: str) -> int | None:
+    """Number of another trial of ``study`` that has (or first claimed) this architecture."""
     from optuna.trial import TrialState
 
     engine = _engine(study)
     if engine is not None:
         from nas.store import evaluated_before
 
-        return evaluated_before(engine, study._study_id, arch_key)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("arch_key") == arch_key:
+        return evaluated_before(engine, study._study_id, arch_key, trial._trial_id)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if t.user_attrs.get("arch_key") == arch_key and (
+                t.state == TrialState.COMPLETE or t.number < trial.number):
             return t.number
     return None
 

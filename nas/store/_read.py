@@ -190,17 +190,26 @@ def load_trials(engine: sa.Engine, study_name: str, since_trial_id: int = 0) -> 
     return frame.reset_index()
 
 
-def evaluated_before(engine: sa.Engine, study_id: int, arch_key: str) -> int | None:
-    """The number of a COMPLETE trial of the study whose architecture has ``arch_key``
-    (trial attr ``arch_key``), or None: lets a worker skip an architecture already paid for."""
+def evaluated_before(engine: sa.Engine, study_id: int, arch_key: str,
+                     trial_id: int | None = None) -> int | None:
+    """The number of another trial of the study that holds architecture ``arch_key`` (trial
+    attr ``arch_key``): a COMPLETE one, or a RUNNING one whose claim was written before that
+    of trial ``trial_id``; None when the architecture is this trial's to evaluate.
+
+    Workers write the key with the params, then ask: of two workers that drew the same
+    architecture at once, the first writer evaluates it and the other draws again.
+    """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         return conn.execute(
             sa.text(
                 "SELECT MIN(t.number) FROM trials t JOIN trial_user_attributes a "
-                "ON a.trial_id = t.trial_id WHERE t.study_id = :s AND t.state = 'COMPLETE' "
-                "AND a.key = 'arch_key' AND a.value_json = :v"
+                "ON a.trial_id = t.trial_id WHERE t.study_id = :s AND a.key = 'arch_key' "
+                "AND a.value_json = :v AND t.trial_id <> :me AND (t.state = 'COMPLETE' OR "
+                "(t.state = 'RUNNING' AND a.trial_user_attribute_id < (SELECT "
+                "trial_user_attribute_id FROM trial_user_attributes WHERE trial_id = :me "
+                "AND key = 'arch_key')))"
             ),
-            {"s": study_id, "v": json.dumps(arch_key)},
+            {"s": study_id, "v": json.dumps(arch_key), "me": -1 if trial_id is None else trial_id},
         ).scalar()
 
 

@@ -67,13 +67,13 @@ def test_every_complete_trial_has_a_new_architecture(name, data_dir, tmp_path, m
         duplicates = conn.execute(
             "SELECT a.value_json, k.value_json FROM trials t JOIN trial_user_attributes a "
             "ON a.trial_id = t.trial_id JOIN trial_params p ON p.trial_id = t.trial_id "
-            "LEFT JOIN trial_user_attributes k ON k.trial_id = t.trial_id AND k.key = 'arch_key' "
+            "LEFT JOIN trial_user_attributes k ON k.trial_id = t.trial_id AND k.key = 'metrics' "
             "WHERE t.state = 'PRUNED' AND a.key = 'nas_duplicate_of' GROUP BY t.trial_id"
         ).fetchall()
         complete = {int(n) for (n,) in conn.execute(
             "SELECT number FROM trials WHERE state = 'COMPLETE'")}
     assert len(keys) == n_trials
     assert len(set(keys)) == n_trials, f"{n_trials - len(set(keys))} architectures evaluated twice"
-    for of, own_key in duplicates:
+    for of, own_metrics in duplicates:
         assert json.loads(of) in complete  # names the trial that measured it
-        assert own_key is None  # and was not evaluated itself
+        assert own_metrics is None  # and was not evaluated itself
