@@ -11,20 +11,22 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 
 from nas.architecture import Architecture, ChoiceValue
-from nas.errors import ConfigError, InvalidArchitecture
+from nas.errors import ConfigError, InvalidArchitecture, NotApplicable
 
 if TYPE_CHECKING:
     import optuna
+    import torch
     import torch.nn as nn
 
 __all__ = [
+    "LatencyUnit",
     "Batch",
     "Categorical",
     "IntRange",
@@ -183,6 +185,10 @@ class FloatRange:
 
 Choice = Union[Categorical, IntRange, FloatRange]
 
+#: one unit of a built model for the latency table: its key and a callable that takes the
+#: previous unit's output (the first takes the model's input)
+LatencyUnit = tuple[str, Callable[[Any], Any]]
+
 
 class SearchSpace(ABC):
     """Base of every search space; a subclass is one file and ``@register_space``.
@@ -286,6 +292,42 @@ class SearchSpace(ABC):
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+    # -- latency-table units (optional; read by nas.latency.table) ---------
+    # A space that splits into units (stem, each block, head) implements these four
+    # together; the table times every unit once per device and sums them to predict
+    # any architecture (Once-for-All, Cai et al. 2020; HAT, Wang et al. 2020).
+
+    @classmethod
+    def has_latency_units(cls) -> bool:
+        """Whether this space implements the latency-unit methods below."""
+        return cls.latency_keys is not SearchSpace.latency_keys
+
+    def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
+        """One key per unit of ``arch`` in forward order, from the architecture alone.
+
+        A key holds everything that changes the unit's cost: its configuration and
+        its input's shape (the batch size is the table's own), e.g.
+        ``mbconv|24>40|16|k5|e4.0|s2|se1|relu``.
+        """
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_units(self, model: Any, arch: Architecture, spec: TaskSpec) -> list[LatencyUnit]:
+        """``(key, callable)`` for every unit of ``model`` (built for ``arch``), in forward order.
+
+        Each callable takes the previous one's output, so chaining them *is* the
+        forward pass and the table times every unit inside a real pass (caches as
+        warm or as cold as in one). The keys are :meth:`latency_keys`.
+        """
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_covering(self) -> Iterable[Architecture]:
+        """A few architectures whose units together are every unit of this space's choices."""
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_input(self, spec: TaskSpec, batch_size: int) -> torch.Tensor:
+        """A seeded random model input of ``batch_size`` for the task shape ``spec`` (on CPU)."""
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self._choices)} choices)"
