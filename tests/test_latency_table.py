@@ -15,6 +15,7 @@ from nas.latency.table import (
     _seeded_archs,
     calibrate,
     ensure_table,
+    latency_spaces,
     load_table,
     predict_latency,
     table_covers,
@@ -36,14 +37,17 @@ def _one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("name", ["mobilenet", "vit", "charlm"])
+def test_the_spaces_with_units_are_the_elastic_ones():
+    assert latency_spaces() == ["charlm", "mobilenet", "vit"]
+
+
+@pytest.mark.parametrize("name", latency_spaces())
 def test_units_chained_in_order_are_the_forward_pass(name):
     space = create_space(name)
-    spec = SEQUENCE if name == "charlm" else IMAGE
+    spec = {"sequence": SEQUENCE, "image": IMAGE}[space.families[0]]
     for arch in [space.smallest(), *_seeded_archs(space, 2, seed=1)]:
         model = space.build(arch, spec).eval()
-        example = (torch.randint(0, 16, (1, 16)) if name == "charlm"
-                   else torch.randn(1, 3, 32, 32))
+        example = space.latency_input(spec, 1)
         chain = space.latency_units(model, arch, spec)
         assert [key for key, _run in chain] == unit_keys(name, arch, spec)
         with torch.no_grad():
