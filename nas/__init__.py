@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas._version import __version__
 from nas.architecture import Architecture
 from nas.errors import NasError
 
-__version__ = "0.1.0"
 __all__ = ["Architecture", "NasError", "__version__", "load"]
 
 

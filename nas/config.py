@@ -2,8 +2,9 @@
 
 Every error is a :class:`ConfigError` whose message starts with the key path
 (``sampler.name``, ``objectives[1].direction``) and, where the set is finite,
-lists the allowed values. Parsing is torch-free; :func:`check_components`
-resolves names against the registries (which imports the plugins).
+lists the allowed values. Parsing is torch-free and reads no registry:
+:func:`nas.search.components.check_components` resolves the names against the
+registries (which imports the plugins).
 
 Example file::
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nas.errors import ConfigError, NasError
+from nas.errors import ConfigError
 
 __all__ = [
     "FrozenDict",
@@ -44,7 +45,6 @@ __all__ = [
     "StudyConfig",
     "load_study_file",
     "parse_study",
-    "check_components",
 ]
 
 DIRECTIONS = ("maximize", "minimize")
@@ -210,49 +210,6 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         description=str(data.get("description", "")),
         raw=FrozenDict(dict(data)),
     )
-
-
-def check_components(config: StudyConfig) -> None:
-    """Resolve every name against its registry and check the pieces fit together.
-
-    Imports the plugins (and so torch); call before touching storage so a bad
-    file never creates a study.
-    """
-    from nas.evaluators import EVALUATORS
-    from nas.samplers import SAMPLERS, check_sampler
-    from nas.tasks import TASKS
-    from search_spaces import SPACES, create_space
-
-    def resolve(where: str, registry: Any, name: str) -> Any:
-        try:
-            return registry.get(name)
-        except NasError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-
-    resolve("space.name", SPACES, config.space.name)
-    create_space(config.space.name, dict(config.space.params))
-    task_cls = resolve("task.name", TASKS, config.task.name)
-    evaluator_cls = resolve("evaluator.name", EVALUATORS, config.evaluator.name)
-    resolve("sampler.name", SAMPLERS, config.sampler.name)
-    from nas.pruners import PRUNERS, check_pruner
-
-    resolve("pruner.name", PRUNERS, config.pruner.name)
-    check_pruner(config.pruner.name, dict(config.pruner.params))
-    check_sampler(config.sampler.name, dict(config.sampler.params), len(config.objectives))
-    space_cls = SPACES.get(config.space.name)
-    if space_cls.families and task_cls.family not in space_cls.families:
-        raise ConfigError(
-            f"task.name: task '{config.task.name}' is a {task_cls.family} task, but space "
-            f"'{config.space.name}' builds {'/'.join(space_cls.families)} models"
-        )
-    provides = getattr(evaluator_cls, "provides", ())
-    if provides:
-        for i, objective in enumerate(config.objectives):
-            if objective.metric not in provides:
-                raise ConfigError(
-                    f"objectives[{i}].metric: evaluator '{config.evaluator.name}' does not "
-                    f"measure '{objective.metric}'; it measures: {', '.join(provides)}"
-                )
 
 
 # -- helpers ---------------------------------------------------------------

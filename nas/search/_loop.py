@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nas.config import StudyConfig, check_components
+from nas.config import StudyConfig
 from nas.errors import NasError
+from nas.search.components import check_components
 from nas.search.study import create_or_load_study, storage_for
 from nas.search.worker import build_components, build_worker, run_worker_loop
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
+from nas.device import resolve_device
 from nas.errors import ConfigError, InvalidArchitecture, NasError
 from nas.search.heartbeat import TrialHeartbeat, fail_dead_trials
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from nas.evaluators import Evaluator
     from search_spaces import SearchSpace
 
-__all__ = ["WorkerSetup", "build_worker", "run_worker_loop", "resolve_device"]
+__all__ = ["WorkerSetup", "build_worker", "run_worker_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +59,6 @@ class WorkerSetup:
     space: SearchSpace
     evaluator: Evaluator
     worker_index: int = 0
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any, Any]:
