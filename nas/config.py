@@ -45,6 +45,7 @@ __all__ = [
     "StudyConfig",
     "load_study_file",
     "parse_study",
+    "config_from_study",
 ]
 
 DIRECTIONS = ("maximize", "minimize")
@@ -210,6 +211,17 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         description=str(data.get("description", "")),
         raw=FrozenDict(dict(data)),
     )
+
+
+def config_from_study(study: Any) -> StudyConfig:
+    """The study file a study was created with (its user attr ``nas_config``), validated.
+
+    ``study`` is an ``optuna.Study`` (or anything with ``user_attrs`` and ``study_name``).
+    """
+    raw = study.user_attrs.get("nas_config")
+    if not raw:
+        raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
+    return parse_study(raw)
 
 
 # -- helpers ---------------------------------------------------------------

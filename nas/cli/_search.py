@@ -59,8 +59,8 @@ def worker(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Join an existing study as one more worker (any machine that reaches the storage)."""
+    from nas.config import config_from_study
     from nas.search import run_worker
-    from nas.search.study import config_from_study
     from nas.store import resolve_url
 
     url = resolve_url(storage)

@@ -142,7 +142,7 @@ class SupernetEvaluator(Evaluator):
         if trial is None:
             raise CheckpointError("evaluator 'supernet': no checkpoint; set "
                                   "evaluator.params.checkpoint to a `nas train-supernet` checkpoint")
-        from nas.search.study import config_from_study
+        from nas.config import config_from_study
         from nas.supernet.from_study import config_hash, latest_checkpoint
         from nas.supernet.trainer import SupernetSettings
 

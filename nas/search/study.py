@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from nas.config import StudyConfig, parse_study
+from nas.config import StudyConfig, config_from_study
 from nas.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
@@ -83,13 +83,6 @@ def load_study(name: str, storage: Any) -> optuna.Study:
         raise StorageError(
             f"no study named '{name}' in this storage; studies: {', '.join(known) or 'none'}"
         ) from None
-
-
-def config_from_study(study: optuna.Study) -> StudyConfig:
-    raw = study.user_attrs.get("nas_config")
-    if not raw:
-        raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
-    return parse_study(raw)
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
