@@ -495,10 +495,10 @@ def _describe_batch(family: str, batch: Any) -> str:
 def _versions() -> dict[str, str]:
     import torch
 
-    import nas
+    from nas._version import __version__
 
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
-    versions = {"nas": str(nas.__version__), "torch": str(torch.__version__),
+    versions = {"nas": __version__, "torch": str(torch.__version__),
                 "python": platform.python_version()}
     # From the installed metadata: importing torch_geometric only to read its version costs seconds.
     from importlib.metadata import PackageNotFoundError, version
