@@ -56,6 +56,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.hypervolume import hypervolume_contributions
+from nas.samplers._mutation import mutate, pick_other_by_rejection
 from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
 from nas.samplers._registry import register_sampler
 
@@ -529,11 +530,14 @@ def _neighbour_values(rng: np.random.Generator, dist: BaseDistribution, current:
 
 
 def _mutate(rng: np.random.Generator, dist: BaseDistribution, current: Any) -> Any:
-    for _ in range(_MAX_TRIES):
-        value = _random_value(rng, dist)
-        if value != current:
-            return value
-    return current
+    """:func:`nas.samplers._mutation.mutate`, drawing among all values until one differs."""
+
+    def draw_float(low: float, high: float, log: bool) -> float:
+        if log:
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return float(rng.uniform(low, high))
+
+    return mutate(dist, current, pick_other_by_rejection(rng.integers, _MAX_TRIES), draw_float)
 
 
 def _choice_codes(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> np.ndarray:
