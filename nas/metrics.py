@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "LATENCY_REPEATS",
     "Latency",
     "count_params",
     "count_flops",
@@ -39,6 +40,11 @@ __all__ = [
     "hardware_metrics",
     "resize_batch",
 ]
+
+
+#: timed forward passes per latency measurement, unless a study's
+#: ``evaluator.params.latency_repeats`` says otherwise (every evaluator and export)
+LATENCY_REPEATS = 10
 
 
 def hardware_metrics(
@@ -112,7 +118,7 @@ def measure_latency(
     batch: Batch,
     *,
     warmup: int = 3,
-    repeats: int = 10,
+    repeats: int = LATENCY_REPEATS,
     threads: int | None = 1,
 ) -> Latency:
     """Median and p90 wall time of ``model(*batch.inputs)`` in eval mode, in ms."""
