@@ -137,9 +137,3 @@ class CharLM(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x))
-
-
-def layer_settings(arch: Architecture) -> list[dict[str, Any]]:
-    """The active layers' ``{"heads", "ffn_dim"}`` (for latency tables and reports)."""
-    return [{"heads": int(arch[f"layer{i}_heads"]), "ffn_dim": int(arch[f"layer{i}_ffn_dim"])}
-            for i in range(1, int(arch["num_layers"]) + 1)]
