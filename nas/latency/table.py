@@ -200,8 +200,8 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     processes hold the core; ``"wall"`` uses ``time.perf_counter``. CUDA always
     uses the wall clock. ``statistic`` summarises each unit's timed passes:
     the minimum (default), which other processes can only push up (Python's
-    ``timeit`` advice; on the shared 2-core machine it gave the mobilenet
-    table R² 0.98 where the median gave 0.48-0.75), or the median.
+    ``timeit`` advice; measured in ``benchmarks/README.md``, "Latency tables"),
+    or the median.
     """
     import torch
 
