@@ -40,6 +40,7 @@ from nas.errors import InvalidArchitecture
 from supernets._base import Supernet, _key, _layers_with_state
 from supernets._registry import register_supernet
 from supernets.elastic import own_state
+from supernets.sampling import random_arch
 
 __all__ = ["GNNSupernet"]
 
@@ -95,8 +96,6 @@ class GNNSupernet(Supernet):
 
     def _fair_arch(self, conv: str | None, deep: list, rng: np.random.Generator) -> Architecture:
         """A random architecture with conv type ``conv`` (``None``: the MLP, no message passing)."""
-        from supernets.sampling import random_arch
-
         for _ in range(_FAIR_TRIES):  # e.g. a GAT whose heads do not divide hidden_dim: redraw
             arch = dict(random_arch(self.space, rng))
             if conv is None:

@@ -44,6 +44,17 @@ from typing import Any
 import numpy as np
 
 from nas.errors import ConfigError
+from nas.evaluators.supernet import SupernetEvaluator
+from nas.evaluators.tabular import lookup
+from nas.metrics import count_params
+from nas.supernet.from_study import load_supernet
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
+from nas.tasks import create_task
+from nas.train import TrainSettings, seed_everything, train_model
+from search_spaces import create_space
+from supernets import create_supernet
+from supernets.checkpoint import save_checkpoint
+from supernets.sampling import random_arch
 
 __all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for"]
 
@@ -141,11 +152,6 @@ def rank_supernet(
     """
     import torch
 
-    from nas.supernet.from_study import load_supernet
-    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
-    from supernets import create_supernet
-    from supernets.checkpoint import save_checkpoint
-
     if n_archs < 2:
         raise ConfigError("--n-archs: must be at least 2 (a ranking needs two architectures)")
     preset = preset or preset_for(space_name, task_name)
@@ -210,9 +216,6 @@ def rank_supernet(
 def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
             data_dir: str | Path | None, device: str) -> tuple[Any, Any, Any]:
     """The preset's (narrowed) space, its task and the task's spec, data on ``device``."""
-    from nas.tasks import create_task
-    from search_spaces import create_space
-
     space = create_space(space_name, preset.space_choices)
     task_params = dict(preset.task_params)
     if data_dir is not None:
@@ -226,8 +229,6 @@ def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
 
     A space with fewer distinct architectures gives what ``100 * n_archs`` draws found.
     """
-    from supernets.sampling import random_arch
-
     rng = np.random.default_rng(seed)
     archs: dict[Any, None] = {}
     for _ in range(100 * n_archs):
@@ -239,16 +240,11 @@ def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
 
 def param_counts(space: Any, spec: Any, archs: list[Any]) -> list[int]:
     """Each arch's trainable parameters as ``space.build`` makes it (the free baseline)."""
-    from nas.metrics import count_params
-
     return [count_params(space.build(arch, spec)) for arch in archs]
 
 
 def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -> list[float]:
     """NB201 archs' CIFAR-10 validation accuracy in the NAS-Bench-201 table (the reference)."""
-    from nas.evaluators.tabular import lookup
-    from nas.tasks import create_task
-
     table = create_task("nb201-cifar10", seed=seed,
                         **({"data_dir": str(data_dir)} if data_dir is not None else {}))
     table.prepare("cpu")
@@ -259,8 +255,6 @@ def ranking_evaluator(space: Any, task: Any, preset: Preset, *, seed: int = 0,
                       device: str = "cpu") -> Any:
     """The ``supernet`` evaluator the benchmark scores with: BN recalibrated on the preset's
     ``bn_batches``, no hardware metrics (they do not rank accuracy)."""
-    from nas.evaluators.supernet import SupernetEvaluator
-
     return SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                              device=device, seed=seed)
 
@@ -303,7 +297,6 @@ def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: i
     sign = 1.0 if task.higher_is_better else -1.0
     if space.name == "nb201":
         return [table_accuracies(archs, seed, data_dir)], []
-    from nas.train import TrainSettings, seed_everything, train_model
 
     per_seed, times = [], []
     for repeat in range(max(1, preset.standalone_seeds)):
