@@ -46,12 +46,15 @@ class RetryStaleTrial:
     """
 
     def __init__(self, max_retries: int) -> None:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback
+        from optuna import storages
 
+        # Optuna 4.9 renamed RetryFailedTrialCallback (and deprecated the old name).
+        retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+        retry = retry or storages.RetryFailedTrialCallback
         self.max_retries = max_retries
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "experimental since v2.8": noise on every start
-            self._optuna_retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retries)
+            self._optuna_retry = retry(max_retry=max_retries)
 
     def will_retry(self, trial: optuna.trial.FrozenTrial) -> bool:
         return len(trial.system_attrs.get("retry_history", [])) < self.max_retries

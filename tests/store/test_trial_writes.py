@@ -169,13 +169,13 @@ def test_a_param_whose_distribution_changed_is_refused_as_optuna_does(url, data_
     study.tell(first, [0.5])
     # Another worker process checks against what the study holds; this one against what
     # it wrote itself.
-    for study in (load_study(data["name"], storage_for(url)), study):
-        trial = study.ask()
+    for worker in (load_study(data["name"], storage_for(url)), study):
+        trial = worker.ask()
         trial.set_user_attr("host", "h:1")
         trial.suggest_categorical("width", ["narrow", "wide"])
         with pytest.raises(ValueError, match="[Cc]annot set different distribution"):
             flush(trial)
-        study.tell(trial, state=TrialState.FAIL)  # the refused params are not written again
+        worker.tell(trial, state=TrialState.FAIL)  # the refused params are not written again
     stored = load_study(data["name"], storage_for(url)).trials
     assert [t.params for t in stored] == [{"width": first.params["width"]}, {}, {}]
     assert [t.state for t in stored] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]

@@ -11,7 +11,6 @@ from nas.errors import ConfigError
 from nas.search.heartbeat import MAX_RETRIES, heartbeat_settings
 from nas.store import TrialHeartbeat, fail_stale_trials, flush, study_engine
 
-
 INTERVAL = 0.6  # seconds
 GRACE = INTERVAL + 1.5  # on SQLite (one-second timestamps): nas.search.study.storage_for
 
