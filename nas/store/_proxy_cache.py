@@ -24,23 +24,29 @@ class ProxyScoreCache:
 
     def __init__(self, engine: sa.Engine | None) -> None:
         self.engine = engine
-        self._memory: dict[tuple[str, str, str, int], float | None] = {}
+        self._memory: dict[tuple[str, str, str, int], tuple[float | None, float]] = {}
 
     def get(self, arch_key: str, proxies: list[str], task: str, seed: int) -> dict[str, float | None]:
+        """The cached scores of ``proxies`` for this architecture (missing ones left out)."""
+        return {p: score for p, (score, _) in self.get_timed(arch_key, proxies, task, seed).items()}
+
+    def get_timed(self, arch_key: str, proxies: list[str], task: str,
+                  seed: int) -> dict[str, tuple[float | None, float]]:
+        """As :meth:`get`, with the seconds each score took to compute."""
         if self.engine is None:
             return {p: self._memory[(arch_key, p, task, seed)] for p in proxies
                     if (arch_key, p, task, seed) in self._memory}
-        query = sa.select(E.proxy, E.score).where(E.arch_key == arch_key, E.task == task,
-                                                  E.batch_seed == seed, E.proxy.in_(proxies))
+        query = sa.select(E.proxy, E.score, E.seconds).where(
+            E.arch_key == arch_key, E.task == task, E.batch_seed == seed, E.proxy.in_(proxies))
         try:
             with self.engine.connect() as conn:
-                return {proxy: value for proxy, value in conn.execute(query)}
+                return {proxy: (value, seconds) for proxy, value, seconds in conn.execute(query)}
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"cannot read the proxy cache: {exc}") from None
 
     def put(self, arch_key: str, task: str, seed: int, scores: dict[str, tuple[float | None, float]]) -> None:
         if self.engine is None:
-            self._memory.update({(arch_key, p, task, seed): s for p, (s, _) in scores.items()})
+            self._memory.update({(arch_key, p, task, seed): s for p, s in scores.items()})
             return
         for proxy, (value, seconds) in scores.items():
             row = {"arch_key": arch_key, "proxy": proxy, "task": task, "batch_seed": seed,
@@ -56,7 +62,8 @@ class ProxyScoreCache:
     def population(self, proxies: list[str], task: str, seed: int) -> dict[str, dict[str, float | None]]:
         """Every cached architecture's scores for ``proxies`` (only architectures that have all)."""
         if self.engine is None:
-            rows = [(k, p, s) for (k, p, t, b), s in self._memory.items() if t == task and b == seed]
+            rows = [(k, p, s) for (k, p, t, b), (s, _) in self._memory.items()
+                    if t == task and b == seed]
         else:
             query = sa.select(E.arch_key, E.proxy, E.score).where(
                 E.task == task, E.batch_seed == seed, E.proxy.in_(proxies))
