@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-__all__ = ["optuna_now"]
+__all__ = ["optuna_now", "optuna_stamp"]
 
 
 def optuna_now() -> datetime:
@@ -15,6 +15,13 @@ def optuna_now() -> datetime:
     or a machine east or west of UTC is off by its offset.
     """
     return datetime.now(UTC).replace(tzinfo=None) if _optuna_stores_utc() else datetime.now()
+
+
+def optuna_stamp() -> tuple[datetime, datetime]:
+    """Now, twice: as Optuna stores a trial time, and as Optuna reads it back (naive local)."""
+    instant = datetime.now(UTC)
+    local = instant.astimezone().replace(tzinfo=None)
+    return (instant.replace(tzinfo=None) if _optuna_stores_utc() else local), local
 
 
 @functools.cache

@@ -43,6 +43,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,9 +58,15 @@ from optuna.storages._rdb import models
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.store._clock import optuna_now
+from nas.store._clock import optuna_stamp
 
 __all__ = ["StudyStorage"]
+
+#: Trials this process finished that ``get_trial`` answers from memory (``tell`` reads its
+#: trial back); finished trials never change.
+_FINISHED_KEPT = 8
+#: How long a count that found no WAITING trial answers ``ask``'s look at the queue.
+_COUNT_FRESH_S = 1.0
 
 
 @dataclass
@@ -81,6 +88,9 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
         #: None where the dialect is neither SQLite nor PostgreSQL: Optuna's own writes.
         self._sql = _Statements(dialect) if dialect in ("sqlite", "postgresql") else None
         self._running: dict[int, _RunningTrial] = {}
+        self._finished: dict[int, FrozenTrial] = {}
+        #: study id -> when count_states last found no WAITING trial in it.
+        self._none_waiting: dict[int, float] = {}
         #: each (study id, param)'s distribution, checked once per process as Optuna does.
         self._distributions: dict[tuple[int, str], BaseDistribution] = {}
         self._lock = threading.Lock()
@@ -107,7 +117,7 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
-        state["_running"] = {}
+        state["_running"], state["_finished"], state["_none_waiting"] = {}, {}, {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -212,8 +222,13 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
     def get_trial(self, trial_id: int) -> FrozenTrial:
         running = self._running_trial(trial_id)
         if running is None:
+            with self._lock:
+                finished = self._finished.get(trial_id)
+            if finished is not None:
+                return copy.deepcopy(finished)
             return self._cache.get_trial(trial_id)
         with self._lock:
+            assert running.frozen is not None
             return copy.deepcopy(running.frozen)
 
     def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
@@ -222,8 +237,10 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         if self._sql is not None and _only_waiting(states) and not self._any_waiting(study_id):
-            # Study.ask looks for a queued trial to pop: one small query, not a read of
-            # every trial changed since the last ask (a sampler that needs them reads them).
+            # Study.ask looks for a queued trial to pop: the budget count just taken, or
+            # one small query, not a read of every trial changed since the last ask (a
+            # sampler that needs them reads them). A trial queued meanwhile waits for
+            # the next ask.
             return []
         return self._cache.get_all_trials(study_id, deepcopy=deepcopy, states=states)
 
@@ -305,6 +322,7 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
 
         assert self._sql is not None
         params, attrs = self._take_pending(running)
+        stored_now, read_now = optuna_stamp()
         rows = []
         for objective, value in enumerate(values or ()):
             stored, value_type = models.TrialValueModel.value_to_stored_repr(float(value))
@@ -314,7 +332,7 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
             # The guarded UPDATE first: it takes the write lock (the row's on
             # PostgreSQL, the database's on SQLite) and checks the state at once.
             done = conn.execute(self._sql.finish,
-                                {"id": trial_id, "state": state, "now": optuna_now()})
+                                {"id": trial_id, "state": state, "now": stored_now})
             if done.rowcount != 1:
                 raise UpdateFinishedTrialError(
                     f"Trial#{_number(running)} has already finished and can not be updated."
@@ -328,6 +346,26 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
                 conn.execute(self._sql.upsert_values, rows)
         if study_id is not None:
             self._remember_distributions(study_id, params)
+        self._keep_finished(running, state, values, read_now)
+
+    def _keep_finished(self, running: _RunningTrial, state: TrialState,
+                       values: Sequence[float] | None, completed: Any) -> None:
+        """The trial as a read of it would now return it, for ``get_trial``."""
+        trial = running.frozen
+        if trial is None:
+            return
+        finished = FrozenTrial(
+            number=trial.number, state=state, value=None,
+            values=None if values is None else [float(v) for v in values],
+            datetime_start=trial.datetime_start, datetime_complete=completed,
+            params=trial.params, distributions=trial.distributions,
+            user_attrs=trial.user_attrs, system_attrs=trial.system_attrs,
+            intermediate_values=trial.intermediate_values, trial_id=trial._trial_id,
+        )
+        with self._lock:
+            self._finished[trial._trial_id] = finished
+            while len(self._finished) > _FINISHED_KEPT:
+                del self._finished[next(iter(self._finished))]
 
     def _write_params(self, conn: sa.Connection, trial_id: int, study_id: int,
                       params: list[tuple[str, float, Any]]) -> None:
@@ -365,6 +403,10 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
 
     def _any_waiting(self, study_id: int) -> bool:
         assert self._sql is not None
+        with self._lock:
+            counted = self._none_waiting.pop(study_id, None)
+        if counted is not None and time.monotonic() - counted < _COUNT_FRESH_S:
+            return False
         with _reading(self.engine) as conn:
             return conn.execute(self._sql.first_waiting, {"study": study_id}).first() is not None
 
@@ -378,6 +420,9 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
                 "SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"),
                 {"s": study_id})
             counts.update({str(state): int(n) for state, n in rows})
+        if counts["WAITING"] == 0:
+            with self._lock:
+                self._none_waiting[study_id] = time.monotonic()
         return counts
 
     def count_ahead(self, study_id: int, number: int) -> int:
@@ -416,10 +461,9 @@ class _Statements:
     cached statement (PostgreSQL sends one multi-row INSERT, SQLite one executemany)."""
 
     def __init__(self, dialect: str) -> None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
         trials = models.TrialModel.__table__
         params = models.TrialParamModel.__table__

@@ -193,7 +193,7 @@ def test_a_queued_trial_and_a_rejected_one_are_written_whole(url, data_dir):
     assert queued.suggest_int("x", 0, 9) == 7
     queued.set_user_attr("host", "h:1")
     flush(queued)
-    study.tell(queued, [0.7])
+    told = study.tell(queued, [0.7])
     rejected = study.ask()
     rejected.suggest_int("x", 0, 9)
     rejected.set_user_attr("invalid", "no such cell")
@@ -201,6 +201,7 @@ def test_a_queued_trial_and_a_rejected_one_are_written_whole(url, data_dir):
     first, second = load_study(data["name"], storage_for(url)).trials
     assert (first.state, first.params, first.values) == (TrialState.COMPLETE, {"x": 7}, [0.7])
     assert first.user_attrs == {"retry_of": 0, "host": "h:1"}
+    assert told == first  # what tell returns (from memory) is what a read returns
     assert second.state == TrialState.PRUNED and second.params == rejected.params
     assert second.user_attrs == {"invalid": "no such cell"}
 
@@ -213,8 +214,12 @@ def test_completion_time_is_stored_as_optuna_stores_the_start_in_any_time_zone(
     time.tzset()
     try:
         data = tabular(data_dir)
-        run_study(data, storage_for(url), 2)
-        for t in load_study(data["name"], storage_for(url)).trials:
+        study = run_study(data, storage_for(url), 2)
+        trial = study.ask()
+        told = study.tell(trial, [0.5])  # tell's answer comes from memory, not a read
+        trials = load_study(data["name"], storage_for(url)).trials
+        assert told == trials[-1]
+        for t in trials:
             took = (t.datetime_complete - t.datetime_start).total_seconds()
             assert 0 <= took < 60, (t.datetime_start, t.datetime_complete)
     finally:
