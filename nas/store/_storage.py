@@ -59,6 +59,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.store._clock import optuna_stamp
+from nas.store._trial_sql import TrialStatements
 
 __all__ = ["StudyStorage"]
 
@@ -86,7 +87,7 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
         self._cache = _CachedStorage(backend)
         dialect = backend.engine.dialect.name
         #: None where the dialect is neither SQLite nor PostgreSQL: Optuna's own writes.
-        self._sql = _Statements(dialect) if dialect in ("sqlite", "postgresql") else None
+        self._sql = TrialStatements(dialect) if dialect in ("sqlite", "postgresql") else None
         self._running: dict[int, _RunningTrial] = {}
         self._finished: dict[int, FrozenTrial] = {}
         #: study id -> when count_states last found no WAITING trial in it.
@@ -454,53 +455,3 @@ def _reading(engine: sa.Engine) -> Any:
     """A connection for one read, in autocommit: no BEGIN and no ROLLBACK round trip
     (and psycopg drops its prepared statements on every ROLLBACK)."""
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
-class _Statements:
-    """The writer's statements, built once: executed with a list of rows, each is one
-    cached statement (PostgreSQL sends one multi-row INSERT, SQLite one executemany)."""
-
-    def __init__(self, dialect: str) -> None:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-        trials = models.TrialModel.__table__
-        params = models.TrialParamModel.__table__
-        values = models.TrialValueModel.__table__
-        attrs = models.TrialUserAttributeModel.__table__
-        by_id = trials.c.trial_id == sa.bindparam("id")
-        self.lock_trial = (  # FOR UPDATE locks the row on PostgreSQL; SQLite ignores it
-            sa.select(trials.c.state, trials.c.study_id).where(by_id).with_for_update()
-        )
-        self.study_of = sa.select(trials.c.study_id).where(by_id)
-        self.first_waiting = (
-            sa.select(trials.c.trial_id)
-            .where(trials.c.study_id == sa.bindparam("study"),
-                   trials.c.state == TrialState.WAITING)
-            .limit(1)
-        )
-        self.study_distribution = (
-            sa.select(params.c.distribution_json)
-            .join(trials, trials.c.trial_id == params.c.trial_id)
-            .where(trials.c.study_id == sa.bindparam("study"),
-                   params.c.param_name == sa.bindparam("name"))
-            .limit(1)
-        )
-        self.insert_params = insert(params)
-        self.finish = (
-            sa.update(trials)
-            .where(by_id, trials.c.state == TrialState.RUNNING)
-            .values(state=sa.bindparam("state", type_=trials.c.state.type),
-                    datetime_complete=sa.bindparam("now"))
-        )
-        upsert = insert(values)
-        self.upsert_values = upsert.on_conflict_do_update(
-            index_elements=[values.c.trial_id, values.c.objective],
-            set_={"value": upsert.excluded.value, "value_type": upsert.excluded.value_type},
-        )
-        upsert = insert(attrs)
-        self.upsert_attrs = upsert.on_conflict_do_update(
-            index_elements=[attrs.c.trial_id, attrs.c.key],
-            set_={"value_json": upsert.excluded.value_json},
-        )
