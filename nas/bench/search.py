@@ -116,7 +116,7 @@ def run_search_benchmark(
         dict(sampler=s, seed=seed, dataset=dataset, n_queries=queries[-1], multi=multi,
              params=params.get(s, {}), data_dir=str(data_dir),
              zc_proxies=list(zc_proxies), zc_pool=zc_pool,
-             zc_cache=str(out / "proxy_scores.csv"))
+             zc_cache=f"sqlite:///{(out / 'proxy_scores.db').resolve()}")
         for s in names for seed in range(first_seed, first_seed + seeds)
     ]
     started = time.time()

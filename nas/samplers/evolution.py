@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.samplers._mutation import mutate, pick_other_once
 from nas.samplers._registry import register_sampler
+from nas.store import study_trials
 
 __all__ = ["RegularizedEvolutionSampler", "non_dominated_rank"]
 
@@ -51,7 +52,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        completed = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = study_trials(study, (TrialState.COMPLETE,))
         if len(completed) < self.population_size:
             return {}
         return dict(completed[-1].distributions)
@@ -61,7 +62,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        completed = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = study_trials(study, (TrialState.COMPLETE,))
         population = sorted(completed, key=lambda t: t.number)[-self.population_size :]
         picks = self._rng.choice(len(population), self.sample_size, replace=False)
         contestants = [population[i] for i in picks]

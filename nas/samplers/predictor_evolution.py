@@ -59,6 +59,7 @@ from nas.hypervolume import hypervolume_contributions
 from nas.samplers._mutation import mutate, pick_other_by_rejection
 from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
 from nas.samplers._registry import register_sampler
+from nas.store import study_trials
 
 __all__ = ["PredictorEvolutionSampler", "PREDICTORS", "fit_ensemble"]
 _MAX_TRIES = 200
@@ -374,7 +375,7 @@ class PredictorEvolutionSampler(BaseSampler):
 # -- helpers -------------------------------------------------------------
 
 def _trials(study: Study, states: tuple[TrialState, ...] | None) -> list[FrozenTrial]:
-    return study._get_trials(deepcopy=False, states=states, use_cache=True)
+    return study_trials(study, states)
 
 
 def _key(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> tuple[Any, ...]:

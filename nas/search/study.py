@@ -11,27 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig, config_from_study
 from nas.errors import ConfigError, StorageError
+from nas.search.heartbeat import heartbeat_settings
+from nas.store import RetryStaleTrial, open_storage, resolve_url
 
 if TYPE_CHECKING:
     import optuna
+
+    from nas.store import StudyStorage
 
 __all__ = [
     "create_or_load_study",
     "load_study",
     "config_from_study",
-    "count_states",
     "storage_for",
 ]
 
 
-def storage_for(url: str | None) -> optuna.storages.RDBStorage:
+def storage_for(url: str | None) -> StudyStorage:
     """Writer storage with heartbeats: a dead worker's trial is failed and retried.
 
     Interval and grace come from :func:`nas.search.heartbeat.heartbeat_settings`.
     """
-    from nas.search.heartbeat import RetryStaleTrial, heartbeat_settings
-    from nas.store import open_storage, resolve_url
-
     settings = heartbeat_settings()
     grace = settings.grace
     if resolve_url(url).startswith("sqlite"):
@@ -85,13 +85,6 @@ def load_study(name: str, storage: Any) -> optuna.Study:
         ) from None
 
 
-def count_states(study: optuna.Study) -> dict[str, int]:
-    from optuna.trial import TrialState
-
-    counts = {s.name: 0 for s in TrialState}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] += 1
-    return counts
 
 
 def _check_compatible(config: StudyConfig, study: optuna.Study) -> None:
