@@ -44,7 +44,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.supernet": ("nas.config", "nas.store", "nas.tasks", "search_spaces", "supernets"),
     "nas.evaluators": ("nas.config", "nas.store", "nas.tasks", "nas.train", "nas.metrics",
                        "nas.latency", "nas.supernet", "search_spaces", "proxies", "supernets"),
-    "nas.samplers": ("nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
+    # samplers read a study's trials through the store (the one door to Optuna)
+    "nas.samplers": ("nas.store", "nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
     "nas.search": ("nas.config", "nas.store", "nas.pruners", "nas.dominance", "nas.hypervolume",
                    "nas.tasks", "nas.latency", "nas.evaluators", "nas.samplers",
                    "search_spaces"),
