@@ -95,6 +95,8 @@ def run_predictor_benchmark(
     archs = [arch_from_string(table.arch[int(r)]) for r in rows]
     graph = PerformancePredictor(space).features(archs)
     results: list[dict[str, Any]] = []
+    # Rows are written as they come, so a run cut short keeps what it measured.
+    writer = _RowWriter(Path(out) / "results.csv" if out is not None else None)
     for name, extra in sets.items():
         x = graph if extra is None else (extra if name == "proxies" else np.hstack([graph, extra]))
         for n in labels:
@@ -108,15 +110,10 @@ def run_predictor_benchmark(
                                     spearman=float(spearmanr(predicted, truth)[0]),
                                     kendall=float(kendalltau(predicted, truth)[0]),
                                     n_test=len(test)))
+                writer.write(results[-1])
     text = _table(results, dataset, model, seeds, len(rows), proxy_scores is not None)
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "results.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(results[0]))
-            writer.writeheader()
-            writer.writerows(results)
-        (out / "table.md").write_text(text, encoding="utf-8")
+        (Path(out) / "table.md").write_text(text, encoding="utf-8")
     return PredictorBenchmarkResult(text, results, time.time() - started)
 
 
@@ -152,6 +149,25 @@ def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndar
     matrix = np.array([[math.nan if scores[r][p][0] is None else float(scores[r][p][0])
                         for p in proxies] for r in rows], dtype=np.float64)
     return np.asarray(rows), matrix
+
+
+class _RowWriter:
+    """Appends result rows to a CSV file (header first), flushing each; no file: does nothing."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.started = path, False
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        if not self.started:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "w" if not self.started else "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if not self.started:
+                writer.writeheader()
+            writer.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in row.items()})
+        self.started = True
 
 
 class _Fitted:
