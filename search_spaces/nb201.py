@@ -85,6 +85,14 @@ class NB201Space(SearchSpace):
             one_hot[k, OP_NAMES.index(str(arch[name]))] = 1.0
         return np.concatenate([one_hot.ravel(), path_encoding(arch)])
 
+    def graph(self, arch: Architecture) -> dict[str, object]:
+        """The cell as a labelled DAG for graph features (``nas.features``): node 0 is
+        the input, node 3 the output, one edge per op that is not ``none``."""
+        arch = self.validate(arch)
+        return {"nodes": 4, "ops": _SIGNAL_OPS,
+                "edges": tuple((src, dst, str(arch[name])) for name, (dst, src) in
+                               zip(EDGE_NAMES, EDGES) if arch[name] != "none")}
+
     def canonical(self, arch: Architecture) -> Architecture:
         """``arch`` with every dead edge set to ``none``: the same network function.
 
