@@ -38,6 +38,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.pruners": (),
     "nas.hypervolume": ("nas.store", "nas.dominance"),
     "nas.tasks": ("search_spaces",),
+    # zero-cost architecture features (no model built) and the predictors fitted on them
+    "nas.features": ("search_spaces",),
+    "nas.predictors": ("nas.features", "search_spaces"),
     "nas.latency": ("search_spaces",),
     "nas.train": ("nas.tasks", "search_spaces"),
     "nas.metrics": ("nas.latency", "proxies", "search_spaces"),
@@ -45,13 +48,13 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.evaluators": ("nas.config", "nas.store", "nas.tasks", "nas.train", "nas.metrics",
                        "nas.latency", "nas.supernet", "search_spaces", "proxies", "supernets"),
     # samplers read a study's trials through the store (the one door to Optuna)
-    "nas.samplers": ("nas.store", "nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
+    "nas.samplers": ("nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
     "nas.search": ("nas.config", "nas.store", "nas.pruners", "nas.dominance", "nas.hypervolume",
                    "nas.tasks", "nas.latency", "nas.evaluators", "nas.samplers",
                    "search_spaces"),
     "nas.export": ("nas.config", "nas.store", "nas.search", "nas.tasks", "nas.train",
                    "nas.metrics", "nas.evaluators", "nas.supernet", "search_spaces", "supernets"),
-    "nas.bench": ("nas.config", "nas.store", "nas.dominance", "nas.hypervolume", "nas.tasks",
+    "nas.bench": ("nas.config", "nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "nas.tasks",
                   "nas.train", "nas.metrics", "nas.latency", "nas.evaluators", "nas.samplers",
                   "nas.supernet", "nas.search", "search_spaces", "proxies", "supernets"),
     # the package itself is the user's API (nas.run, nas.load, ...): it may reach everything
