@@ -39,9 +39,12 @@ from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, FloatRange, IntRange, SearchSpace, TaskSpec
 from search_spaces._registry import register_space
 
-__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES"]
+__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "effective_skip"]
 
-CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag")
+CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag", "gcnii")
+#: where the parameter-free propagation runs: on the logits (APPNP's "predict, then
+#: propagate") or on the hidden features before the head (transform, propagate, transform)
+PROPAGATION_AT = ("logits", "hidden")
 _WITH_HEADS = ("gat", "gatv2")
 _WITH_AGGREGATION = ("sage", "gin", "graphconv")
 
@@ -67,6 +70,10 @@ class GNNSpace(SearchSpace):
             "skip": Categorical(("none", "sum", "concat")),
             "aggregation": Categorical(("mean", "max", "add")),
             "propagation_steps": Categorical((0, 5, 10)),
+            "propagation_at": Categorical(PROPAGATION_AT),
+            "propagation_alpha": Categorical((0.1, 0.05, 0.2)),
+            "input_dropout": Categorical((0.5, 0.0, 0.2, 0.6, 0.8)),
+            "edge_dropout": Categorical((0.0, 0.2, 0.5)),
             "lr": FloatRange(1e-3, 5e-2, log=True, default=1e-2),
             "weight_decay": FloatRange(1e-5, 1e-2, log=True, default=5e-4),
         }
@@ -102,7 +109,13 @@ class GNNSpace(SearchSpace):
         return GNNModel(arch, spec.input_dim, spec.num_classes)
 
 
-def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: str) -> Any:
+def effective_skip(arch: Architecture) -> str:
+    """The skip that ``arch`` really uses: GCNII layers have their own residuals, so none."""
+    return "none" if arch["conv"] == "gcnii" else str(arch["skip"])
+
+
+def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: str,
+               alpha: float, layer: int) -> Any:
     from torch_geometric import nn as gnn
 
     if kind == "gcn":
@@ -120,6 +133,10 @@ def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: st
         return gnn.GraphConv(in_dim, out_dim, aggr=aggregation)
     if kind == "tag":
         return gnn.TAGConv(in_dim, out_dim, K=2)
+    if kind == "gcnii":
+        # Initial residual (alpha, shared with the propagation's teleport) and identity
+        # mapping with beta = log(theta / layer + 1), theta 0.5 as in GCNII (Chen et al. 2020).
+        return gnn.GCN2Conv(out_dim, alpha=alpha, theta=0.5, layer=layer)
     raise InvalidArchitecture(f"gnn: unknown conv '{kind}'; known: {', '.join(CONV_TYPES)}")
 
 
@@ -139,7 +156,10 @@ class GNNModel(nn.Module):
         super().__init__()
         hidden = int(arch["hidden_dim"])
         self.dropout = float(arch["dropout"])
-        self.skip = str(arch["skip"])
+        self.input_dropout = float(arch["input_dropout"])
+        self.edge_dropout = float(arch["edge_dropout"])
+        self.skip = effective_skip(arch)
+        self.conv = str(arch["conv"])
         self.encoder = nn.ModuleList(
             [nn.Linear(in_dim if i == 0 else hidden, hidden) for i in range(int(arch["pre_layers"]))]
         )
@@ -147,9 +167,10 @@ class GNNModel(nn.Module):
         self.encoder_norms = nn.ModuleList([norm() for _ in self.encoder])
         self.convs = nn.ModuleList()
         width = hidden
-        for _ in range(int(arch["mp_layers"])):
-            self.convs.append(_make_conv(str(arch["conv"]), width, hidden, int(arch["heads"]),
-                                         str(arch["aggregation"])))
+        for i in range(int(arch["mp_layers"])):
+            self.convs.append(_make_conv(self.conv, width, hidden, int(arch["heads"]),
+                                         str(arch["aggregation"]), float(arch["propagation_alpha"]),
+                                         i + 1))
             width = width + hidden if self.skip == "concat" else hidden
         self.conv_norms = nn.ModuleList([norm() for _ in self.convs])
         post = int(arch["post_layers"])
@@ -162,31 +183,47 @@ class GNNModel(nn.Module):
             [_make_activation(str(arch["activation"])) for _ in range(n_activations)]
         )
         steps = int(arch["propagation_steps"])
+        self.propagation_at = str(arch["propagation_at"])
         if steps:
             from torch_geometric.nn import APPNP
 
-            self.propagation: nn.Module | None = APPNP(K=steps, alpha=0.1)
+            # Edge dropout is DropEdge's, once per forward (``forward``), not APPNP's own
+            # ``dropout``: PyG re-drops the already dropped weights at every step.
+            self.propagation: nn.Module | None = APPNP(K=steps, alpha=float(arch["propagation_alpha"]))
         else:
             self.propagation = None
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        if self.edge_dropout and self.training:
+            from torch_geometric.utils import dropout_edge
+
+            edge_index, _ = dropout_edge(edge_index, p=self.edge_dropout, training=True)
         act = iter(self.activations)
         h = self._encode_input(x)
-        h = F.dropout(next(act)(self.encoder_norms[0](h)), self.dropout, self.training)
-        for layer, norm in zip(self.encoder[1:], self.encoder_norms[1:]):
-            h = F.dropout(next(act)(norm(layer(h))), self.dropout, self.training)
+        for i, norm in enumerate(self.encoder_norms):
+            if i:
+                h = self.encoder[i](h)
+            h = next(act)(norm(h))
+            initial = h  # GCNII's initial residual reads the encoder's output before dropout
+            h = F.dropout(h, self.dropout, self.training)
         for conv, norm in zip(self.convs, self.conv_norms):
-            out = F.dropout(next(act)(norm(conv(h, edge_index))), self.dropout, self.training)
+            if self.conv == "gcnii":
+                out = conv(h, initial, edge_index)
+            else:
+                out = conv(h, edge_index)
+            out = F.dropout(next(act)(norm(out)), self.dropout, self.training)
             if self.skip == "sum":
                 h = h + out
             elif self.skip == "concat":
                 h = torch.cat([h, out], dim=-1)
             else:
                 h = out
+        if self.propagation is not None and self.propagation_at == "hidden":
+            h = self.propagation(h, edge_index)
         for layer in self.head[:-1]:
             h = F.dropout(next(act)(layer(h)), self.dropout, self.training)
         logits = self.head[-1](h)
-        if self.propagation is not None:
+        if self.propagation is not None and self.propagation_at == "logits":
             logits = self.propagation(logits, edge_index)
         return logits
 
@@ -194,7 +231,7 @@ class GNNModel(nn.Module):
         first = self.encoder[0]
         if x.is_sparse:
             x = x.coalesce()
-            values = F.dropout(x.values(), self.dropout, self.training)
+            values = F.dropout(x.values(), self.input_dropout, self.training)
             x = torch.sparse_coo_tensor(x.indices(), values, x.shape, check_invariants=False)
             return torch.sparse.mm(x, first.weight.t()) + first.bias
-        return first(F.dropout(x, self.dropout, self.training))
+        return first(F.dropout(x, self.input_dropout, self.training))
