@@ -199,7 +199,25 @@ class SearchSpace(ABC):
     families: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
-        self._choices = _apply_overrides(self.name, self.base_choices(), overrides or {})
+        overrides = dict(overrides or {})
+        baseline = overrides.pop("baseline", None)
+        if baseline is not None:
+            # A hand-designed preset: every choice fixed to it, explicit choices still win.
+            overrides = {**self.baseline(str(baseline)), **overrides}
+        self._choices = _apply_overrides(self.name, self.base_choices(), overrides)
+
+    # -- hand-designed presets --------------------------------------------
+    #: named hand-designed architectures (``[space] baseline = "gcn"``): choice -> value
+    baselines: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    @classmethod
+    def baseline(cls, name: str) -> dict[str, Any]:
+        """The choices of the hand-designed preset ``name``; a ConfigError lists the known ones."""
+        if name not in cls.baselines:
+            known = ", ".join(cls.baselines) or "none"
+            raise ConfigError(f"space.baseline: '{name}' is not a baseline of space "
+                              f"'{cls.name}'; baselines: {known}")
+        return dict(cls.baselines[name])
 
     # -- declaration -----------------------------------------------------
     @abstractmethod

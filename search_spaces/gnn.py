@@ -39,14 +39,27 @@ from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, FloatRange, IntRange, SearchSpace, TaskSpec
 from search_spaces._registry import register_space
 
-__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "effective_skip"]
+__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "DECAY_ON", "effective_skip"]
 
 CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag", "gcnii")
 #: where the parameter-free propagation runs: on the logits (APPNP's "predict, then
 #: propagate") or on the hidden features before the head (transform, propagate, transform)
 PROPAGATION_AT = ("logits", "hidden")
+#: which weights ``weight_decay`` applies to: all of them, or only the layers reading the
+#: raw features and the graph (the encoder's first layer and the message passing), as
+#: APPNP (Klicpera et al. 2019) and GCNII (Chen et al. 2020) regularise
+DECAY_ON = ("all", "input")
 _WITH_HEADS = ("gat", "gatv2")
 _WITH_AGGREGATION = ("sage", "gin", "graphconv")
+
+
+#: the choices every baseline shares: one encoder and one classifier layer, width 64, nothing else
+_PLAIN = {
+    "conv": "gcn", "pre_layers": 1, "post_layers": 1, "hidden_dim": 64, "heads": 1,
+    "activation": "relu", "batch_norm": False, "skip": "none", "aggregation": "mean",
+    "propagation_steps": 0, "propagation_at": "logits", "propagation_alpha": 0.1,
+    "edge_dropout": 0.0, "decay_on": "all",
+}
 
 
 @register_space("gnn")
@@ -55,6 +68,18 @@ class GNNSpace(SearchSpace):
     dropout, batch norm, skip connections, aggregation, propagation, lr and weight decay."""
 
     families = ("graph",)
+
+    #: Hand-designed networks in this space's skeleton (an input ``Linear`` encoder, then the
+    #: message passing, then a ``Linear`` classifier), with their papers' training settings:
+    #: GCN (Kipf & Welling 2017), GAT (Veličković et al. 2018), APPNP (Klicpera et al. 2019).
+    baselines = {
+        "gcn": {**_PLAIN, "conv": "gcn", "mp_layers": 2, "dropout": 0.5, "input_dropout": 0.5,
+                "lr": 0.01, "weight_decay": 5e-4},
+        "gat": {**_PLAIN, "conv": "gat", "mp_layers": 2, "heads": 8, "activation": "elu",
+                "dropout": 0.6, "input_dropout": 0.6, "lr": 0.005, "weight_decay": 5e-4},
+        "appnp": {**_PLAIN, "mp_layers": 0, "propagation_steps": 10, "propagation_alpha": 0.1,
+                  "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01, "weight_decay": 5e-4},
+    }
 
     def base_choices(self) -> dict[str, Choice]:
         return {
@@ -74,6 +99,7 @@ class GNNSpace(SearchSpace):
             "propagation_alpha": Categorical((0.1, 0.05, 0.2)),
             "input_dropout": Categorical((0.5, 0.0, 0.2, 0.6, 0.8)),
             "edge_dropout": Categorical((0.0, 0.2, 0.5)),
+            "decay_on": Categorical(DECAY_ON),
             "lr": FloatRange(1e-3, 5e-2, log=True, default=1e-2),
             "weight_decay": FloatRange(1e-5, 1e-2, log=True, default=5e-4),
         }
@@ -158,6 +184,7 @@ class GNNModel(nn.Module):
         self.dropout = float(arch["dropout"])
         self.input_dropout = float(arch["input_dropout"])
         self.edge_dropout = float(arch["edge_dropout"])
+        self.decay_on = str(arch["decay_on"])
         self.skip = effective_skip(arch)
         self.conv = str(arch["conv"])
         self.encoder = nn.ModuleList(
@@ -192,6 +219,18 @@ class GNNModel(nn.Module):
             self.propagation: nn.Module | None = APPNP(K=steps, alpha=float(arch["propagation_alpha"]))
         else:
             self.propagation = None
+
+    def parameter_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """Optimiser groups: ``weight_decay`` on every weight, or (``decay_on = "input"``)
+        only on the first encoder layer and the message-passing layers."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.decay_on == "all":
+            return [{"params": trainable, "weight_decay": weight_decay}]
+        decayed = {id(p) for p in [*self.encoder[0].parameters(), *self.convs.parameters()]}
+        return [
+            {"params": [p for p in trainable if id(p) in decayed], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if id(p) not in decayed], "weight_decay": 0.0},
+        ]
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         if self.edge_dropout and self.training:

@@ -100,3 +100,17 @@ def test_effective_config_omits_storage_and_keeps_overrides():
     again = parse_study(__import__("json").loads(config.to_json()))
     assert again.name == "renamed" and again.budget.n_trials == 9
     assert "secret" not in config.to_json() and again.storage is None
+
+
+def test_a_space_baseline_preset_is_parsed_and_an_unknown_one_is_named():
+    from nas.config import check_components
+
+    config = parse_study(with_(space={"name": "gnn", "baseline": "gat"},
+                               objectives=[{"metric": "val_accuracy", "direction": "maximize"}],
+                               sampler={"name": "tpe"}, evaluator={"name": "train"}))
+    assert dict(config.space.params) == {"baseline": "gat"}
+    check_components(config)
+    bad = dataclasses.replace(config, space=dataclasses.replace(config.space,
+                                                                params={"baseline": "gin"}))
+    with pytest.raises(ConfigError, match="space.baseline: 'gin' is not a baseline"):
+        check_components(bad)
