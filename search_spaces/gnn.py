@@ -1,18 +1,37 @@
-"""A GraphGym-style design space for node classification (You, Ying & Leskovec 2020).
+"""A GraphGym-style design space for node classification (You, Ying & Leskovec 2020),
+with the choices behind the best Planetoid results.
 
 Each architecture is: input dropout → ``pre_layers`` linear layers (the first
 one is the feature encoder) → ``mp_layers`` message-passing layers of one conv
 type, with optional batch norm and skip connections (sum or concat, as
 GraphGym's ``skipsum``/``skipconcat``) → ``post_layers`` linear layers whose
-last one is the classifier → optional personalised-PageRank propagation of the
-logits (APPNP, Klicpera et al. 2019). The learning rate and weight decay are
-part of the space, as in GraphGym.
+last one is the classifier. Parameter-free personalised-PageRank propagation
+(APPNP, Klicpera et al. 2019) of ``propagation_steps`` hops runs either on the
+logits (``propagation_at = "logits"``: transform, then propagate) or on the
+hidden features before the head (``"hidden"``: transform, propagate,
+transform): decoupled propagation and transformation with a searchable order
+and depth, as DFG-NAS (Zhang et al. 2022) searches them. ``propagation_alpha``
+is its teleport (initial-residual) weight.
+
+``conv = "gcnii"`` is GCNII's layer (Chen et al. 2020): initial residual to the
+encoder's output (weight ``propagation_alpha``) and identity mapping; it has
+its own residuals, so ``skip`` has no effect on it. ``edge_dropout`` is
+DropEdge (Rong et al. 2020): a fraction of the edges is dropped once per
+training forward, for every conv and the propagation. ``input_dropout`` is the
+dropout on the raw features, ``dropout`` the one between layers. ``decay_on =
+"input"`` applies the weight decay only to the layers reading the raw features
+and the graph (the encoder's first layer and the convs), as APPNP and GCNII
+regularise. The learning rate and weight decay are part of the space, as in
+GraphGym.
 
 ``mp_layers = 0`` is allowed: with propagation it is APPNP's decoupled
 "predict, then propagate" network (an MLP whose logits are smoothed over the
-graph), the best-known design on the citation graphs (Cora ~83-84% against
-~81.5% for a 2-layer GCN); without propagation it is the graph-free MLP
-baseline. ``conv`` (and ``heads``/``aggregation``) then have no effect.
+graph); without propagation it is the graph-free MLP baseline. ``conv`` (and
+``heads``/``aggregation``) then have no effect.
+
+Hand-designed presets (GCN, GAT, APPNP in this skeleton, with their papers'
+settings) are :attr:`GNNSpace.baselines`, chosen in a study file with
+``[space] baseline = "gcn"``.
 
 Module layout (the supernet slices these by name): ``encoder`` (ModuleList of
 Linear), ``encoder_norms``, ``convs``, ``conv_norms``, ``head`` (ModuleList
