@@ -47,6 +47,7 @@ and ``encode()`` keeps them so any predictor sees the full choice vector.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -71,6 +72,15 @@ DECAY_ON = ("all", "input")
 _WITH_HEADS = ("gat", "gatv2")
 _WITH_AGGREGATION = ("sage", "gin", "graphconv")
 
+
+#: choices added after studies were stored, and the value that reproduces the older model
+_LEGACY: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "propagation_at": lambda arch: "logits",
+    "propagation_alpha": lambda arch: 0.1,
+    "input_dropout": lambda arch: arch.get("dropout"),
+    "edge_dropout": lambda arch: 0.0,
+    "decay_on": lambda arch: "all",
+}
 
 #: the choices every baseline shares: one encoder and one classifier layer, width 64, nothing else
 _PLAIN = {
@@ -122,6 +132,14 @@ class GNNSpace(SearchSpace):
             "lr": FloatRange(1e-3, 5e-2, log=True, default=1e-2),
             "weight_decay": FloatRange(1e-5, 1e-2, log=True, default=5e-4),
         }
+
+    def validate(self, arch: Mapping[str, Any]) -> Architecture:
+        """As :meth:`SearchSpace.validate`; architectures stored before the propagation,
+        dropout and decay choices existed get the values they were trained with."""
+        missing = {name: value(arch) for name, value in _LEGACY.items() if name not in arch}
+        if missing and "dropout" in arch:
+            arch = Architecture({**dict(arch), **missing})
+        return super().validate(arch)
 
     def check(self, arch: Architecture) -> None:
         if arch["conv"] in _WITH_HEADS and int(arch["hidden_dim"]) % int(arch["heads"]):

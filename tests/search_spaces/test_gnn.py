@@ -159,3 +159,13 @@ def test_baselines_are_presets_that_fix_every_choice():
     with pytest.raises(ConfigError, match="space.baseline: 'gin' is not a baseline of space "
                                           "'gnn'; baselines: gcn, gat, appnp"):
         create_space("gnn", {"baseline": "gin"})
+
+
+def test_an_architecture_stored_before_the_new_choices_still_loads_as_it_trained(space):
+    new = ("propagation_at", "propagation_alpha", "input_dropout", "edge_dropout", "decay_on")
+    stored = {k: v for k, v in space.default().replace(dropout=0.6).items() if k not in new}
+    arch = space.validate(stored)
+    assert arch["input_dropout"] == 0.6 and arch["edge_dropout"] == 0.0
+    assert arch["propagation_at"] == "logits" and arch["decay_on"] == "all"
+    with pytest.raises(InvalidArchitecture, match="missing choice 'dropout'"):
+        space.validate({k: v for k, v in stored.items() if k != "dropout"})
