@@ -196,7 +196,8 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         raise ConfigError("storage: must be a SQLAlchemy URL string, e.g. 'sqlite:///nas.db'")
     return StudyConfig(
         name=name,
-        space=_component("space", data.get("space"), extra={"choices"}, params_key="choices"),
+        space=_component("space", data.get("space"), extra={"choices", "baseline", "start_from"},
+                         params_key="choices"),
         task=_component("task", data.get("task"), extra={"data_dir", "params"}),
         objectives=objectives,
         sampler=_component("sampler", data.get("sampler", {"name": "tpe"})),

@@ -145,7 +145,11 @@ def train_model(
 def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     import torch
 
-    params = [p for p in model.parameters() if p.requires_grad]
+    # A model may split its parameters into groups with their own weight decay
+    # (e.g. APPNP's decay on the feature encoder only): ``parameter_groups(weight_decay)``.
+    groups = getattr(model, "parameter_groups", None)
+    params: Any = ([p for p in model.parameters() if p.requires_grad] if groups is None
+                   else groups(settings.weight_decay))
     if settings.optimizer == "adam":
         return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.optimizer == "adamw":

@@ -205,7 +205,42 @@ class SearchSpace(ABC):
     families: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
-        self._choices = _apply_overrides(self.name, self.base_choices(), overrides or {})
+        overrides = dict(overrides or {})
+        baseline = overrides.pop("baseline", None)
+        start_from = overrides.pop("start_from", ())
+        if baseline is not None:
+            # A hand-designed preset: every choice fixed to it, explicit choices still win.
+            overrides = {**self.baseline(str(baseline)), **overrides}
+        self._choices = _apply_overrides(self.name, self.base_choices(), overrides)
+        self.start_archs = self._start_archs(start_from)
+
+    def _start_archs(self, names: Any) -> tuple[Architecture, ...]:
+        """``start_from``: baselines the search evaluates first (warm start), in order."""
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise ConfigError("space.start_from: must be a list of baseline names, "
+                              f"e.g. [\"gcn\"]; baselines: {', '.join(self.baselines) or 'none'}")
+        archs = []
+        for name in names:
+            preset = self.baseline(str(name))
+            try:
+                archs.append(self.validate({**self.default(), **preset}))
+            except InvalidArchitecture as exc:
+                raise ConfigError(f"space.start_from: baseline '{name}' is outside the "
+                                  f"narrowed space: {exc}") from None
+        return tuple(archs)
+
+    # -- hand-designed presets --------------------------------------------
+    #: named hand-designed architectures (``[space] baseline = "gcn"``): choice -> value
+    baselines: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    @classmethod
+    def baseline(cls, name: str) -> dict[str, Any]:
+        """The choices of the hand-designed preset ``name``; a ConfigError lists the known ones."""
+        if name not in cls.baselines:
+            known = ", ".join(cls.baselines) or "none"
+            raise ConfigError(f"space.baseline: '{name}' is not a baseline of space "
+                              f"'{cls.name}'; baselines: {known}")
+        return dict(cls.baselines[name])
 
     # -- declaration -----------------------------------------------------
     @abstractmethod

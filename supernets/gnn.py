@@ -37,6 +37,7 @@ import torch
 
 from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
+from search_spaces.gnn import effective_skip
 from supernets._base import Supernet, _key, _layers_with_state
 from supernets._registry import register_supernet
 from supernets.elastic import own_state
@@ -53,7 +54,7 @@ class GNNSupernet(Supernet):
     """Slots: ``encoder.*``, ``<conv>/[<skip>/]convs.*``, ``[<skip>/]head.*``, ``[<skip>/]classifier``."""
 
     def slot(self, arch: Architecture, layer: str) -> str:
-        group = "concat" if arch["skip"] == "concat" else "plain"
+        group = "concat" if effective_skip(arch) == "concat" else "plain"
         parts = layer.split(".")
         if parts[0] == "convs":
             reads_skip = int(parts[1]) > 0
@@ -67,7 +68,7 @@ class GNNSupernet(Supernet):
     def subnet_state(self, arch: Architecture) -> dict[str, torch.Tensor]:
         """As :meth:`Supernet.subnet_state`, with concat readers' inputs sliced per block."""
         state = super().subnet_state(arch)
-        if arch["skip"] != "concat":
+        if effective_skip(arch) != "concat":
             return state
         hidden = int(arch["hidden_dim"])
         for name, module in _layers_with_state(self._template(arch)):

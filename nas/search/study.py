@@ -70,7 +70,18 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
+    _enqueue_start_archs(config, study)
     return study
+
+
+def _enqueue_start_archs(config: StudyConfig, study: optuna.Study) -> None:
+    """A new study's first trials: the hand-designed baselines named in ``[space] start_from``."""
+    if not config.space.params.get("start_from"):
+        return
+    from search_spaces import create_space
+
+    for arch in create_space(config.space.name, dict(config.space.params)).start_archs:
+        study.enqueue_trial(dict(arch), skip_if_exists=True)
 
 
 def load_study(name: str, storage: Any) -> optuna.Study:
