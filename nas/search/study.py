@@ -86,10 +86,15 @@ def load_study(name: str, storage: Any) -> optuna.Study:
 
 
 def config_from_study(study: optuna.Study) -> StudyConfig:
+    """The study file that launched ``study``, its plugins imported (so its names resolve)."""
+    from nas.plugins import load_plugins
+
     raw = study.user_attrs.get("nas_config")
     if not raw:
         raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
-    return parse_study(raw)
+    config = parse_study(raw)
+    load_plugins(config.plugins)
+    return config
 
 
 def count_states(study: optuna.Study) -> dict[str, int]:
