@@ -347,7 +347,12 @@ def _probe_inputs(spec: TaskSpec) -> tuple[Any, ...]:
 
 
 def _widened(base: Choice, new: Choice) -> list[ChoiceValue]:
-    """The values ``new`` allows that ``base`` does not (range ends stand for a range)."""
+    """The values ``new`` allows that ``base`` does not (range ends stand for a range).
+
+    None for a choice with a declared ``allowed`` universe: the space vouches for those.
+    """
+    if isinstance(base, Categorical) and base.allowed is not None:
+        return []
     values = list(new.values) if isinstance(new, Categorical) else [new.low, new.high]
     if isinstance(base, Categorical):
         return [v for v in values if not base.contains(v)]
