@@ -183,9 +183,9 @@ class ImageClassificationTask(Task):
             if value is not None and len(value) != channels:
                 raise ConfigError(f"task.params.{key}: {len(value)} values for {channels} channel(s)")
         pixels = train_images.reshape(-1, channels).astype("float64") / 255.0
-        mean = list(given[0]) if given[0] is not None else pixels.mean(axis=0).tolist()
-        std = list(given[1]) if given[1] is not None else [max(s, 1e-6) for s in pixels.std(axis=0)]
-        return mean, std
+        mean = given[0] if given[0] is not None else pixels.mean(axis=0).tolist()
+        std = given[1] if given[1] is not None else [max(float(s), 1e-6) for s in pixels.std(axis=0)]
+        return [float(m) for m in mean], [float(s) for s in std]
 
     def _normalise(self, images: Any, mean: list[float], std: list[float]) -> Any:
         """NHWC uint8 → normalised NCHW float32, average-pooled to ``image_size``."""
@@ -193,8 +193,8 @@ class ImageClassificationTask(Task):
 
         x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)
         channels = x.shape[1]
-        x = ((x - torch.tensor(mean).view(1, channels, 1, 1))
-             / torch.tensor(std).view(1, channels, 1, 1)).contiguous()
+        x = ((x - torch.tensor(mean, dtype=torch.float32).view(1, channels, 1, 1))
+             / torch.tensor(std, dtype=torch.float32).view(1, channels, 1, 1)).contiguous()
         if self.image_size is not None and self.image_size != x.shape[-1]:
             side = x.shape[-1]
             if side % self.image_size or x.shape[-2] % self.image_size:
