@@ -66,7 +66,7 @@ def write_digits_folder(root: Path) -> Path:
         folder = root / str(label)
         folder.mkdir(parents=True, exist_ok=True)
         pixels = np.rint(image * (255 / 16)).astype(np.uint8)
-        Image.fromarray(pixels, mode="L").save(folder / f"{index:04d}.png")
+        Image.fromarray(pixels).save(folder / f"{index:04d}.png")
     return root
 
 

@@ -56,7 +56,7 @@ def digit_folder(tmp_path_factory):
     x, y = digits()
     for i, (image, label) in enumerate(zip(x, y)):
         (root / f"d{label}").mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image, mode="L").save(root / f"d{label}" / f"{i}.png")
+        Image.fromarray(image).save(root / f"d{label}" / f"{i}.png")
     return root
 
 
