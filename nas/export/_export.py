@@ -172,9 +172,8 @@ def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
     Validates the folder first (files present, checksums, arch.json agreeing
     with model.pt); any problem is one :class:`ExportError` line.
     """
-    from search_spaces import TaskSpec, create_space
-
     from nas.plugins import load_plugins
+    from search_spaces import TaskSpec, create_space
 
     folder = Path(path)
     payload = read_export(folder)

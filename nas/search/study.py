@@ -45,8 +45,13 @@ def storage_for(url: str | None) -> optuna.storages.RDBStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
-    """The study named in ``config``: created, or loaded when it exists and agrees."""
+def create_or_load_study(config: StudyConfig, storage: Any, spec: Any = None) -> optuna.Study:
+    """The study named in ``config``: created, or loaded when it exists and agrees.
+
+    ``spec`` (the prepared task's :class:`~search_spaces.TaskSpec`) is stored as the attr
+    ``task_spec``: its ``extra`` holds the preprocessing the data needs (image mean/std of the
+    training split, a text vocabulary), recorded with the study as with every export.
+    """
     import optuna
 
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -68,6 +73,10 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
         "seed": config.seed,
         "family": _family(config),
     }
+    if spec is not None:
+        from dataclasses import asdict
+
+        attrs["task_spec"] = json.loads(json.dumps(asdict(spec), default=str))
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study

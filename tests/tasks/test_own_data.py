@@ -155,6 +155,8 @@ def test_bad_image_data_is_one_line_and_creates_no_study(case, tmp_path, plugin)
             nas.run(config, storage=url, study_name=name)
         assert "\n" not in str(error.value)
     assert studies_in(url) == before == {"kept": 1}
+    stored = optuna.load_study(study_name="kept", storage=url).user_attrs["task_spec"]
+    assert stored["input_dim"] == 1 and len(stored["extra"]["mean"]) == 1  # stats kept with the study
 
 
 def test_plugin_that_raises_and_unbuildable_widening_are_one_cli_line(tmp_path):
@@ -248,3 +250,16 @@ def test_a_text_file_runs_charlm_end_to_end_with_export(tmp_path):
     assert "ü" not in vocabulary and payload["spec"]["input_dim"] == len(vocabulary) + 1
     tokens = torch.tensor([[vocabulary.index(c) for c in "the model"]])
     assert model(tokens).shape == (1, 9, len(vocabulary) + 1)
+
+
+def test_a_pyg_dataset_class_reads_a_local_root_and_never_downloads(tmp_path):
+    root = shutil.copytree(DATA_DIR / "planetoid", tmp_path / "planetoid")
+    task = create_task("node-classification", seed=0, dataset="Planetoid", root=str(root),
+                       args={"name": "CiteSeer"})
+    spec = task.prepare("cpu")
+    assert (spec.input_dim, spec.num_classes, spec.extra["num_nodes"]) == (3703, 6, 3327)
+    assert int(task._graph.train_mask.sum()) == 120  # the dataset's own public split
+    with pytest.raises(NasError, match=r"^task.params.root: .* lacks the raw files of Planetoid "
+                                       r"\(ind.pubmed.x, .*\); nothing is downloaded$"):
+        create_task("node-classification", dataset="Planetoid", root=str(root),
+                    args={"name": "PubMed"}).prepare("cpu")
