@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,7 +30,8 @@ from types import ModuleType
 
 from nas.errors import ConfigError, NasError, first_line
 
-__all__ = ["ENTRY_POINT_GROUP", "is_file_plugin", "load_plugin", "load_plugins", "load_entry_points"]
+__all__ = ["ENTRY_POINT_GROUP", "is_file_plugin", "load_plugin", "load_plugins", "load_entry_points",
+           "plugin_sources", "materialise"]
 
 ENTRY_POINT_GROUP = "nas.plugins"
 
@@ -75,6 +77,38 @@ def load_entry_points() -> list[str]:
                               f"import: {type(exc).__name__}: {first_line(exc, 300)}") from None
         names.append(point.name)
     return names
+
+
+def plugin_sources(specs: Iterable[str]) -> dict[str, str]:
+    """The text of each file plugin, by its path: stored with a study for other machines."""
+    sources = {}
+    for spec in specs:
+        path = Path(spec)
+        if is_file_plugin(spec) and path.is_file():
+            sources[spec] = path.read_text(encoding="utf-8")
+    return sources
+
+
+def materialise(specs: Iterable[str], sources: dict[str, str]) -> tuple[str, ...]:
+    """``specs`` with each file plugin missing here replaced by a copy of its stored source.
+
+    A worker on another machine (or after the file moved) then imports exactly the code the
+    study was created with. The copies live in ``$NAS_PLUGIN_CACHE`` (default
+    ``~/.cache/nas/plugins``), one folder per content hash. A plugin that imports sibling
+    files of its own must be installed as a package (entry point) instead.
+    """
+    cache = Path(os.environ.get("NAS_PLUGIN_CACHE") or Path.home() / ".cache" / "nas" / "plugins")
+    out = []
+    for spec in specs:
+        if is_file_plugin(spec) and not Path(spec).is_file() and spec in sources:
+            text = sources[spec]
+            copy = cache / hashlib.sha256(text.encode()).hexdigest()[:16] / Path(spec).name
+            if not copy.is_file():
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_text(text, encoding="utf-8")
+            spec = str(copy)
+        out.append(spec)
+    return tuple(out)
 
 
 def _import_file(path: Path) -> ModuleType:

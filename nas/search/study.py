@@ -73,6 +73,10 @@ def create_or_load_study(config: StudyConfig, storage: Any, spec: Any = None) ->
         "seed": config.seed,
         "family": _family(config),
     }
+    if config.plugins:
+        from nas.plugins import plugin_sources
+
+        attrs["nas_plugin_sources"] = plugin_sources(config.plugins)
     if spec is not None:
         from dataclasses import asdict
 
@@ -95,13 +99,21 @@ def load_study(name: str, storage: Any) -> optuna.Study:
 
 
 def config_from_study(study: optuna.Study) -> StudyConfig:
-    """The study file that launched ``study``, its plugins imported (so its names resolve)."""
-    from nas.plugins import load_plugins
+    """The study file that launched ``study``, its plugins imported (so its names resolve).
+
+    A file plugin missing on this machine is imported from the source stored with the study.
+    """
+    from dataclasses import replace
+
+    from nas.plugins import load_plugins, materialise
 
     raw = study.user_attrs.get("nas_config")
     if not raw:
         raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
     config = parse_study(raw)
+    if config.plugins:
+        sources = study.user_attrs.get("nas_plugin_sources") or {}
+        config = replace(config, plugins=materialise(config.plugins, sources))
     load_plugins(config.plugins)
     return config
 

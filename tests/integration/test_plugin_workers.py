@@ -1,6 +1,7 @@
 """A user's space from a folder outside the package, searched on PostgreSQL by 2 worker
 processes of `nas search` plus one `nas worker`; then `nas show`, `nas export --pareto` and
-`nas.load` in fresh processes find the plugin through the study alone."""
+`nas.load` in fresh processes find the plugin through the study alone (its file deleted by then:
+the study stores the plugin's source)."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def test_plugin_space_searched_by_three_workers_then_shown_exported_and_loaded(
     (project / "study.toml").write_text(STUDY.format(name=name))
     elsewhere = tmp_path / "elsewhere"  # workers, exporter and loader run from another folder
     elsewhere.mkdir()
-    env = nas_env()
+    env = nas_env(NAS_PLUGIN_CACHE=str(tmp_path / "plugin-cache"))
     search = start_nas("search", str(project / "study.toml"), "--storage", postgres_url,
                        "--no-progress", cwd=elsewhere, env=env, log=tmp_path / "search.log")
     worker = None
@@ -110,6 +111,8 @@ def test_plugin_space_searched_by_three_workers_then_shown_exported_and_loaded(
     frame = trials(read_engine(postgres_url), name)
     complete = frame[frame.state == "COMPLETE"]
     assert len(complete) == 8 and complete.host.nunique() >= 2, complete.host.value_counts()
+    # As on another machine: the plugin file is gone; the study holds its source.
+    (project / "plugins" / "user_cnn.py").unlink()
 
     def nas_cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "nas", *args], cwd=elsewhere, env=env,
@@ -135,3 +138,4 @@ def test_plugin_space_searched_by_three_workers_then_shown_exported_and_loaded(
     kind, classes, width = loaded.stdout.split()
     assert (kind, classes) == ("Sequential", "10") and int(width) in (4, 8, 16)
     assert not list(REPO.glob("**/user_cnn.py")), "the package is untouched"
+    assert [p.name for p in (tmp_path / "plugin-cache").glob("*/*")] == ["user_cnn.py"]
