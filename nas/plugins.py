@@ -43,6 +43,9 @@ def is_file_plugin(spec: str) -> bool:
 
 def load_plugins(specs: Iterable[str]) -> list[ModuleType]:
     """Import the entry-point plugins, then each of ``specs`` (once per process)."""
+    specs = list(specs)
+    if specs:
+        _discover_builtins()
     load_entry_points()
     return [load_plugin(spec) for spec in specs]
 
@@ -69,7 +72,10 @@ def load_entry_points() -> list[str]:
     from importlib.metadata import entry_points
 
     names = []
-    for point in entry_points(group=ENTRY_POINT_GROUP):
+    points = list(entry_points(group=ENTRY_POINT_GROUP))
+    if points:
+        _discover_builtins()
+    for point in points:
         try:
             point.load()
         except Exception as exc:  # noqa: BLE001
@@ -131,6 +137,18 @@ def _import_file(path: Path) -> ModuleType:
         del sys.modules[module_name]
         raise
     return module
+
+
+def _discover_builtins() -> None:
+    """Register the built-ins first, so a plugin reusing a built-in name fails on its own import."""
+    from nas.evaluators import EVALUATORS
+    from nas.samplers import SAMPLERS
+    from nas.tasks import TASKS
+    from proxies import PROXIES
+    from search_spaces import SPACES
+
+    for registry in (SPACES, TASKS, EVALUATORS, SAMPLERS, PROXIES):
+        registry.names()
 
 
 def _import_error(spec: str, exc: BaseException) -> ConfigError:
