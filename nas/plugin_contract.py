@@ -78,8 +78,8 @@ def _space_checks(name: str, cls: Any) -> list[Check]:
         if spec is None:
             continue
         run(f"builds {family} models: logits of the right shape, finite gradients",
-            lambda spec=spec: [_forward(space, arch, spec, _probe_inputs(spec))
-                               for arch in [space.default(), *(archs or [])]])
+            lambda spec=spec: _forward_all(space, [space.default(), *(archs or [])], spec,
+                                           _probe_inputs(spec)))
     return out
 
 
@@ -207,6 +207,11 @@ def _refuses(space: Any) -> None:
         _expect("no_such_choice" in str(exc), f"the error does not name the field: {exc}")
         return
     raise AssertionError("validate() accepted an unknown choice")
+
+
+def _forward_all(space: Any, archs: list[Any], spec: Any, inputs: tuple[Any, ...]) -> None:
+    for arch in archs:
+        _forward(space, arch, spec, inputs)
 
 
 def _forward(space: Any, arch: Any, spec: Any, inputs: tuple[Any, ...]) -> None:
