@@ -197,7 +197,7 @@ class TextTask(TokenStreamTask):
 
 @TASKS.register("tinyshakespeare")
 class TinyShakespeareTask(TextTask):
-    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols)."""
+    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols + unknown)."""
 
     name = "tinyshakespeare"
 

@@ -263,3 +263,29 @@ def test_a_pyg_dataset_class_reads_a_local_root_and_never_downloads(tmp_path):
                                        r"\(ind.pubmed.x, .*\); nothing is downloaded$"):
         create_task("node-classification", dataset="Planetoid", root=str(root),
                     args={"name": "PubMed"}).prepare("cpu")
+
+
+def test_bad_graphs_and_texts_name_the_key(tmp_path):
+    x, y = torch.rand(30, 4), torch.arange(30) % 3
+    edge_index = torch.stack([torch.arange(30), (torch.arange(30) + 1) % 30])
+    cases = {
+        "negative label": (dict(x=x, y=y - 1, edge_index=edge_index),
+                           r"^task.params.path: label -1 is out of range"),
+        "wrong shape": (dict(x=x[0], y=y, edge_index=edge_index),
+                        r"^task.params.path: x has shape \(4,\); expected nodes × features$"),
+        "empty split": (dict(x=x, y=y, edge_index=edge_index, train_mask=y >= 0,
+                             val_mask=y < 0, test_mask=y >= 0),
+                        r"^task.params.path: the val split is empty$"),
+    }
+    for name, (arrays, message) in cases.items():
+        torch.save(arrays, tmp_path / f"{name}.pt")
+        with pytest.raises(NasError, match=message):
+            create_task("node-classification", path=str(tmp_path / f"{name}.pt")).prepare("cpu")
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1") * 100)
+    (tmp_path / "short.txt").write_text("to be or not to be " * 4)
+    for file, message in (("nope.txt", r"^task.params.path: file not found: "),
+                          ("latin1.txt", r"^task.params.path: .*latin1.txt is not UTF-8 text"),
+                          ("short.txt", r"^task.params.path: the text \(76 tokens\) is too short "
+                                        r"for seq_len 64: the train or held-out split is empty$")):
+        with pytest.raises(NasError, match=message):
+            create_task("text", path=str(tmp_path / file)).prepare("cpu")
