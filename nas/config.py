@@ -52,7 +52,10 @@ DIRECTIONS = ("maximize", "minimize")
 _TOP_KEYS = {
     "name", "storage", "seed", "n_jobs", "device", "space", "task",
     "objectives", "sampler", "evaluator", "budget", "description", "pruner", "supernet",
+    "plugins",
 }
+#: task params holding file paths: relative ones are relative to the study file
+_PATH_PARAM_RE = re.compile(r"^(path|root|\w+_path)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
@@ -111,6 +114,8 @@ class StudyConfig:
     n_jobs: int = 1
     device: str = "auto"
     description: str = ""
+    #: plugin modules or files (absolute paths) imported before any name is resolved
+    plugins: tuple[str, ...] = ()
     #: the parsed TOML, kept so a study records exactly what launched it
     raw: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}), compare=False)
 
@@ -163,6 +168,8 @@ class StudyConfig:
         if "data_dir" in self.task.params:
             task["data_dir"] = self.task.params["data_dir"]
         data["task"] = task
+        if self.plugins:
+            data["plugins"] = list(self.plugins)
         return json.dumps(data, sort_keys=True, default=str)
 
 
@@ -178,7 +185,7 @@ def load_study_file(path: str | Path) -> StudyConfig:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     try:
-        return parse_study(data)
+        return parse_study(_absolute_paths(data, path.resolve().parent))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -210,6 +217,7 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
         device=_device("device", data.get("device", "auto")),
         description=str(data.get("description", "")),
+        plugins=_plugins(data.get("plugins", [])),
         raw=FrozenDict(dict(data)),
     )
 
@@ -226,6 +234,36 @@ def config_from_study(study: Any) -> StudyConfig:
 
 
 # -- helpers ---------------------------------------------------------------
+
+def _absolute_paths(data: Any, folder: Path) -> Any:
+    """File plugins and task path params made absolute against the study file's folder."""
+    if not isinstance(data, Mapping):
+        return data
+    data = dict(data)
+    plugins = data.get("plugins")
+    if isinstance(plugins, list):
+        from nas.plugins import is_file_plugin
+
+        data["plugins"] = [str(folder / p) if isinstance(p, str) and p and is_file_plugin(p)
+                           and not Path(p).expanduser().is_absolute() else p for p in plugins]
+    task = data.get("task")
+    if isinstance(task, Mapping) and isinstance(task.get("params"), Mapping):
+        params = {k: str(folder / v) if isinstance(v, str) and v and _PATH_PARAM_RE.match(k)
+                  and not Path(v).expanduser().is_absolute() else v
+                  for k, v in task["params"].items()}
+        data["task"] = {**task, "params": params}
+    return data
+
+
+def _plugins(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError("plugins: must be a list of file paths or module names, "
+                          "e.g. [\"my_space.py\", \"mypkg.nas_plugins\"]")
+    from nas.plugins import is_file_plugin
+
+    # A file plugin is stored absolute, so workers and exporters find it from any folder.
+    return tuple(str(Path(v).expanduser().resolve()) if is_file_plugin(v) else v for v in value)
+
 
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):

@@ -172,11 +172,13 @@ def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
     Validates the folder first (files present, checksums, arch.json agreeing
     with model.pt); any problem is one :class:`ExportError` line.
     """
+    from nas.plugins import load_plugins
     from search_spaces import TaskSpec, create_space
 
     folder = Path(path)
     payload = read_export(folder)
     arch = Architecture(payload["arch"])
+    load_plugins(payload.get("plugins") or [])  # the space may come from the study's plugins
     try:
         space = create_space(str(payload["space"]), dict(payload.get("space_params") or {}))
         spec = TaskSpec(**{k: v for k, v in payload["spec"].items()})
@@ -351,6 +353,7 @@ class _Exporter:
             "trial": int(trial.number),
             "space": space.name,
             "space_params": _plain(dict(config.space.params)),
+            "plugins": list(config.plugins),
             "task": config.task.name,
             "data_task": batch_task.name,
             "arch": arch.to_dict(),

@@ -14,6 +14,7 @@ from typing import Any
 from nas.config import StudyConfig
 from nas.errors import ConfigError, NasError
 from nas.evaluators import EVALUATORS
+from nas.plugins import load_plugins
 from nas.pruners import PRUNERS, check_pruner
 from nas.samplers import SAMPLERS, check_sampler
 from nas.tasks import TASKS
@@ -28,6 +29,8 @@ def check_components(config: StudyConfig) -> None:
     Imports the plugins (and so torch); call before touching storage so a bad
     file never creates a study.
     """
+    load_plugins(config.plugins)
+
     def resolve(where: str, registry: Any, name: str) -> Any:
         try:
             return registry.get(name)

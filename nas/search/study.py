@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from nas.config import StudyConfig, config_from_study
+from nas.config import StudyConfig
+from nas.config import config_from_study as parsed_config_from_study
 from nas.errors import ConfigError, StorageError
 from nas.search.heartbeat import heartbeat_settings
 from nas.store import RetryStaleTrial, open_storage, resolve_url
@@ -45,8 +46,13 @@ def storage_for(url: str | None) -> StudyStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
-    """The study named in ``config``: created, or loaded when it exists and agrees."""
+def create_or_load_study(config: StudyConfig, storage: Any, spec: Any = None) -> optuna.Study:
+    """The study named in ``config``: created, or loaded when it exists and agrees.
+
+    ``spec`` (the prepared task's :class:`~search_spaces.TaskSpec`) is stored as the attr
+    ``task_spec``: its ``extra`` holds the preprocessing the data needs (image mean/std of the
+    training split, a text vocabulary), recorded with the study as with every export.
+    """
     import optuna
 
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -68,6 +74,14 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
         "seed": config.seed,
         "family": _family(config),
     }
+    if config.plugins:
+        from nas.plugins import plugin_sources
+
+        attrs["nas_plugin_sources"] = plugin_sources(config.plugins)
+    if spec is not None:
+        from dataclasses import asdict
+
+        attrs["task_spec"] = json.loads(json.dumps(asdict(spec), default=str))
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     _enqueue_start_archs(config, study)
@@ -95,6 +109,22 @@ def load_study(name: str, storage: Any) -> optuna.Study:
             f"no study named '{name}' in this storage; studies: {', '.join(known) or 'none'}"
         ) from None
 
+
+def config_from_study(study: optuna.Study) -> StudyConfig:
+    """The study file that launched ``study``, its plugins imported (so its names resolve).
+
+    A file plugin missing on this machine is imported from the source stored with the study.
+    """
+    from dataclasses import replace
+
+    from nas.plugins import load_plugins, materialise
+
+    config = parsed_config_from_study(study)
+    if config.plugins:
+        sources = study.user_attrs.get("nas_plugin_sources") or {}
+        config = replace(config, plugins=materialise(config.plugins, sources))
+    load_plugins(config.plugins)
+    return config
 
 
 

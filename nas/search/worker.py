@@ -75,9 +75,11 @@ class WorkerSetup:
 def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any, Any]:
     """Space, prepared task and evaluator for ``config`` (raises NasError on bad input)."""
     from nas.evaluators import EVALUATORS
+    from nas.plugins import load_plugins
     from nas.tasks import create_task
     from search_spaces import create_space
 
+    load_plugins(config.plugins)  # a spawned worker process imports the study's plugins too
     space = create_space(config.space.name, dict(config.space.params))
     task_params = dict(config.task.params)
     task = create_task(config.task.name, seed=config.seed, **task_params)
