@@ -235,6 +235,11 @@ def config_from_study(study: Any) -> StudyConfig:
 
 # -- helpers ---------------------------------------------------------------
 
+def is_file_plugin(spec: str) -> bool:
+    """A ``plugins`` entry that is a path (``x.py`` or anything with a slash), not a module name."""
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
 def _absolute_paths(data: Any, folder: Path) -> Any:
     """File plugins and task path params made absolute against the study file's folder."""
     if not isinstance(data, Mapping):
@@ -242,8 +247,6 @@ def _absolute_paths(data: Any, folder: Path) -> Any:
     data = dict(data)
     plugins = data.get("plugins")
     if isinstance(plugins, list):
-        from nas.plugins import is_file_plugin
-
         data["plugins"] = [str(folder / p) if isinstance(p, str) and p and is_file_plugin(p)
                            and not Path(p).expanduser().is_absolute() else p for p in plugins]
     task = data.get("task")
@@ -259,8 +262,6 @@ def _plugins(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError("plugins: must be a list of file paths or module names, "
                           "e.g. [\"my_space.py\", \"mypkg.nas_plugins\"]")
-    from nas.plugins import is_file_plugin
-
     # A file plugin is stored absolute, so workers and exporters find it from any folder.
     return tuple(str(Path(v).expanduser().resolve()) if is_file_plugin(v) else v for v in value)
 

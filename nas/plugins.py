@@ -28,17 +28,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
+from nas.config import is_file_plugin
 from nas.errors import ConfigError, NasError, first_line
 
 __all__ = ["ENTRY_POINT_GROUP", "is_file_plugin", "load_plugin", "load_plugins", "load_entry_points",
            "plugin_sources", "materialise"]
 
 ENTRY_POINT_GROUP = "nas.plugins"
-
-
-def is_file_plugin(spec: str) -> bool:
-    """A path (``x.py`` or anything with a slash) rather than a module name."""
-    return spec.endswith(".py") or "/" in spec or "\\" in spec
 
 
 def load_plugins(specs: Iterable[str]) -> list[ModuleType]:

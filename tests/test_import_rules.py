@@ -49,20 +49,28 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
                        "nas.latency", "nas.supernet", "search_spaces", "proxies", "supernets"),
     # samplers read a study's trials through the store (the one door to Optuna)
     "nas.samplers": ("nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
-    "nas.search": ("nas.config", "nas.store", "nas.pruners", "nas.dominance", "nas.hypervolume",
+    # a study's plugins: imported after the built-in registries, so a clash is named
+    "nas.plugins": ("nas.config", "nas.tasks", "nas.evaluators", "nas.samplers", "proxies",
+                    "search_spaces"),
+    "nas.search": ("nas.plugins", "nas.config", "nas.store", "nas.pruners", "nas.dominance", "nas.hypervolume",
                    "nas.tasks", "nas.latency", "nas.evaluators", "nas.samplers",
                    "search_spaces"),
-    "nas.export": ("nas.config", "nas.store", "nas.search", "nas.tasks", "nas.train",
+    "nas.export": ("nas.plugins", "nas.config", "nas.store", "nas.search", "nas.tasks", "nas.train",
                    "nas.metrics", "nas.evaluators", "nas.supernet", "search_spaces", "supernets"),
     "nas.bench": ("nas.config", "nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "nas.tasks",
                   "nas.train", "nas.metrics", "nas.latency", "nas.evaluators", "nas.samplers",
                   "nas.supernet", "nas.search", "search_spaces", "proxies", "supernets"),
     # the package itself is the user's API (nas.run, nas.load, ...): it may reach everything
     # below it, and only the CLI may import it
-    "nas": ("nas.config", "nas.store", "nas.dominance", "nas.hypervolume", "nas.tasks",
+    "nas": ("nas.api", "nas.plugins", "nas.config", "nas.store", "nas.dominance", "nas.hypervolume", "nas.tasks",
             "nas.search", "nas.export", "nas.supernet", "nas.evaluators", "nas.samplers",
             "search_spaces"),
-    "nas.cli": ("nas", "nas.config", "nas.store", "nas.pruners", "nas.dominance",
+    # `nas check-plugin`: the registry contracts run on a plugin's components
+    "nas.plugin_contract": ("nas.plugins", "nas.tasks", "nas.evaluators", "nas.samplers",
+                            "proxies", "search_spaces"),
+    # the Python API behind nas.run/trials/best/pareto
+    "nas.api": ("nas.config", "nas.store", "nas.search", "nas.export"),
+    "nas.cli": ("nas", "nas.plugin_contract", "nas.api", "nas.plugins", "nas.config", "nas.store", "nas.pruners", "nas.dominance",
                 "nas.hypervolume", "nas.tasks", "nas.train", "nas.metrics", "nas.latency",
                 "nas.evaluators", "nas.samplers", "nas.supernet", "nas.search", "nas.export",
                 "nas.bench", "search_spaces", "proxies", "supernets"),
