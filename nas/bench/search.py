@@ -45,6 +45,11 @@ from typing import Any
 import numpy as np
 
 from nas.errors import ConfigError
+from nas.evaluators.tabular import lookup
+from nas.hypervolume import hypervolume
+from nas.samplers import SAMPLERS, check_sampler, create_sampler
+from nas.tasks import create_task
+from search_spaces import create_space
 
 __all__ = [
     "ALL_SAMPLERS",
@@ -111,7 +116,7 @@ def run_search_benchmark(
         dict(sampler=s, seed=seed, dataset=dataset, n_queries=queries[-1], multi=multi,
              params=params.get(s, {}), data_dir=str(data_dir),
              zc_proxies=list(zc_proxies), zc_pool=zc_pool,
-             zc_cache=str(out / "proxy_scores.csv"))
+             zc_cache=f"sqlite:///{(out / 'proxy_scores.db').resolve()}")
         for s in names for seed in range(first_seed, first_seed + seeds)
     ]
     started = time.time()
@@ -166,8 +171,6 @@ def _check(dataset: str, names: list[str], queries: Sequence[int], seeds: int, f
            objectives: str, params: Mapping[str, Mapping[str, Any]], jobs: int,
            zc_proxies: Sequence[str], zc_pool: int) -> None:
     """One-line :class:`ConfigError` for the first argument out of range."""
-    from nas.samplers import SAMPLERS, check_sampler
-
     if dataset not in TASKS:
         raise ConfigError(f"--dataset: unknown '{dataset}'; allowed: {', '.join(TASKS)}")
     if objectives not in OBJECTIVES:
@@ -206,11 +209,6 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
     import warnings
 
     import optuna
-
-    from nas.evaluators.tabular import lookup
-    from nas.samplers import create_sampler
-    from nas.tasks import create_task
-    from search_spaces import create_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -257,8 +255,6 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
 
 def hypervolume_curve(points: np.ndarray, task: Any) -> np.ndarray:
     """Hypervolume after each query, (val accuracy, latency) scaled by their ranges in the table."""
-    from nas.hypervolume import hypervolume
-
     table = task.table.columns
     accuracy, latency = table[task.valid_column], table["edgegpu_latency"]
     losses = np.stack([
@@ -327,8 +323,6 @@ def plot_curves(runs: list[dict[str, Any]], figure: str, path: Path, dataset: st
 
     offset, label = 0.0, figure
     if not multi:
-        from nas.tasks import create_task
-
         task: Any = create_task(TASKS[dataset], data_dir=data_dir)  # an NB201Task
         columns = task.table.columns
         selector = columns[task.valid_column or task.test_column]

@@ -112,6 +112,20 @@ def show(
     print_front(resolve_url(storage), study, fmt=fmt.value, all_trials=all_trials)
 
 
+@app.command("check-plugin")
+def check_plugin(
+    plugin: str = typer.Argument(..., help="A plugin file (my_space.py) or module name."),
+) -> None:
+    """Run the registry contract checks on the spaces, tasks and proxies a plugin registers."""
+    from nas.plugin_contract import check_plugin as run_checks
+    from nas.plugin_contract import describe
+
+    checks = run_checks(plugin)
+    typer.echo(describe(checks))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
 def print_front(url: str, study: str, fmt: str = "table", all_trials: bool = False) -> None:
     """Print the Pareto front (or best trial, or every complete trial) of ``study``."""
     from nas.store import load_trials, pareto_front, read_engine, study_info
@@ -191,9 +205,17 @@ def _arch_cell(arch: dict[str, Any]) -> str:
 def spaces(
     name: str = typer.Argument(None, help="One space: show each choice's values and default."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
+    plugins: list[str] = typer.Option(
+        None, "--plugin", "-p",
+        help="A plugin file or module whose spaces to list too (repeatable); "
+             "installed `nas.plugins` entry points are always listed."),
 ) -> None:
-    """List the registered search spaces, or one space's choices with their values and defaults."""
+    """List the registered search spaces (built-in and plugin), or one space's choices
+    with their values and defaults."""
+    from nas.plugins import load_plugins
     from search_spaces import SPACES
+
+    load_plugins(plugins or [])
 
     if name is not None:
         _print_space(SPACES.get(name)(), fmt)

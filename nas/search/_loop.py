@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from nas.config import StudyConfig, check_components
+from nas.config import StudyConfig
 from nas.errors import NasError
+from nas.search.components import check_components
 from nas.search.study import create_or_load_study, storage_for
 from nas.search.worker import build_components, build_worker, run_worker_loop
+from nas.store import count_states, is_interrupted, resolve_url
 
 __all__ = ["SearchResult", "run", "run_worker"]
 
@@ -55,14 +57,12 @@ def run(
     Everything that can be wrong with the input is checked before the study
     is created, so a bad file or missing data never leaves a study behind.
     """
-    from nas.store import resolve_url
-
     url = resolve_url(config.storage)
     check_components(config)
     components = build_components(config, "cpu")  # checks the data files exist
     components[2].setup()  # evaluator params and checkpoints too, before any study exists
     storage = storage_for(url)
-    study = create_or_load_study(config, storage)
+    study = create_or_load_study(config, storage, spec=components[1].spec)
     start = time.time()
     deadline = start + config.budget.timeout if config.budget.timeout else None
     n_trials = config.budget.n_trials
@@ -79,7 +79,7 @@ def run(
         except KeyboardInterrupt:
             interrupted = True
         bar.update(study, force=True)
-    counts = _counts(study)
+    counts = count_states(study)
     return SearchResult(
         study_name=config.name,
         storage=url,
@@ -104,7 +104,7 @@ def run_worker(config: StudyConfig, url: str, n_trials: int | None, worker_index
         except KeyboardInterrupt:
             interrupted = True
         bar.update(setup.study, force=True)
-    counts = _counts(setup.study)
+    counts = count_states(setup.study)
     return SearchResult(config.name, url, counts.get("COMPLETE", 0), counts.get("FAIL", 0),
                         interrupted, time.time() - start)
 
@@ -275,21 +275,6 @@ def _quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def _counts(study: Any) -> dict[str, int]:
-    """Trials by state; an interrupted trial counts as INTERRUPTED, not FAIL."""
-    counts: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        state = "INTERRUPTED" if _interrupted(t) else t.state.name
-        counts[state] = counts.get(state, 0) + 1
-    return counts
-
-
-def _interrupted(trial: Any) -> bool:
-    from nas.store import INTERRUPTED_ATTR
-
-    return trial.state.name == "FAIL" and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
-
-
 # -- progress ----------------------------------------------------------------
 
 class _ProgressBar:
@@ -338,7 +323,7 @@ class _ProgressBar:
         self._drawn_at = time.monotonic()
         trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state.name == "COMPLETE"]
-        failed = sum(t.state.name == "FAIL" and not _interrupted(t) for t in trials)
+        failed = sum(t.state.name == "FAIL" and not is_interrupted(t) for t in trials)
         text = ""
         if complete:
             if len(self.config.objectives) == 1:

@@ -10,7 +10,15 @@ this loop on the same study; they coordinate only through the store:
 * **Heartbeats**: a thread records a heartbeat for the running trial; a worker
   that dies stops beating, and any other worker fails its trial within two
   heartbeat intervals and re-queues it for another worker (``nas.search.heartbeat``).
+* **Writes**: the loop is Optuna's ask, ``suggest_*``, ``set_user_attr`` and
+  tell; the store (``nas.store.StudyStorage``) writes the sampled architecture
+  in one transaction at :func:`nas.store.flush` and the result in another at
+  tell.
   Attr ``host`` (``hostname:pid``) names the process running a trial.
+* **Re-proposals**: attr ``arch_key`` goes out with the params at
+  :func:`nas.store.flush`; an architecture another trial has evaluated (or
+  claimed first) is closed as PRUNED with ``nas_duplicate_of``
+  (:func:`nas.store.evaluated_before`) and costs no budget.
 * **Failures**: an exception in an evaluation fails that trial with the error
   in its attrs, and the search goes on.
 * **Interrupts**: Ctrl-C or SIGTERM closes the running trial at once as
@@ -33,8 +41,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
+from nas.device import resolve_device
 from nas.errors import ConfigError, InvalidArchitecture, NasError
-from nas.search.heartbeat import TrialHeartbeat, fail_dead_trials
+from nas.store import (
+    ARCH_KEY_ATTR,
+    DUPLICATE_ATTR,
+    INTERRUPTED_ATTR,
+    TrialHeartbeat,
+    count_states,
+    evaluated_before,
+    fail_stale_trials,
+    flush,
+    heartbeat_interval,
+    within_budget,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -42,7 +62,7 @@ if TYPE_CHECKING:
     from nas.evaluators import Evaluator
     from search_spaces import SearchSpace
 
-__all__ = ["WorkerSetup", "build_worker", "run_worker_loop", "resolve_device"]
+__all__ = ["WorkerSetup", "build_worker", "run_worker_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +88,6 @@ class WorkerSetup:
     worker_index: int = 0
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_components(config: StudyConfig, device: str = "cpu",
                      calibrate_latency: bool = True) -> tuple[Any, Any, Any]:
     """Space, prepared task and evaluator for ``config`` (raises NasError on bad input).
@@ -83,9 +95,11 @@ def build_components(config: StudyConfig, device: str = "cpu",
     ``calibrate_latency=False`` (``nas validate``) leaves a missing latency table missing.
     """
     from nas.evaluators import EVALUATORS
+    from nas.plugins import load_plugins
     from nas.tasks import create_task
     from search_spaces import create_space
 
+    load_plugins(config.plugins)  # a spawned worker process imports the study's plugins too
     space = create_space(config.space.name, dict(config.space.params))
     task_params = dict(config.task.params)
     task = create_task(config.task.name, seed=config.seed, **task_params)
@@ -147,14 +161,13 @@ def run_worker_loop(
     import optuna
     from optuna.trial import TrialState
 
-    from nas.store import TrialWriter
-
     study = setup.study
-    writer = TrialWriter(study)
     done_here = 0
     failures_in_a_row = 0
     duplicates_in_a_row = 0
     last_check = 0.0
+    interval = heartbeat_interval(study)
+    check_every = interval / 2 if interval else float("inf")
     # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -163,25 +176,23 @@ def run_worker_loop(
             break
         # While a trial runs its heartbeat thread looks for dead trials; between
         # trials this loop does, at the same pace (every half interval).
-        if time.monotonic() - last_check >= _check_every(study):
-            fail_dead_trials(study)
+        if time.monotonic() - last_check >= check_every:
+            fail_stale_trials(study)
             last_check = time.monotonic()
-        waiting = True
         if n_trials is not None:
-            states = _count(study)
+            states = count_states(study)
             if states["COMPLETE"] >= n_trials:
                 break
             if states["COMPLETE"] + states["RUNNING"] >= n_trials:
                 time.sleep(_POLL_S)  # others hold the last slots; wait in case one fails
                 continue
-            waiting = states["WAITING"] > 0
-        trial = _ask(study, waiting)
+        trial = study.ask()
         try:
-            if n_trials is not None and not _within_budget(study, trial.number, n_trials):
+            if n_trials is not None and not within_budget(study, trial.number, n_trials):
                 trial.set_user_attr("nas_skipped", "budget reached by other workers")
                 study.tell(trial, state=TrialState.PRUNED)
                 continue
-            state = _run_one(setup, trial, writer)
+            state = _run_one(setup, trial)
         except TrialInterrupted:
             raise
         except KeyboardInterrupt:  # between ask and evaluation
@@ -207,39 +218,33 @@ def run_worker_loop(
     return done_here
 
 
-def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
+def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
     import optuna
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study = setup.study
-    heartbeat = TrialHeartbeat(study, trial._trial_id)
+    heartbeat = TrialHeartbeat(study, trial)
     heartbeat.start()
     try:
-        # The architecture's params and the host attr in one transaction (Optuna
-        # would commit each suggest on its own).
-        claim = {"host": f"{socket.gethostname()}:{os.getpid()}"}
+        trial.set_user_attr("host", f"{socket.gethostname()}:{os.getpid()}")
         try:
-            with writer.deferred_params(trial, claim):
-                arch = setup.space.sample(trial)
-                setup.space.validate(arch)
-                # The writer reads its attrs when the block ends: the key goes out with the
-                # params, so a worker that drew the same architecture meanwhile sees it.
-                claim["arch_key"] = arch.key
+            arch = setup.space.sample(trial)
+            setup.space.validate(arch)
         except InvalidArchitecture as exc:
             trial.set_user_attr("invalid", str(exc))
             study.tell(trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
-        if not writer.batched:
-            trial.set_user_attr("arch_key", arch.key)
-        duplicate = _evaluated_before(study, trial, arch.key)
+        # The architecture's params, the host attr and the architecture's key in one
+        # transaction, before the evaluation: a dead worker's trial is re-queued with its
+        # architecture, and a worker that drew the same architecture meanwhile sees the claim.
+        trial.set_user_attr(ARCH_KEY_ATTR, arch.key)
+        flush(trial)
+        duplicate = evaluated_before(study, trial, arch.key)
         if duplicate is not None:
             # Measured (or being measured) already: no budget for it again (the budget
-            # counts COMPLETE trials).
-            # PRUNED, so the sampler sees the proposal and every sampler draws anew; the
-            # study keeps one result per architecture.
-            from nas.store import DUPLICATE_ATTR
-
+            # counts COMPLETE trials). PRUNED, so the sampler sees the proposal and every
+            # sampler draws anew; the study keeps one result per architecture.
             trial.set_user_attr(DUPLICATE_ATTR, duplicate)
             study.tell(trial, state=TrialState.PRUNED)
             return _DUPLICATE
@@ -269,7 +274,7 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
             return _fail(study, trial, ValueError(f"objective {not_finite[0]} is not finite"))
         record = {
             "arch": arch.to_dict(),
-            "arch_key": arch.key,
+            ARCH_KEY_ATTR: arch.key,
             "fidelity": evaluation.fidelity,
             "evaluator": setup.evaluator.name,
             "metrics": {k: float(v) for k, v in evaluation.metrics.items()},
@@ -277,14 +282,16 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
-        # Attrs, values and state in one transaction: a crash leaves a RUNNING trial
-        # that is failed and retried, never a COMPLETE one without its architecture
-        # and metrics.
         if len(values) > 1:
             from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
 
             record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
-        writer.complete(trial, values, record)
+        for key, value in record.items():
+            trial.set_user_attr(key, value)
+        # Attrs, values and state in one transaction: a crash leaves a RUNNING trial
+        # that is failed and retried, never a COMPLETE one without its architecture
+        # and metrics.
+        study.tell(trial, values)
         return TrialState.COMPLETE
     except UpdateFinishedTrialError:
         # Our heartbeat was missed for longer than the grace period (machine paused,
@@ -310,8 +317,6 @@ def mark_interrupted(study: Any, trial: Any) -> None:
     params it has (its architecture; part of it if cut while sampling, none before), which
     the next ask pops before sampling anew."""
     from optuna.trial import TrialState
-
-    from nas.store import INTERRUPTED_ATTR
 
     try:
         trial.set_user_attr("error", "interrupted")
@@ -348,103 +353,3 @@ def _objective_values(config: StudyConfig, metrics: Any) -> list[float]:
             )
         values.append(float(metrics[objective.metric]))
     return values
-
-
-def _count(study: Any) -> dict[str, int]:
-    from optuna.trial import TrialState
-
-    counts = dict.fromkeys(("COMPLETE", "RUNNING", "WAITING", "FAIL", "PRUNED"), 0)
-    engine = _engine(study)
-    if engine is not None:  # one aggregate query instead of loading the trials
-        import sqlalchemy as sa
-
-        with _reading(engine) as conn:
-            rows = conn.execute(
-                sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"),
-                {"s": study._study_id},
-            )
-            counts.update({str(state): int(n) for state, n in rows})
-        return counts
-    for t in study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-    ):
-        counts[t.state.name] += 1
-    return counts
-
-
-def _ask(study: Any, waiting: bool) -> Any:
-    """``study.ask()``, without its read of the trials changed since the last ask when
-    the store has just said that no trial waits to be retried.
-
-    Optuna's ask reads them (every field of each) only to find a WAITING trial to
-    pop; a sampler that needs the study's trials reads them itself, as before. A
-    trial re-queued in between is popped by the next ask.
-    """
-    import optuna
-
-    if waiting or _engine(study) is None:
-        return study.ask()
-    study._thread_local.cached_all_trials = None  # as ask: the trial cache is per trial
-    return optuna.Trial(study, study._storage.create_new_trial(study._study_id))
-
-
-def _within_budget(study: Any, number: int, n_trials: int) -> bool:
-    from optuna.trial import TrialState
-
-    engine = _engine(study)
-    if engine is not None:
-        import sqlalchemy as sa
-
-        with _reading(engine) as conn:
-            ahead_count = conn.execute(
-                sa.text("SELECT COUNT(*) FROM trials WHERE study_id = :s AND number < :n "
-                        "AND state IN ('COMPLETE', 'RUNNING')"),
-                {"s": study._study_id, "n": number},
-            ).scalar_one()
-        return int(ahead_count) < n_trials
-    ahead = [
-        t for t in study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-        )
-        if t.number < number
-    ]
-    return len(ahead) < n_trials
-
-
-def _evaluated_before(study: Any, trial: Any, arch_key: str) -> int | None:
-    """Number of another trial of ``study`` that has (or first claimed) this architecture."""
-    from optuna.trial import TrialState
-
-    engine = _engine(study)
-    if engine is not None:
-        from nas.store import evaluated_before
-
-        return evaluated_before(engine, study._study_id, arch_key, trial._trial_id)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if t.user_attrs.get("arch_key") == arch_key and (
-                t.state == TrialState.COMPLETE or t.number < trial.number):
-            return t.number
-    return None
-
-
-def _reading(engine: Any) -> Any:
-    """A connection for one read, in autocommit: no BEGIN and no ROLLBACK round trip
-    (and psycopg drops its prepared statements on every ROLLBACK)."""
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
-def _check_every(study: Any) -> float:
-    getter = getattr(study._storage, "get_heartbeat_interval", None)
-    interval = getter() if getter is not None else None
-    return float(interval) / 2 if interval else float("inf")
-
-
-def _rdb(study: Any) -> Any:
-    from nas.store import rdb_backend
-
-    return rdb_backend(study._storage)
-
-
-def _engine(study: Any) -> Any:
-    rdb = _rdb(study)
-    return rdb.engine if rdb is not None else None

@@ -26,8 +26,9 @@ __all__ = [
     "pareto_mask",
     "pareto_front",
     "objective_columns",
-    "evaluated_before",
+    "ARCH_KEY_ATTR",
     "DUPLICATE_ATTR",
+    "INTERRUPTED",
 ]
 
 STATES = ("COMPLETE", "RUNNING", "FAIL", "PRUNED", "WAITING")
@@ -35,6 +36,11 @@ STATES = ("COMPLETE", "RUNNING", "FAIL", "PRUNED", "WAITING")
 
 #: trial user attr of a trial cut by Ctrl-C or SIGTERM (state FAIL in Optuna, not a failure)
 INTERRUPTED_ATTR = "nas_interrupted"
+#: the key :func:`nas.store.count_states` counts those trials under (apart from FAIL)
+INTERRUPTED = "INTERRUPTED"
+#: trial user attr naming the trial's architecture (``Architecture.key``), written with
+#: its params: the claim :func:`nas.store.evaluated_before` reads
+ARCH_KEY_ATTR = "arch_key"
 #: trial user attr of a trial closed (PRUNED) without evaluation: its architecture is that
 #: of the COMPLETE trial with this number, so no budget is spent on it twice
 DUPLICATE_ATTR = "nas_duplicate_of"
@@ -188,29 +194,6 @@ def load_trials(engine: sa.Engine, study_name: str, since_trial_id: int = 0) -> 
             if column not in frame.columns:
                 frame[column] = wide[column]
     return frame.reset_index()
-
-
-def evaluated_before(engine: sa.Engine, study_id: int, arch_key: str,
-                     trial_id: int | None = None) -> int | None:
-    """The number of another trial of the study that holds architecture ``arch_key`` (trial
-    attr ``arch_key``): a COMPLETE one, or a RUNNING one whose claim was written before that
-    of trial ``trial_id``; None when the architecture is this trial's to evaluate.
-
-    Workers write the key with the params, then ask: of two workers that drew the same
-    architecture at once, the first writer evaluates it and the other draws again.
-    """
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT MIN(t.number) FROM trials t JOIN trial_user_attributes a "
-                "ON a.trial_id = t.trial_id WHERE t.study_id = :s AND a.key = 'arch_key' "
-                "AND a.value_json = :v AND t.trial_id <> :me AND (t.state = 'COMPLETE' OR "
-                "(t.state = 'RUNNING' AND a.trial_user_attribute_id < (SELECT "
-                "trial_user_attribute_id FROM trial_user_attributes WHERE trial_id = :me "
-                "AND key = 'arch_key')))"
-            ),
-            {"s": study_id, "v": json.dumps(arch_key), "me": -1 if trial_id is None else trial_id},
-        ).scalar()
 
 
 def objective_columns(engine: sa.Engine, study_name: str) -> list[str]:
