@@ -213,6 +213,15 @@ class SearchSpace(ABC):
     def check(self, arch: Architecture) -> None:
         """Cross-field rules; raise :class:`InvalidArchitecture` saying why."""
 
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """The choices that change the model built for ``arch``; by default every choice.
+
+        A space overrides it where some choices only matter for some values of
+        others (e.g. ``gnn``: the conv type does nothing without message passing),
+        so readers (the dashboard, export cards) can leave the rest out.
+        """
+        return frozenset(arch)
+
     # -- derived API -----------------------------------------------------
     def choices(self) -> dict[str, Choice]:
         return dict(self._choices)

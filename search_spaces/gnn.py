@@ -28,6 +28,7 @@ and ``encode()`` keeps them so any predictor sees the full choice vector.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -77,6 +78,18 @@ class GNNSpace(SearchSpace):
                 f"gnn: hidden_dim {arch['hidden_dim']} is not divisible by heads {arch['heads']} "
                 f"(attention heads split the hidden dim)"
             )
+
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """Without message passing the conv, its heads and aggregation and the skips do nothing;
+        heads only matter for attention convs, aggregation only for the convs that take one."""
+        unused = set()
+        if int(arch["mp_layers"]) == 0:
+            unused |= {"conv", "heads", "aggregation", "skip"}
+        if arch["conv"] not in _WITH_HEADS:
+            unused.add("heads")
+        if arch["conv"] not in _WITH_AGGREGATION:
+            unused.add("aggregation")
+        return frozenset(arch) - unused
 
     def largest(self) -> Architecture:
         return self._extreme(max)

@@ -1,4 +1,4 @@
-"""Hypervolume: exact values, and the per-trial record every multi-objective search stores."""
+"""nas.dominance: Pareto masks, ranks, exact hypervolume, the normalised box, and the per-trial record."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ import itertools
 import numpy as np
 import optuna
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nas.config import parse_study
-from nas.hypervolume import (
+from nas.dominance import (
+    IDEAL_ATTR,
+    NUM_CLASSES_ATTR,
     REFERENCE_ATTR,
-    default_reference,
     hypervolume,
+    hypervolume_box,
     hypervolume_contributions,
+    hypervolume_history,
+    non_dominated_rank,
+    normalise,
+    normalised_hypervolume,
+    pareto_mask,
+    spread_reference,
     to_losses,
 )
 from nas.search import run
@@ -30,26 +40,94 @@ def test_known_volumes_in_two_and_three_dimensions():
     assert hypervolume(two, np.array([2.0, 2.0, 2.0])) == pytest.approx(2 + 4 - 1)  # union of two boxes
 
 
-def test_volume_matches_a_monte_carlo_estimate():
+@st.composite
+def _integer_points(draw):  # type: ignore[no-untyped-def]
+    k = draw(st.integers(2, 4))
+    n = draw(st.integers(1, 12))
+    rows = draw(st.lists(st.lists(st.integers(0, 5), min_size=k, max_size=k),
+                         min_size=n, max_size=n))
+    return np.array(rows, dtype=float)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_integer_points())
+def test_volume_counts_the_dominated_unit_cells(points):
+    # On an integer grid the exact volume is the number of unit cells some point dominates.
+    reference = np.full(points.shape[1], 6.0)
+    cells = np.array(list(itertools.product(range(6), repeat=points.shape[1])), dtype=float)
+    dominated = np.any(np.all(cells[:, None, :] >= points[None, :, :], axis=2), axis=1)
+    assert hypervolume(points, reference) == pytest.approx(float(dominated.sum()))
+
+
+def _brute_force_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
+    losses = to_losses(values, directions)
+    return np.array([not any(np.all(o <= r) and np.any(o < r) for o in losses) for r in losses])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 3).flatmap(lambda k: st.tuples(
+    st.lists(st.lists(st.integers(0, 5), min_size=k, max_size=k), max_size=30),
+    st.lists(st.sampled_from(["minimize", "maximize"]), min_size=k, max_size=k))))
+def test_pareto_mask_matches_the_definition(case):
+    rows, directions = case
+    values = np.array(rows, dtype=float).reshape(len(rows), len(directions))
+    assert pareto_mask(values, directions).tolist() == _brute_force_mask(values, directions).tolist()
+
+
+def test_a_model_at_or_below_the_floor_cannot_join_the_front():
+    values = np.array([[0.05, 1.0], [0.10, 2.0], [0.5, 10.0], [0.9, 50.0]])  # accuracy, params
+    directions = ["maximize", "minimize"]
+    assert pareto_mask(values, directions).tolist() == [True, True, True, True]
+    assert pareto_mask(values, directions, [0.1, None]).tolist() == [False, False, True, True]
+
+
+def test_non_dominated_rank_on_a_known_front():
+    losses = np.array([[1, 4], [2, 2], [4, 1], [3, 3], [5, 5], [2, 2]], dtype=float)
+    assert non_dominated_rank(losses).tolist() == [0, 0, 0, 1, 2, 0]
+
+
+def test_box_runs_from_the_ideal_to_the_floor_and_the_first_value_doubled():
+    ideal, reference = hypervolume_box([0.93, 5.0], ["maximize", "minimize"],
+                                       ["val_accuracy", "latency_ms"], [0.1, None])
+    assert ideal.tolist() == [-1.0, 0.0] and reference.tolist() == [-0.1, 10.0]
+    # Without a known floor the accuracy's reference is 0, written as 0 (not -0).
+    _, reference = hypervolume_box([0.93, 5.0], ["maximize", "minimize"],
+                                   ["val_accuracy", "latency_ms"])
+    assert str(-reference[0]) == "-0.0" and str(reference[0]) == "0.0"
+    # A metric with no known bound: its first value plus and minus its magnitude.
+    ideal, reference = hypervolume_box([4.0, 0.0], ["maximize", "minimize"], ["score", "loss"])
+    assert ideal.tolist() == [-8.0, -1.0] and reference.tolist() == [0.0, 1.0]
+
+
+def test_normalised_hypervolume_is_the_dominated_share_of_the_box():
+    ideal, reference = np.array([-1.0, 0.0]), np.array([-0.1, 10.0])
+    losses = to_losses([[0.55, 5.0]], ["maximize", "minimize"])  # half-way on both
+    assert normalise(losses, ideal, reference).tolist() == [[pytest.approx(0.5), 0.5]]
+    assert normalised_hypervolume(losses, ideal, reference) == pytest.approx(0.25)
+    assert normalised_hypervolume(to_losses([[1.0, 0.0]], ["maximize", "minimize"]),
+                                  ideal, reference) == 1.0
+    below_floor = to_losses([[0.05, 1.0]], ["maximize", "minimize"])
+    assert normalised_hypervolume(below_floor, ideal, reference) == 0.0
+
+
+def test_history_grows_to_the_volume_of_all_points():
     rng = np.random.default_rng(0)
-    points = rng.random((12, 3))
-    samples = rng.random((200_000, 3))
-    dominated = np.zeros(len(samples), dtype=bool)
-    for p in points:
-        dominated |= np.all(samples >= p, axis=1)
-    assert hypervolume(points, np.ones(3)) == pytest.approx(dominated.mean(), abs=0.01)
+    losses = rng.random((300, 3))
+    reference = spread_reference(losses)
+    positions, volumes = hypervolume_history(losses, reference, max_points=50)
+    assert positions[0] == 0 and positions[-1] == 299 and len(positions) == 50
+    assert (np.diff(volumes) >= -1e-12).all()
+    assert volumes[-1] == pytest.approx(hypervolume(losses, reference))
+    assert volumes[10] == pytest.approx(hypervolume(losses[: positions[10] + 1], reference))
 
 
-def test_contributions_and_reference():
+def test_contributions():
     front = np.array([[1.0, 2.0], [2.0, 1.0]])
     gains = hypervolume_contributions(front, np.array([[1.5, 1.5], [3.0, 3.0]]), np.array([3.0, 3.0]))
     assert gains.tolist() == [0.25, 0.0]
-    losses = to_losses([[93.0, 5.0]], ["maximize", "minimize"])
-    assert losses.tolist() == [[-93.0, 5.0]]
-    assert default_reference(losses[0]).tolist() == [0.0, 10.0]
 
 
-def test_every_multi_objective_trial_stores_the_hypervolume_so_far(data_dir, tmp_path):
+def test_every_multi_objective_trial_stores_the_normalised_hypervolume_so_far(data_dir, tmp_path):
     url = f"sqlite:///{tmp_path / 'mo.db'}"
     config = parse_study({
         "name": "mo", "seed": 0, "storage": url, "device": "cpu",
@@ -61,9 +139,12 @@ def test_every_multi_objective_trial_stores_the_hypervolume_so_far(data_dir, tmp
     })
     run(config, progress=False)
     study = optuna.load_study(study_name="mo", storage=url)
-    reference = np.array(study.user_attrs[REFERENCE_ATTR])
+    assert study.user_attrs[NUM_CLASSES_ATTR] == 10  # CIFAR-10: chance level 0.1
+    reference, ideal = (np.array(study.user_attrs[a]) for a in (REFERENCE_ATTR, IDEAL_ATTR))
+    assert reference[0] == -0.1 and ideal[0] == -1.0
     trials = sorted(study.trials, key=lambda t: t.number)
     stored = [t.user_attrs["hypervolume"] for t in trials]
-    assert all(b >= a for a, b in itertools.pairwise(stored)) and stored[-1] > 0
+    assert all(b >= a for a, b in itertools.pairwise(stored)) and 0 < stored[-1] <= 1
     losses = to_losses([t.values for t in trials], study.directions)
-    assert stored[-1] == pytest.approx(hypervolume(losses, reference))
+    assert stored[-1] == pytest.approx(normalised_hypervolume(losses, ideal, reference))
+    assert stored[3] == pytest.approx(normalised_hypervolume(losses[:4], ideal, reference))

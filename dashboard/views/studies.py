@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard._data import engine_or_stop, storage_url, studies_or_stop
 from dashboard._panels import run_live
+from dashboard._units import format_value
 from nas.store import objective_ranges
 
 
@@ -61,7 +62,7 @@ def _best_values(row, ranges: pd.DataFrame) -> str:  # type: ignore[no-untyped-d
     for i, (name, direction) in enumerate(zip(_objectives(row), row.directions)):
         if i in mine.index:
             value = mine.loc[i, "high" if direction == "maximize" else "low"]
-            parts.append(f"{name} {value:.4g}")
+            parts.append(f"{name} {format_value(name, value)}")
     return ", ".join(parts)
 
 

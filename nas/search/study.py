@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig, parse_study
+from nas.dominance import NUM_CLASSES_ATTR
 from nas.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
@@ -45,8 +46,12 @@ def storage_for(url: str | None) -> optuna.storages.RDBStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
-    """The study named in ``config``: created, or loaded when it exists and agrees."""
+def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) -> optuna.Study:
+    """The study named in ``config``: created, or loaded when it exists and agrees.
+
+    ``task`` (prepared) adds its number of classes, so readers know its chance level
+    (the default accuracy floor of :mod:`nas.dominance`) without loading its data.
+    """
     import optuna
 
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -68,6 +73,9 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
         "seed": config.seed,
         "family": _family(config),
     }
+    num_classes = _num_classes(task)
+    if num_classes is not None:
+        attrs[NUM_CLASSES_ATTR] = num_classes
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     return study
@@ -129,3 +137,11 @@ def _family(config: StudyConfig) -> str:
         return TASKS.get(config.task.name).family
     except Exception:  # noqa: BLE001 - informational only
         return ""
+
+
+def _num_classes(task: Any) -> int | None:
+    """The task's number of classes, or None without a prepared task (its spec is unknown)."""
+    try:
+        return int(task.spec.num_classes) if task is not None else None
+    except (RuntimeError, AttributeError, TypeError, ValueError):
+        return None
