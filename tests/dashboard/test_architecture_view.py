@@ -60,6 +60,32 @@ def test_trial_from_the_url(dashboard_store, open_page, page_texts):
     assert choices == study.trials[3].params
 
 
+def test_choices_the_architecture_does_not_use_are_hidden(gnn_store, open_page, page_texts):
+    # Without message passing a GNN has no conv layer: its conv type, heads, aggregation
+    # and skips change nothing, so the page leaves them out (the space says which:
+    # SearchSpace.active_choices, recorded by the search with each trial).
+    study = optuna.load_study(study_name="gnn-no-message-passing", storage=gnn_store)
+    trial = next(t for t in study.trials if t.values)
+    assert sorted(trial.user_attrs["inactive_choices"]) == ["aggregation", "conv", "heads", "skip"]
+    app = open_page(gnn_store, "architecture", study=study.study_name, trial=str(trial.number))
+    assert not app.exception
+    choices = app.dataframe[0].value.set_index("choice")["value"].to_dict()
+    assert set(choices) == set(trial.params) - {"aggregation", "conv", "heads", "skip"}
+    assert any("not used by this architecture, so not shown: aggregation, conv, heads, skip" in t
+               for t in page_texts(app, "caption"))
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    boxes = " ".join(a["text"] for a in spec["layout"]["annotations"] if a.get("text"))
+    assert "message passing" not in boxes and f"<br>{trial.params['conv']}" not in boxes
+    assert "propagation" in boxes
+    # Cora's accuracy is stored as a fraction and shown in %.
+    metrics = app.dataframe[1].value.set_index("metric")
+    assert 0 < trial.values[0] < 1
+    assert metrics.loc["val_accuracy", "unit"] == "%"
+    assert float(metrics.loc["val_accuracy", "value"]) == pytest.approx(100 * trial.values[0],
+                                                                        rel=1e-5)
+    assert study.user_attrs["num_classes"] == 7  # Cora's chance level is 1/7
+
+
 def test_empty_study_has_nothing_to_show(dashboard_store, open_page, page_texts):
     app = open_page(dashboard_store, "architecture", study="empty-study")
     assert not app.exception

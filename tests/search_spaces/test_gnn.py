@@ -93,3 +93,19 @@ def test_selecting_by_validation_loss_keeps_the_lowest_loss_epoch(data_dir):
     assert results["metric"].val["accuracy"] >= by_loss.val["accuracy"]
     with pytest.raises(Exception, match="select: 'median' is not allowed; allowed: metric, loss"):
         train_model(space.build(arch, spec), task, TrainSettings(epochs=1, select="median"))
+
+
+def test_active_choices_leave_out_what_the_model_does_not_use(space):
+    arch = dict(space.default())
+    arch.update(mp_layers=2, conv="gat")
+    assert space.active_choices(arch) == frozenset(arch) - {"aggregation"}
+    arch.update(conv="sage")
+    assert space.active_choices(arch) == frozenset(arch) - {"heads"}
+    arch.update(mp_layers=0)
+    assert space.active_choices(arch) == frozenset(arch) - {"conv", "heads", "aggregation", "skip"}
+    # Choices that do nothing cannot change the model: the same parameter count.
+    spec = TaskSpec("graph", 8, 3)
+    other = {**arch, "conv": "gat", "heads": 4, "aggregation": "max", "skip": "concat"}
+    count = [sum(p.numel() for p in space.build(space.validate(a), spec).parameters())
+             for a in (arch, other)]
+    assert count[0] == count[1]
