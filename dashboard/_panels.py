@@ -15,7 +15,8 @@ import streamlit as st
 
 from dashboard._data import StudyData, arch_of, storage_url, studies_or_stop, study_or_stop
 from dashboard._diagram import cell_edges, cell_figure, diagram_figure, layer_blocks
-from dashboard._units import format_value, to_display, unit_symbol
+from dashboard._units import format_value, unit_symbol
+from nas.units import metric_unit
 
 __all__ = ["pick_study", "pick_trial", "architecture_panel", "run_live", "FIDELITY_NAMES"]
 
@@ -124,7 +125,8 @@ def _metrics_of(row: pd.Series, data: StudyData) -> dict[str, Any]:
 
 def _metric_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """metric | value | unit: each value in its display unit (accuracy in %, latency in ms, …)."""
-    values = [_text(to_display(m, v)) if _is_number(v) else _text(v) for m, v in metrics.items()]
+    values = [metric_unit(m).format(v) if _is_number(v) and metric_unit(m).label else _text(v)
+              for m, v in metrics.items()]
     return pd.DataFrame({"metric": list(metrics), "value": values,
                          "unit": [unit_symbol(m) if _is_number(v) else "" for m, v in metrics.items()]})
 

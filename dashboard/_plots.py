@@ -221,12 +221,19 @@ def parallel_figure(complete: pd.DataFrame, choice_columns: Sequence[str], colou
                            "ticktext": [_short(c) for c in ordered]})
     colour = np.asarray(to_display(colour_by, complete[colour_by].to_numpy(dtype=float)))
     dimensions.append({"label": axis_label(colour_by), "values": colour, "tickformat": ".4~g"})
+    # Many axes leave each label less room than its name: tilted, neighbours clear each other.
+    crowded = len(dimensions) > 7
+    longest = max(len(str(d["label"])) for d in dimensions)
     figure = go.Figure(go.Parcoords(
         line={"color": colour, "colorscale": "Viridis", "showscale": True,
               "colorbar": {"title": {"text": axis_label(colour_by)}, "tickformat": ".4~g"}},
-        dimensions=dimensions,
+        dimensions=dimensions, labelangle=-30 if crowded else 0, labelside="top",
     ))
-    figure.update_layout(height=420, margin={"l": 60, "r": 60, "t": 50, "b": 20})
+    # The first axis's tick labels sit left of it: room for the longest, or they are cut.
+    first = dimensions[0].get("ticktext") or [] if dimensions else []
+    left = max(60, 12 + 7 * max((len(str(t)) for t in first), default=0))
+    top = 40 + (int(3.5 * longest) if crowded else 10)
+    figure.update_layout(height=380 + top, margin={"l": left, "r": 60, "t": top, "b": 20})
     return figure
 
 

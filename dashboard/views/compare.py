@@ -36,12 +36,23 @@ def render() -> None:
     x = left.selectbox("x axis", shared, index=1, key="compare_x")
     y = right.selectbox("y axis", [o for o in shared if o != x], key="compare_y")
     fronts = {name: _front(d, x, y) for name, d in loaded.items()}
+    columns = st.columns(min(len(loaded), 4))
+    for i, (name, data) in enumerate(loaded.items()):
+        volume = final_hypervolume(data)
+        columns[i % len(columns)].metric(f"hypervolume · {name}",
+                                         f"{volume:.4f}" if volume == volume else "–",
+                                         help=EXPLANATION)
     st.plotly_chart(compare_figure(fronts, x, y, directions), width="stretch", key="compare")
     st.dataframe(_summary(loaded, fronts), hide_index=True, width="stretch",
                  column_config={"hypervolume": st.column_config.NumberColumn(
                      format="%.4f", help=EXPLANATION)})
-    st.caption(f"{EXPLANATION} Each study is measured in its own box (the same number as on its "
-               "Study page); two studies compare directly where their boxes agree.")
+    st.caption(f"{EXPLANATION} Each study is measured in its own box, on all its objectives "
+               "(the same number as on its Study page); two studies compare directly where their "
+               "objectives and boxes agree.")
+    for name, data in loaded.items():
+        box = study_box(data)
+        if box is not None:
+            st.caption(f"Box of **{name}** (ideal → reference): {box.describe()}")
 
 
 def _front(data: StudyData, x: str, y: str) -> pd.DataFrame:
@@ -57,12 +68,10 @@ def _front(data: StudyData, x: str, y: str) -> pd.DataFrame:
 def _summary(loaded: dict[str, StudyData], fronts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for name, data in loaded.items():
-        box = study_box(data)
         rows.append({
             "study": name, "sampler": data.info.get("sampler", ""),
             "complete": len(data.complete), "Pareto points": len(fronts[name]),
-            "hypervolume": final_hypervolume(data),
-            "box (ideal → reference)": box.describe() if box is not None else "",
+            "objectives": len(data.objectives), "hypervolume": final_hypervolume(data),
         })
     return pd.DataFrame(rows)
 

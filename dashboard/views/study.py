@@ -24,7 +24,7 @@ from dashboard._plots import (
     pareto_3d_figure,
     pareto_figure,
 )
-from dashboard._units import display_frame, format_value
+from dashboard._units import axis_label, display_frame, format_value, unit_symbol
 from nas.dominance import pareto_mask
 from nas.store import param_distributions
 
@@ -239,8 +239,11 @@ def _table(data: StudyData) -> None:
     shown = shown.sort_values(sort_by, ascending=not descending, kind="stable")
     # On screen each metric in its display unit, named in the header; the CSV keeps the
     # stored values (accuracy as a fraction), as `nas show --format csv` does.
-    st.dataframe(display_frame(shown, [*data.objectives, "duration_s"]), hide_index=True,
-                 width="stretch", height=420)
+    metrics = [*data.objectives, "duration_s"]
+    formats = {axis_label(m): st.column_config.NumberColumn(
+        format="%.2f" if unit_symbol(m) == "%" else "%.4g") for m in metrics}
+    st.dataframe(display_frame(shown, metrics), hide_index=True, width="stretch", height=420,
+                 column_config=formats)
     st.download_button("Download CSV", shown.to_csv(index=False).encode(),
                        file_name=f"{data.name}-trials.csv", mime="text/csv")
     st.caption(f"{len(shown)} of {len(trials)} trials")

@@ -106,7 +106,7 @@ direction = "minimize"
 name = "random"
 [evaluator]
 name = "train"
-params = {{ epochs = 3, latency_repeats = 1 }}
+params = {{ epochs = 3, latency_repeats = 1, save_weights = false }}
 [budget]
 n_trials = 2
 """

@@ -25,10 +25,10 @@ def test_shows_the_best_trial_first_with_choices_metrics_and_layers(
         best.user_attrs["metrics"], str) else best.user_attrs["metrics"]
     # Every metric in its display unit, the unit beside it (hardware metrics included).
     assert 0 < best.values[0] < 1  # stored as a fraction
-    assert float(table.loc["val_accuracy", "value"]) == pytest.approx(100 * best.values[0], rel=1e-5)
-    assert float(table.loc["flops", "value"]) == pytest.approx(recorded["flops"] / 1e6, rel=1e-5)
+    assert float(table.loc["val_accuracy", "value"]) == pytest.approx(100 * best.values[0], rel=1e-4)
+    assert float(table.loc["flops", "value"]) == pytest.approx(recorded["flops"] / 1e6, rel=1e-3)
     assert float(table.loc["edgegpu_latency", "value"]) == pytest.approx(
-        recorded["edgegpu_latency"], rel=1e-5)
+        recorded["edgegpu_latency"], rel=1e-3)
     assert table.loc[["val_accuracy", "test_accuracy", "params", "flops", "edgegpu_latency",
                       "edgegpu_energy"], "unit"].tolist() == ["%", "%", "M params", "MFLOPs",
                                                               "ms", "mJ"]
