@@ -19,8 +19,9 @@ The box is fixed once per study, when its first trial completes
 minimised), so every trial's recorded value and every page's curve use the
 same box:
 
-* an accuracy (a fraction, maximised) runs from 1 down to the *accuracy floor*,
-  by default the task's chance level ``1 / num_classes`` (study attr
+* an accuracy (a fraction, maximised) runs from 1 down to the *accuracy floor*:
+  the study file's ``floor`` of that objective if it sets one (0: none), else
+  the task's chance level ``1 / num_classes`` (study attr
   :data:`NUM_CLASSES_ATTR`); a model at or below the floor adds no volume and
   cannot join the front;
 * any other objective runs from its first value improved by its own magnitude
@@ -125,10 +126,17 @@ def chance_level(num_classes: Any) -> float | None:
 
 def floors_of(objectives: Sequence[str], directions: Sequence[Any],
               study_attrs: Mapping[str, Any]) -> list[float | None]:
-    """The floor of each objective: chance level for a maximised accuracy, else ``None``."""
+    """The floor of each objective: for a maximised accuracy, the study file's ``floor``
+    (``[[objectives]] floor = 0.5``; 0 for none), else the task's chance level; else ``None``."""
     chance = chance_level(study_attrs.get(NUM_CLASSES_ATTR))
-    return [chance if is_accuracy(o) and _maximized(d) else None
-            for o, d in zip(objectives, directions)]
+    config = study_attrs.get("nas_config")
+    chosen = {o.get("metric"): o["floor"] for o in (config or {}).get("objectives", [])
+              if isinstance(o, Mapping) and o.get("floor") is not None}
+    floors: list[float | None] = []
+    for objective, direction in zip(objectives, directions):
+        floor = chosen.get(objective, chance) if is_accuracy(objective) and _maximized(direction) else None
+        floors.append(float(floor) if floor else None)
+    return floors
 
 
 # -- hypervolume -------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import optuna
@@ -15,6 +16,7 @@ from nas.dominance import (
     IDEAL_ATTR,
     NUM_CLASSES_ATTR,
     REFERENCE_ATTR,
+    floors_of,
     hypervolume,
     hypervolume_box,
     hypervolume_contributions,
@@ -26,6 +28,7 @@ from nas.dominance import (
     spread_reference,
     to_losses,
 )
+from nas.errors import ConfigError
 from nas.search import run
 
 
@@ -148,3 +151,27 @@ def test_every_multi_objective_trial_stores_the_normalised_hypervolume_so_far(da
     losses = to_losses([t.values for t in trials], study.directions)
     assert stored[-1] == pytest.approx(normalised_hypervolume(losses, ideal, reference))
     assert stored[3] == pytest.approx(normalised_hypervolume(losses[:4], ideal, reference))
+
+
+def _config(objectives: list[dict]) -> dict:
+    return {"name": "floors", "space": {"name": "nb201"}, "task": {"name": "nb201-cifar10"},
+            "objectives": objectives, "sampler": {"name": "random"},
+            "evaluator": {"name": "tabular"}, "budget": {"n_trials": 2}}
+
+
+def test_the_accuracy_floor_is_the_chance_level_unless_the_study_file_sets_one():
+    params = {"metric": "params", "direction": "minimize"}
+    attrs = {NUM_CLASSES_ATTR: 10}
+    for floor, expected in ((None, 0.1), (0.5, 0.5), (0, None)):
+        accuracy = {"metric": "val_accuracy", "direction": "maximize"}
+        if floor is not None:
+            accuracy["floor"] = floor
+        config = parse_study(_config([accuracy, params]))
+        stored = {**attrs, "nas_config": json.loads(config.to_json())}
+        assert floors_of(["val_accuracy", "params"], ["maximize", "minimize"], stored) == [
+            expected, None]
+    with pytest.raises(ConfigError, match=r"objectives\[1\]\.floor: only a maximised accuracy"):
+        parse_study(_config([{"metric": "val_accuracy"}, {**params, "floor": 0.5}]))
+    with pytest.raises(ConfigError, match=r"objectives\[0\]\.floor: 1\.5 is not allowed; allowed: "
+                                          r"a fraction in \[0, 1\)"):
+        parse_study(_config([{"metric": "val_accuracy", "floor": 1.5}, params]))

@@ -106,8 +106,8 @@ def _pareto_section(data: StudyData) -> None:
     front = complete[pareto_mask(complete[[x, y]].to_numpy(), [directions[x], directions[y]],
                                  [floors[x], floors[y]])]
     floor_note = "".join(
-        f" Models at or below the {o} floor ({format_value(o, f)}, the task's chance level) "
-        "cannot join the front." for o, f in floors.items() if f is not None and o in (x, y))
+        f" Models at or below the {o} floor ({format_value(o, f)}) cannot join the front."
+        for o, f in floors.items() if f is not None and o in (x, y))
     st.caption(f"{len(front)} Pareto-optimal of {len(complete)} complete trials.{floor_note} "
                "Click a point to see its architecture.")
     number = st.session_state.get("current_trial")
@@ -168,8 +168,9 @@ def _reference_text(box: Box) -> str:
               "by the search's rule from the first complete trial: this study's search recorded "
               "no box")
     return (f"Reference point: {shown} ({origin}; the grey × on the Pareto plot). "
-            "Accuracy runs from 100% down to the task's chance level; other objectives from "
-            "the first trial's value less its magnitude to the value doubled.")
+            "Accuracy runs from 100% down to its floor (the study file's `floor`, else the "
+            "task's chance level); other objectives from the first trial's value less its "
+            "magnitude to the value doubled.")
 
 
 def _history(data: StudyData) -> None:

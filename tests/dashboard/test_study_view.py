@@ -44,7 +44,7 @@ def test_pareto_front_is_the_studys_non_dominated_set_above_chance(
     complete = len(two_objective_study.get_trials(states=[optuna.trial.TrialState.COMPLETE]))
     captions = " ".join(page_texts(app, "caption"))
     assert f"{len(best)} Pareto-optimal of {complete} complete trials" in captions
-    assert "val_accuracy floor (10.00%, the task's chance level)" in captions
+    assert "Models at or below the val_accuracy floor (10.00%) cannot join the front" in captions
     traces = chart_traces(app)
     front = _trace(traces, "Pareto front")
     assert sorted(front["customdata"].tolist()) == best
