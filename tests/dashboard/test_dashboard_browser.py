@@ -182,10 +182,18 @@ def _settled(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(700)  # Plotly's and the data grid's last layout pass
 
 
-def _shoot(page, folder: Path, name: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Screenshot at 1280 × 800 (and the whole page, as long as it is), then the layout problems."""
+# A table whose columns are wider than its frame scrolls sideways inside it.
+_TABLES_SCROLL_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
+  .filter(s => s.scrollWidth > s.clientWidth + 1).map(s => `table scrolls sideways: ${s.scrollWidth} > ${s.clientWidth}`)"""
+
+
+def _shoot(page, folder: Path, name: str, tables_fit: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+    """Screenshot at 1280 × 800 (and the whole page, as long as it is), then the layout problems
+    (with ``tables_fit``, also every table that does not fit its frame)."""
     _settled(page)
     problems = [f"{name}: {p}" for p in page.evaluate(_LAYOUT_JS)]
+    if tables_fit:
+        problems += [f"{name}: {p}" for p in page.evaluate(_TABLES_SCROLL_JS)]
     page.screenshot(path=folder / f"{name}.png")
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     if height > VIEWPORT["height"]:
@@ -205,7 +213,7 @@ def test_every_page_at_1280x800_fits_without_overlap(
 
     page.goto(base + "/")
     page.get_by_text("Open nb201-two").wait_for()
-    problems += _shoot(page, screenshot_dir, "studies")
+    problems += _shoot(page, screenshot_dir, "studies", tables_fit=True)
     # The address a user guesses from the other pages' works too.
     page.goto(base + "/studies")
     page.get_by_text("Open nb201-two").wait_for()
@@ -234,7 +242,7 @@ def test_every_page_at_1280x800_fits_without_overlap(
     problems += _shoot(page, screenshot_dir, "fidelity")
     page.goto(base + "/compare")
     page.get_by_text("hypervolume · nb201-two").wait_for()
-    problems += _shoot(page, screenshot_dir, "compare")
+    problems += _shoot(page, screenshot_dir, "compare", tables_fit=True)
 
     gnn_base, _ = serve_dashboard(gnn_store)
     page.goto(gnn_base + "/architecture?study=gnn-no-message-passing")
