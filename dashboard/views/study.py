@@ -199,8 +199,9 @@ def _importance(data: StudyData) -> None:
                    f"loosely, and the ranking below can change completely as trials arrive. Read it "
                    f"as a hint until there are about {FEW_TRIALS}.")
     importances = _cached_importance(storage_url(), data.name, data.fingerprint, objective)
-    st.bar_chart(importances, horizontal=True, x_label="share of the variance explained",
-                 y_label="choice")
+    # Horizontal: Streamlit's x_label names the vertical axis (the choices).
+    st.bar_chart(importances, horizontal=True, x_label="choice",
+                 y_label="share of the variance explained")
     st.caption("fANOVA (Hutter et al. 2014) through Optuna's evaluator, on the latest complete "
                "trials: how much of the objective's variance each choice explains.")
 
