@@ -253,10 +253,12 @@ def test_trial_table_filters_sorts_and_downloads(
     app = open_page(dashboard_store, "study", study="nb201-two")
     app.radio(key="study_view").set_value("Trials").run()
     table: pd.DataFrame = app.dataframe[0].value
-    assert len(table) == len(two_objective_study.trials)
+    # The table starts on COMPLETE trials (re-proposed architectures are PRUNED, unevaluated).
+    assert len(table) == len(two_objective_study.get_trials(
+        states=[optuna.trial.TrialState.COMPLETE]))
     # Headers name the display unit; accuracy is shown in %.
     assert {"number", "val_accuracy (%)", "M params", "fidelity", "edge_0"} <= set(table.columns)
-    by_number = {t.number: t.values for t in two_objective_study.trials}
+    by_number = {t.number: t.values for t in two_objective_study.trials if t.values}
     shown = table.set_index("number")
     for number, values in by_number.items():
         assert shown.loc[number, "val_accuracy (%)"] == pytest.approx(100 * values[0])
@@ -269,7 +271,8 @@ def test_trial_table_filters_sorts_and_downloads(
     op = two_objective_study.trials[0].params["edge_0"]
     app.text_input(key="table_filter").input(f"edge_0={op}").run()
     filtered = app.dataframe[0].value
-    expected = [t.number for t in two_objective_study.trials if t.params["edge_0"] == op]
+    expected = [t.number for t in two_objective_study.trials
+                if t.params["edge_0"] == op and t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(filtered.number) == sorted(expected)
     app.text_input(key="table_filter").input("").run()
     app.selectbox(key="table_sort").set_value("val_accuracy").run()

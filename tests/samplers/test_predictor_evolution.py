@@ -54,7 +54,7 @@ def test_never_queries_an_architecture_twice_and_beats_random(nb201):
         plain = search(nb201, optuna.samplers.RandomSampler(seed=seed), 35)
         guided_tail = np.mean([t.value for t in guided.trials[10:]])
         plain_tail = np.mean([t.value for t in plain.trials[10:]])
-        wins += guided_tail > plain_tail + 0.01
+        wins += guided_tail > plain_tail + 0.01  # one point of accuracy
     # The predictor's picks after the random start are clearly better on average.
     assert wins == 3
 
