@@ -59,6 +59,8 @@ _POLL_S = 0.5
 #: a worker whose last this-many trials all failed stops: a broken evaluator or study
 #: file would otherwise burn trial numbers forever (the errors are in the trials' attrs).
 MAX_CONSECUTIVE_FAILURES = 10
+#: trial user attr: the choices the architecture does not use (``SearchSpace.active_choices``)
+INACTIVE_CHOICES_ATTR = "inactive_choices"
 
 
 @dataclass
@@ -239,8 +241,11 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
+        inactive = sorted(set(arch) - setup.space.active_choices(arch))
+        if inactive:  # choices this architecture does not use (the dashboard hides them)
+            record[INACTIVE_CHOICES_ATTR] = inactive
         if len(values) > 1:
-            from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
+            from nas.dominance import HYPERVOLUME_ATTR, hypervolume_after
 
             record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
         for key, value in record.items():
