@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import ConfigError
+from nas.units import is_accuracy
 
 __all__ = [
     "FrozenDict",
@@ -80,6 +81,9 @@ class FrozenDict(dict):  # type: ignore[type-arg]
 class Objective:
     metric: str
     direction: str = "maximize"
+    #: a maximised accuracy's floor (a fraction; 0 for none): a model at or below it cannot
+    #: join the Pareto front (nas.dominance); None: the task's chance level
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,7 @@ def _objectives(value: Any) -> tuple[Objective, ...]:
         where = f"objectives[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where}: must be a table with 'metric' and 'direction'")
-        _no_unknown(where, item, {"metric", "direction"})
+        _no_unknown(where, item, {"metric", "direction", "floor"})
         metric = _required(where, item, "metric")
         if not isinstance(metric, str) or not metric:
             raise ConfigError(f"{where}.metric: must be a non-empty string")
@@ -375,11 +379,23 @@ def _objectives(value: Any) -> tuple[Objective, ...]:
             raise ConfigError(
                 f"{where}.direction: {direction!r} is not allowed; allowed: maximize, minimize"
             )
-        out.append(Objective(metric, direction))
+        out.append(Objective(metric, direction, _floor(where, item, metric, direction)))
     metrics = [o.metric for o in out]
     if len(set(metrics)) != len(metrics):
         raise ConfigError("objectives: a metric is listed twice")
     return tuple(out)
+
+
+def _floor(where: str, item: Mapping[str, Any], metric: str, direction: str) -> float | None:
+    if "floor" not in item:
+        return None
+    floor = item["floor"]
+    if not (is_accuracy(metric) and direction == "maximize"):
+        raise ConfigError(f"{where}.floor: only a maximised accuracy takes a floor, not {metric!r}")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1:
+        raise ConfigError(f"{where}.floor: {floor!r} is not allowed; allowed: a fraction in [0, 1) "
+                          "(0: no floor; left out: the task's chance level)")
+    return float(floor)
 
 
 def _budget(value: Any) -> Budget:

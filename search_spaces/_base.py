@@ -281,6 +281,15 @@ class SearchSpace(ABC):
             raise ConfigError(f"space.choices.{name}: the model cannot be built with {value!r}: "
                               f"{type(exc).__name__}: {text}") from None
 
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """The choices that change the model built for ``arch``; by default every choice.
+
+        A space overrides it where some choices only matter for some values of
+        others (e.g. ``gnn``: the conv type does nothing without message passing),
+        so readers (the dashboard, export cards) can leave the rest out.
+        """
+        return frozenset(arch)
+
     # -- derived API -----------------------------------------------------
     def choices(self) -> dict[str, Choice]:
         return dict(self._choices)

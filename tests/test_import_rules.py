@@ -37,7 +37,6 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.dominance": (),
     "nas.store": ("nas.dominance",),
     "nas.pruners": (),
-    "nas.hypervolume": ("nas.store", "nas.dominance"),
     "nas.tasks": ("search_spaces",),
     # zero-cost architecture features (no model built) and the predictors fitted on them
     "nas.features": ("search_spaces",),
@@ -49,21 +48,21 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.evaluators": ("nas.config", "nas.store", "nas.tasks", "nas.train", "nas.metrics",
                        "nas.latency", "nas.supernet", "search_spaces", "proxies", "supernets"),
     # samplers read a study's trials through the store (the one door to Optuna)
-    "nas.samplers": ("nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "search_spaces", "proxies"),
+    "nas.samplers": ("nas.store", "nas.features", "nas.predictors", "nas.dominance", "search_spaces", "proxies"),
     # a study's plugins: imported after the built-in registries, so a clash is named
     "nas.plugins": ("nas.config", "nas.tasks", "nas.evaluators", "nas.samplers", "proxies",
                     "search_spaces"),
-    "nas.search": ("nas.plugins", "nas.config", "nas.store", "nas.pruners", "nas.dominance", "nas.hypervolume",
+    "nas.search": ("nas.plugins", "nas.config", "nas.store", "nas.pruners", "nas.dominance",
                    "nas.tasks", "nas.latency", "nas.evaluators", "nas.samplers",
                    "search_spaces"),
     "nas.export": ("nas.plugins", "nas.config", "nas.store", "nas.search", "nas.tasks", "nas.train",
                    "nas.metrics", "nas.evaluators", "nas.supernet", "search_spaces", "supernets"),
-    "nas.bench": ("nas.config", "nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.hypervolume", "nas.tasks",
+    "nas.bench": ("nas.config", "nas.store", "nas.features", "nas.predictors", "nas.dominance", "nas.tasks",
                   "nas.train", "nas.metrics", "nas.latency", "nas.evaluators", "nas.samplers",
                   "nas.supernet", "nas.search", "search_spaces", "proxies", "supernets"),
     # the package itself is the user's API (nas.run, nas.load, ...): it may reach everything
     # below it, and only the CLI may import it
-    "nas": ("nas.api", "nas.plugins", "nas.config", "nas.store", "nas.dominance", "nas.hypervolume", "nas.tasks",
+    "nas": ("nas.api", "nas.plugins", "nas.config", "nas.store", "nas.dominance", "nas.tasks",
             "nas.search", "nas.export", "nas.supernet", "nas.evaluators", "nas.samplers",
             "search_spaces"),
     # `nas check-plugin`: the registry contracts run on a plugin's components
@@ -72,16 +71,16 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     # the Python API behind nas.run/trials/best/pareto
     "nas.api": ("nas.config", "nas.store", "nas.search", "nas.export"),
     "nas.cli": ("nas", "nas.plugin_contract", "nas.api", "nas.plugins", "nas.config", "nas.store", "nas.pruners", "nas.dominance",
-                "nas.hypervolume", "nas.tasks", "nas.train", "nas.metrics", "nas.latency",
+                "nas.tasks", "nas.train", "nas.metrics", "nas.latency",
                 "nas.evaluators", "nas.samplers", "nas.supernet", "nas.search", "nas.export",
                 "nas.bench", "search_spaces", "proxies", "supernets"),
     "nas.__main__": ("nas.cli",),
-    "dashboard": ("nas.store", "nas.dominance", "nas.hypervolume"),
+    "dashboard": ("nas.store", "nas.dominance"),
 }
 
 #: units whose modules must not import torch, even lazily (nas.device imports it only to
 #: resolve "auto", and no torch-free entry point calls it)
-TORCH_FREE = ("leaves", "nas.config", "nas.store", "nas.dominance", "nas.hypervolume",
+TORCH_FREE = ("leaves", "nas.config", "nas.store", "nas.dominance",
               "dashboard")
 TORCH_FREE_EXCEPT = ("nas.device",)
 

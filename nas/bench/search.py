@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from nas.dominance import hypervolume, normalise, to_losses
 from nas.errors import ConfigError
 from nas.evaluators.tabular import lookup
-from nas.hypervolume import hypervolume
 from nas.samplers import SAMPLERS, check_sampler, create_sampler
 from nas.tasks import create_task
 from search_spaces import create_space
@@ -257,12 +257,12 @@ def hypervolume_curve(points: np.ndarray, task: Any) -> np.ndarray:
     """Hypervolume after each query, (val accuracy, latency) scaled by their ranges in the table."""
     table = task.table.columns
     accuracy, latency = table[task.valid_column], table["edgegpu_latency"]
-    losses = np.stack([
-        (accuracy.max() - points[:, 0]) / (accuracy.max() - accuracy.min()),
-        (points[:, 1] - latency.min()) / (latency.max() - latency.min()),
-    ], axis=1)
-    reference = np.array([1.0, 1.0])
-    return np.array([hypervolume(losses[: i + 1], reference) for i in range(len(losses))])
+    # The box is the table's whole range: best accuracy and latency to the worst.
+    directions = ["maximize", "minimize"]
+    ideal = to_losses([accuracy.max(), latency.min()], directions)[0]
+    reference = to_losses([accuracy.min(), latency.max()], directions)[0]
+    losses = normalise(to_losses(points, directions), ideal, reference)
+    return np.array([hypervolume(losses[: i + 1], np.ones(2)) for i in range(len(losses))])
 
 
 def confidence(values: np.ndarray) -> tuple[float, float]:

@@ -25,6 +25,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.dominance import non_dominated_rank
 from nas.samplers._mutation import mutate, pick_other_once
 from nas.samplers._registry import register_sampler
 from nas.store import study_trials
@@ -93,24 +94,6 @@ class RegularizedEvolutionSampler(BaseSampler):
         if len(directions) == 1:
             best = best[:1] if len(best) == 1 else best
         return contestants[int(best[self._rng.randint(len(best))])]
-
-
-def non_dominated_rank(losses: np.ndarray) -> np.ndarray:
-    """Pareto rank of each row (0 = non-dominated), all objectives minimised."""
-    n = len(losses)
-    ranks = np.full(n, -1)
-    remaining = np.arange(n)
-    rank = 0
-    while remaining.size:
-        sub = losses[remaining]
-        dominated = np.array([
-            bool(np.any(np.all(sub <= row, axis=1) & np.any(sub < row, axis=1))) for row in sub
-        ])
-        front = remaining[~dominated]
-        ranks[front] = rank
-        remaining = remaining[dominated]
-        rank += 1
-    return ranks
 
 
 def _is_fixed(dist: BaseDistribution) -> bool:

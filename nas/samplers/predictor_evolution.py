@@ -56,7 +56,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.hypervolume import hypervolume_contributions
+from nas.dominance import hypervolume_contributions, pareto_mask, spread_reference
 from nas.samplers._mutation import mutate, pick_other_by_rejection
 from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
 from nas.samplers._registry import register_sampler
@@ -448,12 +448,7 @@ def _best_rows(scores: np.ndarray, k: int) -> list[int]:
         return list(np.argsort(-scores[:, 0], kind="stable")[:k])
     spread = scores.std(axis=0)
     normalised = (scores - scores.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    dominated = np.zeros(len(scores), dtype=bool)
-    for start in range(0, len(scores), 256):
-        rows = scores[start:start + 256]
-        at_least = np.all(scores[None, :, :] >= rows[:, None, :], axis=2)
-        better = np.any(scores[None, :, :] > rows[:, None, :], axis=2)
-        dominated[start:start + 256] = np.any(at_least & better, axis=1)
+    dominated = ~pareto_mask(scores, ["maximize"] * scores.shape[1])
     order = np.lexsort((-normalised.sum(axis=1), dominated))
     return list(order[:k])
 
@@ -466,7 +461,7 @@ def _best_hypervolume_gain(
     span = np.where(high > low, high - low, 1.0)
     observed = -(scores - low) / span
     predicted = -(optimistic - low) / span
-    reference = observed.max(axis=0) + 0.1
+    reference = spread_reference(observed)  # the worst observed, 10% of the range beyond
     gains = hypervolume_contributions(observed, predicted, reference)
     if gains.max() > 0:
         return int(np.argmax(gains))

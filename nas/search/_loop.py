@@ -62,7 +62,7 @@ def run(
     components = build_components(config, "cpu")  # checks the data files exist
     components[2].setup()  # evaluator params and checkpoints too, before any study exists
     storage = storage_for(url)
-    study = create_or_load_study(config, storage, spec=components[1].spec)
+    study = create_or_load_study(config, storage, task=components[1])
     start = time.time()
     deadline = start + config.budget.timeout if config.budget.timeout else None
     n_trials = config.budget.n_trials

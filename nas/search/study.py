@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
 from nas.config import config_from_study as parsed_config_from_study
+from nas.dominance import NUM_CLASSES_ATTR
 from nas.errors import ConfigError, StorageError
 from nas.search.heartbeat import heartbeat_settings
 from nas.store import RetryStaleTrial, open_storage, resolve_url
@@ -46,12 +47,14 @@ def storage_for(url: str | None) -> StudyStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any, spec: Any = None) -> optuna.Study:
+def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) -> optuna.Study:
     """The study named in ``config``: created, or loaded when it exists and agrees.
 
-    ``spec`` (the prepared task's :class:`~search_spaces.TaskSpec`) is stored as the attr
-    ``task_spec``: its ``extra`` holds the preprocessing the data needs (image mean/std of the
-    training split, a text vocabulary), recorded with the study as with every export.
+    ``task`` (prepared) adds its number of classes, so readers know its chance level
+    (the default accuracy floor of :mod:`nas.dominance`) without loading its data, and
+    its :class:`~search_spaces.TaskSpec` as the attr ``task_spec``: its ``extra`` holds the
+    preprocessing the data needs (image mean/std of the training split, a text vocabulary),
+    recorded with the study as with every export.
     """
     import optuna
 
@@ -78,10 +81,13 @@ def create_or_load_study(config: StudyConfig, storage: Any, spec: Any = None) ->
         from nas.plugins import plugin_sources
 
         attrs["nas_plugin_sources"] = plugin_sources(config.plugins)
-    if spec is not None:
+    if task is not None:
         from dataclasses import asdict
 
-        attrs["task_spec"] = json.loads(json.dumps(asdict(spec), default=str))
+        attrs["task_spec"] = json.loads(json.dumps(asdict(task.spec), default=str))
+    num_classes = _num_classes(task)
+    if num_classes is not None:
+        attrs[NUM_CLASSES_ATTR] = num_classes
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     _enqueue_start_archs(config, study)
@@ -156,3 +162,11 @@ def _family(config: StudyConfig) -> str:
         return TASKS.get(config.task.name).family
     except Exception:  # noqa: BLE001 - informational only
         return ""
+
+
+def _num_classes(task: Any) -> int | None:
+    """The task's number of classes, or None without a prepared task (its spec is unknown)."""
+    try:
+        return int(task.spec.num_classes) if task is not None else None
+    except (RuntimeError, AttributeError, TypeError, ValueError):
+        return None

@@ -75,6 +75,8 @@ MAX_CONSECUTIVE_FAILURES = 10
 MAX_CONSECUTIVE_DUPLICATES = 100
 #: what :func:`_run_one` returns for an architecture the study had already evaluated
 _DUPLICATE = "duplicate"
+#: trial user attr: the choices the architecture does not use (``SearchSpace.active_choices``)
+INACTIVE_CHOICES_ATTR = "inactive_choices"
 
 
 @dataclass
@@ -282,8 +284,11 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
+        inactive = sorted(set(arch) - setup.space.active_choices(arch))
+        if inactive:  # choices this architecture does not use (the dashboard hides them)
+            record[INACTIVE_CHOICES_ATTR] = inactive
         if len(values) > 1:
-            from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
+            from nas.dominance import HYPERVOLUME_ATTR, hypervolume_after
 
             record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
         for key, value in record.items():
