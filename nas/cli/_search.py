@@ -110,12 +110,12 @@ def validate(
 def _latency_table_note(space, spec) -> str:  # type: ignore[no-untyped-def]
     """Whether the study's latency table is cached; a space without one is a ConfigError."""
     from nas.errors import ConfigError
-    from nas.latency.table import SUPPORTED_SPACES, load_table, table_covers, table_path
+    from nas.latency.table import latency_spaces, load_table, table_covers, table_path
 
-    if space.name not in SUPPORTED_SPACES:
+    if not space.has_latency_units():
         raise ConfigError(
             f"objectives: predicted_latency needs a per-layer latency decomposition, which "
-            f"space '{space.name}' lacks; supported: {', '.join(SUPPORTED_SPACES)}"
+            f"space '{space.name}' lacks; supported: {', '.join(latency_spaces())}"
         )
     table = load_table(space.name, spec)
     if table is not None and table_covers(table, space, spec):

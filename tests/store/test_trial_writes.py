@@ -24,7 +24,8 @@ from nas.search.worker import build_worker, run_worker_loop
 from nas.store import flush, rdb_backend, study_storage
 
 #: Statements per trial of one worker on the tabular task (28 measured): Optuna's ask (17),
-#: our budget, heartbeat, params and result writes, and a dead-worker check every 2.5 s.
+#: our budget and re-proposal checks, heartbeat, params and result writes, and a dead-worker
+#: check every 2.5 s.
 #: It was 53 when every suggest and the result were committed one by one.
 MAX_STATEMENTS_PER_TRIAL = 32
 #: Transactions that write, per trial: create, first heartbeat, params, result.
@@ -225,3 +226,33 @@ def test_completion_time_is_stored_as_optuna_stores_the_start_in_any_time_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_interrupted_trials_are_counted_apart_and_claims_go_out_with_the_params(url):
+    # The same answers from the store's queries as from an in-memory study's trials.
+    from nas.store import INTERRUPTED_ATTR, count_states, evaluated_before
+
+    def play(storage) -> tuple[dict[str, int], list]:
+        study = optuna.create_study(storage=storage, study_name=f"c-{uuid.uuid4().hex[:8]}")
+        first, second = study.ask(), study.ask()
+        for trial in (first, second):  # two workers draw architecture "a" at once
+            trial.suggest_int("x", 0, 9)
+            trial.set_user_attr("arch_key", "a")
+            flush(trial)
+        claims = [evaluated_before(study, first, "a"), evaluated_before(study, second, "a")]
+        study.tell(first, 1.0)
+        third = study.ask()
+        third.set_user_attr("arch_key", "a")
+        flush(third)
+        claims += [evaluated_before(study, third, "a"), evaluated_before(study, third, "b")]
+        second.set_user_attr(INTERRUPTED_ATTR, True)
+        study.tell(second, state=TrialState.FAIL)
+        study.tell(third, state=TrialState.FAIL)
+        study.ask()
+        return count_states(study), claims
+
+    counts, claims = play(storage_for(url))
+    assert claims == [None, 0, 0, None]  # the first claim evaluates; then the COMPLETE one
+    assert {k: n for k, n in counts.items() if n} == {
+        "COMPLETE": 1, "FAIL": 1, "INTERRUPTED": 1, "RUNNING": 1}
+    assert play(optuna.storages.InMemoryStorage()) == (counts, claims)
