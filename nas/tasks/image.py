@@ -32,6 +32,8 @@ from search_spaces import Batch, TaskSpec
 if TYPE_CHECKING:
     import torch
 
+    from nas.tasks._inputs import RawInputs
+
 __all__ = ["Cifar10SubsetTask", "CIFAR10_MEAN", "CIFAR10_STD"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -81,6 +83,7 @@ class Cifar10SubsetTask(Task):
         folder = self.data_dir / "cifar10"
         train_x, train_y = _load_npz(require_file(folder / _TRAIN_FILE, self.name))
         test_x, test_y = _load_npz(require_file(folder / _TEST_FILE, self.name))
+        self._raw_files = (folder / _TRAIN_FILE, folder / _TEST_FILE)
         if self.image_size != 32:
             factor = 32 // self.image_size
             train_x = torch.nn.functional.avg_pool2d(train_x, factor)
@@ -124,6 +127,54 @@ class Cifar10SubsetTask(Task):
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(y), generator=gen)[:batch_size].to(x.device)
         return Batch((x[idx],), y[idx])
+
+    def raw_inputs(self) -> RawInputs:
+        """uint8 RGB images ``(N, 32, 32, 3)`` as the files hold them; the export normalises."""
+        import numpy as np
+        import torch
+
+        from nas.tasks._inputs import ImagePixels, RawInputs, fewer_rows
+
+        if not self._splits:
+            self.prepare(self.device)
+        order = torch.randperm(10000, generator=torch.Generator().manual_seed(self.seed))
+
+        def pixels(file: Any, pick: Any = None) -> tuple[Any, Any]:
+            with np.load(file) as data:
+                x, y = torch.from_numpy(data["x"]), torch.from_numpy(data["y"]).long()
+            return (x, y) if pick is None else (x[pick], y[pick])
+
+        def split(name: str) -> Batch:
+            if name == "test":
+                x, y = pixels(self._raw_files[1])
+            elif name in ("val", "train"):
+                val, train = order[: self.val_size], order[self.val_size :]
+                if self.train_size is not None:
+                    train = train[: self.train_size]
+                x, y = pixels(self._raw_files[0], val if name == "val" else train)
+            else:
+                raise ConfigError(f"unknown split '{name}'; splits: train, val, test")
+            return Batch((x,), y)
+
+        def example(batch_size: int, seed: int) -> Batch:
+            train = split("train")
+            x, y = train.inputs[0], train.targets
+            idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:batch_size]
+            return Batch((x[idx],), y[idx])
+
+        return RawInputs(
+            names=("images",),
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            transform=ImagePixels(CIFAR10_MEAN, CIFAR10_STD, pool=32 // self.image_size),
+            example=example,
+            smaller=fewer_rows,
+            split=split,
+            recipe="`images`: uint8 RGB pixels `(batch, 32, 32, 3)` (height, width, channel, "
+            "as `numpy.asarray(PIL.Image.open(f).convert('RGB').resize((32, 32)))` gives); "
+            "the model scales them by 1/255 and the CIFAR-10 channel mean/std itself"
+            + (f", then average-pools to {self.image_size}x{self.image_size}"
+               if self.image_size != 32 else "") + "; any batch size",
+        )
 
     # -- metrics -----------------------------------------------------------
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
