@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig, parse_study
 from nas.errors import ConfigError, StorageError
+from nas.store import resolve_url
+from nas.store.artifacts import LOCATION_ATTR, default_location
 
 if TYPE_CHECKING:
     import optuna
@@ -67,6 +69,8 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
         "n_trials": config.budget.n_trials,
         "seed": config.seed,
         "family": _family(config),
+        # Decided once, so every worker and exporter finds the same artifact store.
+        LOCATION_ATTR: default_location(resolve_url(config.storage), config.artifacts),
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
