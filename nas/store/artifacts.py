@@ -165,12 +165,12 @@ def download(store: Any, record: Mapping[str, Any], target: str | Path, what: st
     try:
         download_artifact(artifact_store=store, file_path=str(target), artifact_id=str(record["id"]))
     except (ArtifactNotFound, FileNotFoundError):
-        raise CheckpointError(f"{what}: weights artifact {record['id']} is not in the artifact "
+        raise CheckpointError(f"{what}: artifact {record['id']} is not in the artifact "
                               f"store {_describe(store)}") from None
     actual = sha256_of(target)
     if actual != record.get("sha256"):
         target.unlink(missing_ok=True)
-        raise CheckpointError(f"{what}: weights artifact {record['id']} is corrupt: sha256 "
+        raise CheckpointError(f"{what}: artifact {record['id']} is corrupt: sha256 "
                               f"{actual[:12]}… differs from the recorded {str(record.get('sha256'))[:12]}…")
     return target
 

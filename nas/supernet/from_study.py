@@ -151,34 +151,6 @@ def load_supernet(path: str | Path, space: Any, task: Any, device: str = "cpu") 
     return supernet.to(device)
 
 
-def find_recorded_checkpoint(storage: str | None, space: str, task: str) -> Path | None:
-    """The newest checkpoint recorded in ``nas_supernets`` for a space and task whose file exists."""
-    import sqlalchemy as sa
-
-    from nas.errors import StorageError
-    from nas.store import SupernetCheckpoint, read_engine
-
-    try:
-        engine = read_engine(storage)
-    except StorageError:
-        return None
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(SupernetCheckpoint.path)
-                .where(SupernetCheckpoint.space == space, SupernetCheckpoint.task == task)
-                .order_by(SupernetCheckpoint.created_at.desc(), SupernetCheckpoint.id.desc())
-            ).all()
-    except sa.exc.SQLAlchemyError:
-        return None
-    finally:
-        engine.dispose()
-    for (path,) in rows:
-        if Path(path).is_file():
-            return Path(path)
-    return None
-
-
 def _record(storage: str | None, path: Path, config: StudyConfig, digest: str, epoch: int) -> None:
     from sqlalchemy.orm import Session
 
