@@ -38,7 +38,7 @@ from nas.architecture import Architecture
 from nas.errors import CheckpointError, ConfigError
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
-from nas.store.artifacts import open_store, sha256_of, study_location, upload
+from nas.store.artifacts import recorded_store, sha256_of, upload
 
 if TYPE_CHECKING:
     import optuna
@@ -118,8 +118,9 @@ class SupernetEvaluator(Evaluator):
                     model, batch, repeats=int(self.params.get("latency_repeats", 5))
                 ))
         attrs: dict[str, Any] = {"checkpoint": str(self.checkpoint_), "bn_batches": self._bn_batches()}
-        if trial is not None:
-            attrs["checkpoint_artifact"] = self._checkpoint_artifact(trial)
+        record = self._checkpoint_artifact(trial) if trial is not None else None
+        if record is not None:
+            attrs["checkpoint_artifact"] = record
         return Evaluation(metrics=metrics, fidelity="supernet", attrs=attrs)
 
     def weights_of(self, trial: optuna.trial.FrozenTrial, arch: Architecture,
@@ -157,18 +158,24 @@ class SupernetEvaluator(Evaluator):
             measured,
         )
 
-    def _checkpoint_artifact(self, trial: optuna.Trial) -> dict[str, str]:
-        """The loaded checkpoint as an artifact of the study: uploaded once per digest."""
+    def _checkpoint_artifact(self, trial: optuna.Trial) -> dict[str, str] | None:
+        """The loaded checkpoint as an artifact of the study: uploaded once per digest.
+
+        None for a study without an artifact store (not created by ``nas search``).
+        """
         if self.checkpoint_artifact_ is None:
             assert self.checkpoint_ is not None
+            store = recorded_store(trial.study)
+            if store is None:
+                self.checkpoint_artifact_ = {}  # checked once per loaded checkpoint
+                return None
             digest = sha256_of(self.checkpoint_)
             known = dict(trial.study.user_attrs.get("nas_supernet_artifacts") or {})
             if digest not in known:
-                store = open_store(study_location(trial.study))
                 known[digest] = upload(store, self.checkpoint_, trial.study)["id"]
                 trial.study.set_user_attr("nas_supernet_artifacts", known)
             self.checkpoint_artifact_ = {"id": known[digest], "sha256": digest}
-        return self.checkpoint_artifact_
+        return self.checkpoint_artifact_ or None
 
     def score(self, supernet: Supernet, arch: Architecture,
               splits: tuple[str, ...] = ("val",)) -> dict[str, float]:

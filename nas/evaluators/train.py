@@ -28,7 +28,7 @@ from nas.architecture import Architecture
 from nas.errors import ConfigError
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
-from nas.store.artifacts import WEIGHTS_ATTR, open_store, study_location, upload
+from nas.store.artifacts import WEIGHTS_ATTR, recorded_store, upload
 
 if TYPE_CHECKING:
     import optuna
@@ -119,7 +119,9 @@ class TrainEvaluator(Evaluator):
             "test_accuracy": metrics.get("test_accuracy"),
         }
         if trial is not None and self.params.get("save_weights", True):
-            attrs[WEIGHTS_ATTR] = self._save_weights(trial, result.state_dict)
+            record = self._save_weights(trial, result.state_dict)
+            if record is not None:
+                attrs[WEIGHTS_ATTR] = record
         return Evaluation(metrics=metrics, fidelity="train", attrs=attrs)
 
     def weights_of(self, trial: optuna.trial.FrozenTrial, arch: Architecture,
@@ -163,12 +165,17 @@ class TrainEvaluator(Evaluator):
                        "because the search kept no weights; seeded CPU runs reproduce the "
                        "scored model", measured)
 
-    def _save_weights(self, trial: optuna.Trial, state_dict: dict[str, Any]) -> dict[str, str]:
-        """Upload the weights as an artifact of ``trial``; ``{"id", "sha256"}``."""
+    def _save_weights(self, trial: optuna.Trial, state_dict: dict[str, Any]) -> dict[str, str] | None:
+        """Upload the weights as an artifact of ``trial``; ``{"id", "sha256"}``.
+
+        None for a study without an artifact store (not created by ``nas search``).
+        """
         import torch
 
         if self._store is None:
-            self._store = open_store(study_location(trial.study))
+            self._store = recorded_store(trial.study) or False
+        if self._store is False:
+            return None
         with tempfile.TemporaryDirectory(prefix="nas-weights-") as folder:
             path = Path(folder) / f"trial-{trial.number}.pt"
             torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, path)

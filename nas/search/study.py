@@ -55,6 +55,9 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
     if config.name in names:
         study = optuna.load_study(study_name=config.name, storage=storage)
         _check_compatible(config, study)
+        if LOCATION_ATTR not in study.user_attrs:  # a study from before artifact stores
+            study.set_user_attr(LOCATION_ATTR, default_location(resolve_url(config.storage),
+                                                                config.artifacts))
         return study
     study = optuna.create_study(
         study_name=config.name, storage=storage, directions=config.directions, load_if_exists=True

@@ -41,6 +41,7 @@ __all__ = [
     "default_location",
     "study_location",
     "open_store",
+    "recorded_store",
     "upload",
     "download",
     "sha256_of",
@@ -121,6 +122,13 @@ def study_location(study: Any, storage_url: str | None = None, override: str | N
     location = default_location(storage_url or "", config.get("artifacts"))
     study.set_user_attr(LOCATION_ATTR, location)
     return location
+
+
+def recorded_store(study: Any) -> Any:
+    """The store recorded with ``study`` (by ``nas search``), or None for a study nas did not
+    create (an in-memory benchmark study): evaluators then keep no files."""
+    recorded = study.user_attrs.get(LOCATION_ATTR)
+    return open_store(str(recorded)) if recorded else None
 
 
 def open_store(location: str) -> Any:
