@@ -5,6 +5,7 @@ Real searches with the real CLI, a real file store, real SIGKILLs.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -108,13 +109,21 @@ def test_a_flipped_byte_in_the_weights_is_refused_with_one_line(twins, tmp_path,
     assert not (tmp_path / "out" / "twin" / "0").exists()
 
 
-def test_nas_delete_removes_the_study_and_its_artifacts_only(twins, tmp_path, nas_main):
+def test_nas_delete_removes_the_study_and_its_artifacts_only(twins, tmp_path, nas_main,
+                                                            monkeypatch):
     for name in ("a", "b"):
         shutil.copy(twins / f"{name}.db", tmp_path / f"{name}.db")
         shutil.copytree(twins / f"{name}.db.artifacts", tmp_path / f"{name}-store")
     url_a, url_b = (f"sqlite:///{tmp_path / n}.db" for n in ("a", "b"))
     files_b = list((tmp_path / "b-store").iterdir())
     assert files_b
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))  # asked, and the answer is no
+    code, out, _ = nas_main("delete", "twin", "--storage", url_b,
+                            "--artifacts", str(tmp_path / "b-store"))
+    assert code == 1 and "delete study 'twin' and all its artifacts?" in out
+    assert optuna.get_all_study_names(url_b) == ["twin"]
+    assert sorted((tmp_path / "b-store").iterdir()) == sorted(files_b)
 
     code, out, _ = nas_main("delete", "twin", "--storage", url_b, "--yes",
                             "--artifacts", str(tmp_path / "b-store"))
