@@ -198,10 +198,36 @@ class SupernetEvaluator(Evaluator):
 
     def _load_for(self, trial: optuna.Trial | None) -> Supernet:
         try:
-            return self.load(self._find_checkpoint(trial))
+            try:
+                return self.load(self._find_checkpoint(trial))
+            except CheckpointError:
+                published = self._published(trial)
+                if published is None:
+                    raise
+                return published
         except CheckpointError as exc:
             # A ConfigError stops the search at once instead of failing every trial alike.
             raise ConfigError(str(exc)) from None
+
+    def _published(self, trial: optuna.Trial | None) -> Supernet | None:
+        """The newest checkpoint `nas train-supernet` published to the study's artifact store."""
+        import tempfile
+
+        from nas.search.study import config_from_study
+        from nas.store.artifacts import download
+        from nas.supernet.from_study import config_hash, published_checkpoint
+
+        store = recorded_store(trial.study) if trial is not None else None
+        if store is None:
+            return None
+        record = published_checkpoint(store, config_hash(config_from_study(trial.study)))
+        if record is None:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="nas-supernet-"))
+        path = download(store, record, folder / str(record["id"]), "supernet checkpoint")
+        supernet = self.load(path)
+        self.checkpoint_artifact_ = {"id": str(record["id"]), "sha256": str(record["sha256"])}
+        return supernet
 
     def _find_checkpoint(self, trial: optuna.Trial | None) -> Path:
         if trial is None:

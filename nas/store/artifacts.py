@@ -52,8 +52,9 @@ __all__ = [
 LOCATION_ATTR = "nas_artifacts"
 #: trial user attr: ``{"id": artifact id, "sha256": hex digest}`` of the trial's weights
 WEIGHTS_ATTR = "weights_artifact"
-#: trial/study user attrs whose value is an artifact record (deleted with the study)
-ARTIFACT_ATTRS = (WEIGHTS_ATTR, "checkpoint_artifact")
+#: trial user attrs whose value is an artifact the trial owns (deleted with the study); a
+#: supernet checkpoint is shared by every study of its configuration and is not among them
+ARTIFACT_ATTRS = (WEIGHTS_ATTR,)
 
 
 class AtomicFileSystemArtifactStore:

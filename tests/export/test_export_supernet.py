@@ -54,3 +54,26 @@ def test_a_missing_checkpoint_is_one_error_or_a_training_from_scratch(gnn_supern
     payload = torch.load(folder / "model.pt", weights_only=True)
     assert payload["weights_source"] == "scratch"
     assert "trained from scratch at export for 1 epoch(s)" in (folder / "card.md").read_text()
+
+
+def test_a_search_in_another_folder_finds_the_supernet_through_the_artifact_store(
+        gnn_supernet_study, tmp_path):
+    from tests.conftest import run_nas
+
+    # Another working folder (no checkpoints/ here), another study name, a copy of the
+    # database: only the study file's `artifacts` key leads to what train-supernet published.
+    study_copy = gnn_supernet_study.copy(tmp_path / "db")
+    store = gnn_supernet_study.folder / "study.db.artifacts"
+    assert any(p.name.endswith("-latest.json") for p in store.iterdir())
+    text = (gnn_supernet_study.folder / "study.toml").read_text()
+    (tmp_path / "study.toml").write_text(f'artifacts = "{store}"\n' + text)
+    done = run_nas("search", "study.toml", "--storage", study_copy.url, "--study-name", "elsewhere",
+                   "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "checkpoints").exists()
+    trial = optuna.load_study(study_name="elsewhere", storage=study_copy.url).trials[0]
+    assert trial.user_attrs["checkpoint_artifact"]["id"].startswith("supernet-")
+    [folder] = export_trials("elsewhere", storage=study_copy.url, trial=0, formats="pt",
+                             out_dir=tmp_path / "out", data_dir=DATA_DIR)
+    payload = torch.load(folder / "model.pt", weights_only=True)
+    assert payload["measured_at_export"]["val_accuracy"] == pytest.approx(trial.values[0], abs=1e-9)
