@@ -51,6 +51,11 @@ NARROW = {
     "skip": ["none"],
     "aggregation": ["mean"],
     "propagation_steps": [0, 10],
+    "propagation_at": ["logits"],
+    "propagation_alpha": [0.1],
+    "input_dropout": [0.5, 0.6, 0.8],
+    "edge_dropout": [0.0],
+    "decay_on": ["all"],
     "lr": {"low": 0.005, "high": 0.02, "log": True},
     "weight_decay": {"low": 1e-4, "high": 2e-3, "log": True},
 }

@@ -1,7 +1,7 @@
 """Optuna pruners by name, for evaluators that report a value per epoch.
 
 A study file enables one with ``[pruner] name = "hyperband"`` (or
-``"successive-halving"``, ``"median"``); the ``train`` evaluator then reports
+``"successive-halving"``, ``"median"``, ``"threshold"``); the ``train`` evaluator then reports
 validation accuracy after each epoch and stops trials the pruner gives up on.
 Successive halving (Jamieson & Talwalkar 2016), Hyperband (Li et al. 2017).
 """
@@ -54,6 +54,18 @@ def _hyperband(*, min_resource: int = 5, max_resource: int = 200,
 
     return optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=max_resource,
                                           reduction_factor=reduction_factor)
+
+
+@PRUNERS.register("threshold")
+def _threshold(*, lower: float = 0.0, n_warmup_steps: int = 20) -> Any:
+    """Stop a trial whose value is still below ``lower`` after ``n_warmup_steps`` epochs.
+
+    For runs that collapse (e.g. validation accuracy stuck near chance): they are
+    stopped after the warm-up instead of running to the epoch limit.
+    """
+    import optuna
+
+    return optuna.pruners.ThresholdPruner(lower=lower, n_warmup_steps=n_warmup_steps)
 
 
 def check_pruner(name: str, params: dict[str, Any]) -> None:

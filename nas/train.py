@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nas.errors import ConfigError
+
 if TYPE_CHECKING:
     import optuna
     import torch
@@ -85,8 +87,6 @@ def train_model(
     import torch
 
     if settings.select not in SELECT_RULES:
-        from nas.errors import ConfigError
-
         raise ConfigError(f"evaluator.params.select: '{settings.select}' is not allowed; "
                           f"allowed: {', '.join(SELECT_RULES)}")
     seed_everything(seed)
@@ -145,9 +145,11 @@ def train_model(
 def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     import torch
 
-    from nas.errors import ConfigError
-
-    params = [p for p in model.parameters() if p.requires_grad]
+    # A model may split its parameters into groups with their own weight decay
+    # (e.g. APPNP's decay on the feature encoder only): ``parameter_groups(weight_decay)``.
+    groups = getattr(model, "parameter_groups", None)
+    params: Any = ([p for p in model.parameters() if p.requires_grad] if groups is None
+                   else groups(settings.weight_decay))
     if settings.optimizer == "adam":
         return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.optimizer == "adamw":

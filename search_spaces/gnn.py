@@ -1,18 +1,37 @@
-"""A GraphGym-style design space for node classification (You, Ying & Leskovec 2020).
+"""A GraphGym-style design space for node classification (You, Ying & Leskovec 2020),
+with the choices behind the best Planetoid results.
 
 Each architecture is: input dropout → ``pre_layers`` linear layers (the first
 one is the feature encoder) → ``mp_layers`` message-passing layers of one conv
 type, with optional batch norm and skip connections (sum or concat, as
 GraphGym's ``skipsum``/``skipconcat``) → ``post_layers`` linear layers whose
-last one is the classifier → optional personalised-PageRank propagation of the
-logits (APPNP, Klicpera et al. 2019). The learning rate and weight decay are
-part of the space, as in GraphGym.
+last one is the classifier. Parameter-free personalised-PageRank propagation
+(APPNP, Klicpera et al. 2019) of ``propagation_steps`` hops runs either on the
+logits (``propagation_at = "logits"``: transform, then propagate) or on the
+hidden features before the head (``"hidden"``: transform, propagate,
+transform): decoupled propagation and transformation with a searchable order
+and depth, as DFG-NAS (Zhang et al. 2022) searches them. ``propagation_alpha``
+is its teleport (initial-residual) weight.
+
+``conv = "gcnii"`` is GCNII's layer (Chen et al. 2020): initial residual to the
+encoder's output (weight ``propagation_alpha``) and identity mapping; it has
+its own residuals, so ``skip`` has no effect on it. ``edge_dropout`` is
+DropEdge (Rong et al. 2020): a fraction of the edges is dropped once per
+training forward, for every conv and the propagation. ``input_dropout`` is the
+dropout on the raw features, ``dropout`` the one between layers. ``decay_on =
+"input"`` applies the weight decay only to the layers reading the raw features
+and the graph (the encoder's first layer and the convs), as APPNP and GCNII
+regularise. The learning rate and weight decay are part of the space, as in
+GraphGym.
 
 ``mp_layers = 0`` is allowed: with propagation it is APPNP's decoupled
 "predict, then propagate" network (an MLP whose logits are smoothed over the
-graph), the best-known design on the citation graphs (Cora ~83-84% against
-~81.5% for a 2-layer GCN); without propagation it is the graph-free MLP
-baseline. ``conv`` (and ``heads``/``aggregation``) then have no effect.
+graph); without propagation it is the graph-free MLP baseline. ``conv`` (and
+``heads``/``aggregation``) then have no effect.
+
+Hand-designed presets (GCN, GAT, APPNP in this skeleton, with their papers'
+settings) are :attr:`GNNSpace.baselines`, chosen in a study file with
+``[space] baseline = "gcn"``.
 
 Module layout (the supernet slices these by name): ``encoder`` (ModuleList of
 Linear), ``encoder_norms``, ``convs``, ``conv_norms``, ``head`` (ModuleList
@@ -28,6 +47,7 @@ and ``encode()`` keeps them so any predictor sees the full choice vector.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -39,11 +59,36 @@ from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, FloatRange, IntRange, SearchSpace, TaskSpec
 from search_spaces._registry import register_space
 
-__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES"]
+__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "DECAY_ON", "effective_skip"]
 
-CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag")
+CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag", "gcnii")
+#: where the parameter-free propagation runs: on the logits (APPNP's "predict, then
+#: propagate") or on the hidden features before the head (transform, propagate, transform)
+PROPAGATION_AT = ("logits", "hidden")
+#: which weights ``weight_decay`` applies to: all of them, or only the layers reading the
+#: raw features and the graph (the encoder's first layer and the message passing), as
+#: APPNP (Klicpera et al. 2019) and GCNII (Chen et al. 2020) regularise
+DECAY_ON = ("all", "input")
 _WITH_HEADS = ("gat", "gatv2")
 _WITH_AGGREGATION = ("sage", "gin", "graphconv")
+
+
+#: choices added after studies were stored, and the value that reproduces the older model
+_LEGACY: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "propagation_at": lambda arch: "logits",
+    "propagation_alpha": lambda arch: 0.1,
+    "input_dropout": lambda arch: arch.get("dropout"),
+    "edge_dropout": lambda arch: 0.0,
+    "decay_on": lambda arch: "all",
+}
+
+#: the choices every baseline shares: one encoder and one classifier layer, width 64, nothing else
+_PLAIN = {
+    "conv": "gcn", "pre_layers": 1, "post_layers": 1, "hidden_dim": 64, "heads": 1,
+    "activation": "relu", "batch_norm": False, "skip": "none", "aggregation": "mean",
+    "propagation_steps": 0, "propagation_at": "logits", "propagation_alpha": 0.1,
+    "edge_dropout": 0.0, "decay_on": "all",
+}
 
 
 @register_space("gnn")
@@ -52,6 +97,18 @@ class GNNSpace(SearchSpace):
     dropout, batch norm, skip connections, aggregation, propagation, lr and weight decay."""
 
     families = ("graph",)
+
+    #: Hand-designed networks in this space's skeleton (an input ``Linear`` encoder, then the
+    #: message passing, then a ``Linear`` classifier), with their papers' training settings:
+    #: GCN (Kipf & Welling 2017), GAT (Veličković et al. 2018), APPNP (Klicpera et al. 2019).
+    baselines = {
+        "gcn": {**_PLAIN, "conv": "gcn", "mp_layers": 2, "dropout": 0.5, "input_dropout": 0.5,
+                "lr": 0.01, "weight_decay": 5e-4},
+        "gat": {**_PLAIN, "conv": "gat", "mp_layers": 2, "heads": 8, "activation": "elu",
+                "dropout": 0.6, "input_dropout": 0.6, "lr": 0.005, "weight_decay": 5e-4},
+        "appnp": {**_PLAIN, "mp_layers": 0, "propagation_steps": 10, "propagation_alpha": 0.1,
+                  "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01, "weight_decay": 5e-4},
+    }
 
     def base_choices(self) -> dict[str, Choice]:
         return {
@@ -67,9 +124,22 @@ class GNNSpace(SearchSpace):
             "skip": Categorical(("none", "sum", "concat")),
             "aggregation": Categorical(("mean", "max", "add")),
             "propagation_steps": Categorical((0, 5, 10)),
+            "propagation_at": Categorical(PROPAGATION_AT),
+            "propagation_alpha": Categorical((0.1, 0.05, 0.2)),
+            "input_dropout": Categorical((0.5, 0.0, 0.2, 0.6, 0.8)),
+            "edge_dropout": Categorical((0.0, 0.2, 0.5)),
+            "decay_on": Categorical(DECAY_ON),
             "lr": FloatRange(1e-3, 5e-2, log=True, default=1e-2),
             "weight_decay": FloatRange(1e-5, 1e-2, log=True, default=5e-4),
         }
+
+    def validate(self, arch: Mapping[str, Any]) -> Architecture:
+        """As :meth:`SearchSpace.validate`; architectures stored before the propagation,
+        dropout and decay choices existed get the values they were trained with."""
+        missing = {name: value(arch) for name, value in _LEGACY.items() if name not in arch}
+        if missing and "dropout" in arch:
+            arch = Architecture({**dict(arch), **missing})
+        return super().validate(arch)
 
     def check(self, arch: Architecture) -> None:
         if arch["conv"] in _WITH_HEADS and int(arch["hidden_dim"]) % int(arch["heads"]):
@@ -77,6 +147,18 @@ class GNNSpace(SearchSpace):
                 f"gnn: hidden_dim {arch['hidden_dim']} is not divisible by heads {arch['heads']} "
                 f"(attention heads split the hidden dim)"
             )
+
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """Without message passing the conv, its heads and aggregation and the skips do nothing;
+        heads only matter for attention convs, aggregation only for the convs that take one."""
+        unused = set()
+        if int(arch["mp_layers"]) == 0:
+            unused |= {"conv", "heads", "aggregation", "skip"}
+        if arch["conv"] not in _WITH_HEADS:
+            unused.add("heads")
+        if arch["conv"] not in _WITH_AGGREGATION:
+            unused.add("aggregation")
+        return frozenset(arch) - unused
 
     def largest(self) -> Architecture:
         return self._extreme(max)
@@ -102,7 +184,13 @@ class GNNSpace(SearchSpace):
         return GNNModel(arch, spec.input_dim, spec.num_classes)
 
 
-def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: str) -> Any:
+def effective_skip(arch: Architecture) -> str:
+    """The skip that ``arch`` really uses: GCNII layers have their own residuals, so none."""
+    return "none" if arch["conv"] == "gcnii" else str(arch["skip"])
+
+
+def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: str,
+               alpha: float, layer: int) -> Any:
     from torch_geometric import nn as gnn
 
     if kind == "gcn":
@@ -120,6 +208,10 @@ def _make_conv(kind: str, in_dim: int, out_dim: int, heads: int, aggregation: st
         return gnn.GraphConv(in_dim, out_dim, aggr=aggregation)
     if kind == "tag":
         return gnn.TAGConv(in_dim, out_dim, K=2)
+    if kind == "gcnii":
+        # Initial residual (alpha, shared with the propagation's teleport) and identity
+        # mapping with beta = log(theta / layer + 1), theta 0.5 as in GCNII (Chen et al. 2020).
+        return gnn.GCN2Conv(out_dim, alpha=alpha, theta=0.5, layer=layer)
     raise InvalidArchitecture(f"gnn: unknown conv '{kind}'; known: {', '.join(CONV_TYPES)}")
 
 
@@ -139,7 +231,11 @@ class GNNModel(nn.Module):
         super().__init__()
         hidden = int(arch["hidden_dim"])
         self.dropout = float(arch["dropout"])
-        self.skip = str(arch["skip"])
+        self.input_dropout = float(arch["input_dropout"])
+        self.edge_dropout = float(arch["edge_dropout"])
+        self.decay_on = str(arch["decay_on"])
+        self.skip = effective_skip(arch)
+        self.conv = str(arch["conv"])
         self.encoder = nn.ModuleList(
             [nn.Linear(in_dim if i == 0 else hidden, hidden) for i in range(int(arch["pre_layers"]))]
         )
@@ -147,9 +243,10 @@ class GNNModel(nn.Module):
         self.encoder_norms = nn.ModuleList([norm() for _ in self.encoder])
         self.convs = nn.ModuleList()
         width = hidden
-        for _ in range(int(arch["mp_layers"])):
-            self.convs.append(_make_conv(str(arch["conv"]), width, hidden, int(arch["heads"]),
-                                         str(arch["aggregation"])))
+        for i in range(int(arch["mp_layers"])):
+            self.convs.append(_make_conv(self.conv, width, hidden, int(arch["heads"]),
+                                         str(arch["aggregation"]), float(arch["propagation_alpha"]),
+                                         i + 1))
             width = width + hidden if self.skip == "concat" else hidden
         self.conv_norms = nn.ModuleList([norm() for _ in self.convs])
         post = int(arch["post_layers"])
@@ -162,31 +259,59 @@ class GNNModel(nn.Module):
             [_make_activation(str(arch["activation"])) for _ in range(n_activations)]
         )
         steps = int(arch["propagation_steps"])
+        self.propagation_at = str(arch["propagation_at"])
         if steps:
             from torch_geometric.nn import APPNP
 
-            self.propagation: nn.Module | None = APPNP(K=steps, alpha=0.1)
+            # Edge dropout is DropEdge's, once per forward (``forward``), not APPNP's own
+            # ``dropout``: PyG re-drops the already dropped weights at every step.
+            self.propagation: nn.Module | None = APPNP(K=steps, alpha=float(arch["propagation_alpha"]))
         else:
             self.propagation = None
 
+    def parameter_groups(self, weight_decay: float) -> list[dict[str, Any]]:
+        """Optimiser groups: ``weight_decay`` on every weight, or (``decay_on = "input"``)
+        only on the first encoder layer and the message-passing layers."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.decay_on == "all":
+            return [{"params": trainable, "weight_decay": weight_decay}]
+        decayed = {id(p) for p in [*self.encoder[0].parameters(), *self.convs.parameters()]}
+        return [
+            {"params": [p for p in trainable if id(p) in decayed], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if id(p) not in decayed], "weight_decay": 0.0},
+        ]
+
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        if self.edge_dropout and self.training:
+            from torch_geometric.utils import dropout_edge
+
+            edge_index, _ = dropout_edge(edge_index, p=self.edge_dropout, training=True)
         act = iter(self.activations)
         h = self._encode_input(x)
-        h = F.dropout(next(act)(self.encoder_norms[0](h)), self.dropout, self.training)
-        for layer, norm in zip(self.encoder[1:], self.encoder_norms[1:]):
-            h = F.dropout(next(act)(norm(layer(h))), self.dropout, self.training)
+        for i, norm in enumerate(self.encoder_norms):
+            if i:
+                h = self.encoder[i](h)
+            h = next(act)(norm(h))
+            initial = h  # GCNII's initial residual reads the encoder's output before dropout
+            h = F.dropout(h, self.dropout, self.training)
         for conv, norm in zip(self.convs, self.conv_norms):
-            out = F.dropout(next(act)(norm(conv(h, edge_index))), self.dropout, self.training)
+            if self.conv == "gcnii":
+                out = conv(h, initial, edge_index)
+            else:
+                out = conv(h, edge_index)
+            out = F.dropout(next(act)(norm(out)), self.dropout, self.training)
             if self.skip == "sum":
                 h = h + out
             elif self.skip == "concat":
                 h = torch.cat([h, out], dim=-1)
             else:
                 h = out
+        if self.propagation is not None and self.propagation_at == "hidden":
+            h = self.propagation(h, edge_index)
         for layer in self.head[:-1]:
             h = F.dropout(next(act)(layer(h)), self.dropout, self.training)
         logits = self.head[-1](h)
-        if self.propagation is not None:
+        if self.propagation is not None and self.propagation_at == "logits":
             logits = self.propagation(logits, edge_index)
         return logits
 
@@ -194,7 +319,7 @@ class GNNModel(nn.Module):
         first = self.encoder[0]
         if x.is_sparse:
             x = x.coalesce()
-            values = F.dropout(x.values(), self.dropout, self.training)
+            values = F.dropout(x.values(), self.input_dropout, self.training)
             x = torch.sparse_coo_tensor(x.indices(), values, x.shape, check_invariants=False)
             return torch.sparse.mm(x, first.weight.t()) + first.bias
-        return first(F.dropout(x, self.dropout, self.training))
+        return first(F.dropout(x, self.input_dropout, self.training))

@@ -100,3 +100,37 @@ def test_effective_config_omits_storage_and_keeps_overrides():
     again = parse_study(__import__("json").loads(config.to_json()))
     assert again.name == "renamed" and again.budget.n_trials == 9
     assert "secret" not in config.to_json() and again.storage is None
+
+
+def test_a_space_baseline_preset_is_parsed_and_an_unknown_one_is_named():
+    from nas.config import check_components
+
+    config = parse_study(with_(space={"name": "gnn", "baseline": "gat"},
+                               objectives=[{"metric": "val_accuracy", "direction": "maximize"}],
+                               sampler={"name": "tpe"}, evaluator={"name": "train"}))
+    assert dict(config.space.params) == {"baseline": "gat"}
+    check_components(config)
+    bad = dataclasses.replace(config, space=dataclasses.replace(config.space,
+                                                                params={"baseline": "gin"}))
+    with pytest.raises(ConfigError, match="space.baseline: 'gin' is not a baseline"):
+        check_components(bad)
+
+
+def test_start_from_enqueues_the_named_baselines_as_the_first_trials(tmp_path):
+    import optuna
+
+    from nas.search.study import create_or_load_study, storage_for
+    from search_spaces import create_space
+
+    data = with_(space={"name": "gnn", "start_from": ["appnp", "gat"]},
+                 objectives=[{"metric": "val_accuracy", "direction": "maximize"}],
+                 sampler={"name": "tpe"}, evaluator={"name": "train"})
+    storage = storage_for(f"sqlite:///{tmp_path / 's.db'}")
+    study = create_or_load_study(parse_study(data), storage)
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    presets = [create_space("gnn", {"baseline": name}).default() for name in ("appnp", "gat")]
+    assert [t.system_attrs["fixed_params"] for t in waiting] == [dict(a) for a in presets]
+    with pytest.raises(ConfigError, match="space.start_from: must be a list of baseline names"):
+        create_space("gnn", {"start_from": "gcn"})
+    with pytest.raises(ConfigError, match="baseline 'gat' is outside the narrowed space"):
+        create_space("gnn", {"start_from": ["gat"], "conv": ["gcn"]})

@@ -183,7 +183,7 @@ class _Exporter:
                  data_task: str | None, task_params: dict[str, Any], artifacts: str | None) -> None:
         import tempfile
 
-        from nas.search.study import config_from_study
+        from nas.config import config_from_study
 
         self.study, self.url = study, url
         self.formats, self.strict = formats, strict
@@ -340,6 +340,7 @@ class _Exporter:
             "trial": int(trial.number),
             "space": space.name,
             "space_params": _plain(dict(config.space.params)),
+            "plugins": list(config.plugins),
             "task": config.task.name,
             "data_task": batch_task.name,
             "arch": arch.to_dict(),
@@ -500,10 +501,10 @@ def _optuna_storage(url: str) -> Any:
 def _versions() -> dict[str, str]:
     import torch
 
-    import nas
+    from nas._version import __version__
 
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
-    versions = {"nas": str(nas.__version__), "torch": str(torch.__version__),
+    versions = {"nas": __version__, "torch": str(torch.__version__),
                 "python": platform.python_version()}
     # From the installed metadata: importing torch_geometric only to read its version costs seconds.
     from importlib.metadata import PackageNotFoundError, version

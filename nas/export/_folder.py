@@ -34,12 +34,14 @@ def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
     Validates the folder first; any problem is one :class:`ExportError` line.
     """
     from nas.export._model import ExportedModel
+    from nas.plugins import load_plugins
     from nas.tasks._inputs import build_transform
     from search_spaces import TaskSpec, create_space
 
     folder = Path(path)
     payload = read_export(folder)
     arch = Architecture(payload["arch"])
+    load_plugins(payload.get("plugins") or [])  # the space may come from the study's plugins
     try:
         space = create_space(str(payload["space"]), dict(payload.get("space_params") or {}))
         network = space.build(arch, TaskSpec(**dict(payload["spec"])))

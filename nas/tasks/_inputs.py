@@ -28,6 +28,7 @@ from search_spaces import Batch
 __all__ = [
     "RawInputs",
     "RowNormalize",
+    "FloatFeatures",
     "ImagePixels",
     "CharacterCodes",
     "PassThrough",
@@ -84,6 +85,16 @@ class RowNormalize(nn.Module):
         return {}
 
 
+class FloatFeatures(nn.Module):
+    """Node features as float32, unchanged (a task with ``normalize = false``); edges unchanged."""
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x.float(), edge_index
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
 class ImagePixels(nn.Module):
     """uint8 RGB images ``(N, H, W, 3)`` (as image files and arrays hold them) → normalised NCHW.
 
@@ -117,24 +128,24 @@ class ImagePixels(nn.Module):
 class CharacterCodes(nn.Module):
     """Unicode code points ``(N, T)`` int64 → token ids through the stored vocabulary.
 
-    A code point outside the vocabulary maps to token 0 (the traced graph
-    cannot raise); the card lists the vocabulary.
+    A code point outside the vocabulary maps to token ``unknown`` (the traced
+    graph cannot raise); the card lists the vocabulary.
     """
 
-    def __init__(self, vocabulary: str) -> None:
+    def __init__(self, vocabulary: str, unknown: int = 0) -> None:
         super().__init__()
-        self.vocabulary = str(vocabulary)
+        self.vocabulary, self.unknown = str(vocabulary), int(unknown)
         codes = [ord(c) for c in self.vocabulary]
-        table = torch.zeros(max(codes) + 2, dtype=torch.long)
+        table = torch.full((max(codes) + 2,), self.unknown, dtype=torch.long)
         table[torch.tensor(codes)] = torch.arange(len(codes))
         self.register_buffer("table", table, persistent=False)
 
     def forward(self, codes: torch.Tensor) -> tuple[torch.Tensor]:
-        last = self.table.shape[0] - 1  # always 0: out-of-range code points land there
+        last = self.table.shape[0] - 1  # always `unknown`: out-of-range code points land there
         return (self.table[codes.long().clamp(min=0, max=last)],)
 
     def params(self) -> dict[str, Any]:
-        return {"vocabulary": self.vocabulary}
+        return {"vocabulary": self.vocabulary, "unknown": self.unknown}
 
 
 def transform_spec(transform: nn.Module) -> dict[str, Any]:

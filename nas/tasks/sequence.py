@@ -1,4 +1,10 @@
-"""Next-token prediction tasks: tiny-shakespeare (characters) and a synthetic token stream.
+"""Next-token prediction: ``text`` (any UTF-8 file), its tiny-shakespeare preset, a synthetic stream.
+
+``text`` reads ``path``, a UTF-8 text file, as a stream of characters. The
+vocabulary is the sorted set of characters of the *training* part plus one
+unknown token (the last index) that every other character maps to; it is in
+``spec.extra["vocabulary"]`` and so in every export, which encodes new text
+the same way. ``tinyshakespeare`` is this task over ``text/tinyshakespeare.txt``.
 
 Both are one long token stream cut in two: the first 90% trains, the last 10%
 is held out. Training batches are random windows of ``seq_len + 1`` tokens
@@ -21,11 +27,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.errors import ConfigError, DataError
 from nas.tasks import TASKS
 from nas.tasks._base import Task, require_file
+from nas.tasks._files import existing
 from search_spaces import Batch, TaskSpec
 
 if TYPE_CHECKING:
@@ -33,7 +41,7 @@ if TYPE_CHECKING:
 
     from nas.tasks._inputs import RawInputs
 
-__all__ = ["TokenStreamTask", "TinyShakespeareTask", "SyntheticSequenceTask"]
+__all__ = ["TokenStreamTask", "TextTask", "TinyShakespeareTask", "SyntheticSequenceTask"]
 
 _TRAIN_FRACTION = 0.9
 _SPLITS = ("train", "val", "test")
@@ -67,19 +75,25 @@ class TokenStreamTask(Task):
         """The whole token stream (1-D long tensor) and the vocabulary size."""
         raise NotImplementedError
 
+    def _extra(self) -> dict[str, Any]:
+        """What an export needs to encode new input (a text task's vocabulary)."""
+        return {}
+
     # -- Task API ---------------------------------------------------------
     def prepare(self, device: Any = "cpu") -> TaskSpec:
         if self._train is None or self.device != device:
             stream, vocab = self._load_stream()
             cut = int(len(stream) * _TRAIN_FRACTION)
             if cut <= self.seq_len + 1 or len(stream) - cut <= self.seq_len + 1:
-                raise DataError(f"task '{self.name}': the text is too short for seq_len {self.seq_len}")
+                raise DataError(f"task.params.path: the text ({len(stream)} tokens) is too short for "
+                                f"seq_len {self.seq_len}: the train or held-out split is empty")
             self._train = stream[:cut].to(device)
             self._heldout = stream[cut:].to(device)
             self.device = device
             self._spec = TaskSpec(family="sequence", input_dim=vocab, num_classes=vocab,
                                   input_size=self.seq_len,
-                                  extra={"train_tokens": cut, "heldout_tokens": len(stream) - cut})
+                                  extra={"train_tokens": cut, "heldout_tokens": len(stream) - cut,
+                                         **self._extra()})
         assert self._spec is not None
         return self._spec
 
@@ -124,8 +138,11 @@ class TokenStreamTask(Task):
 
         from nas.tasks._inputs import CharacterCodes, PassThrough, RawInputs, shorter_sequences
 
-        vocabulary = self.vocabulary
-        codes = None if vocabulary is None else torch.tensor([ord(c) for c in vocabulary])
+        vocabulary = self.vocabulary or None
+        # Token ids back to code points; the unknown token (id len(vocabulary)) to U+FFFD,
+        # which the transform maps back to it.
+        codes = None if vocabulary is None else torch.tensor(
+            [ord(c) for c in vocabulary] + [0xFFFD])
 
         def raw(batch: Batch) -> Batch:
             if codes is None:
@@ -147,13 +164,14 @@ class TokenStreamTask(Task):
             recipe = ("`tokens`: the text's Unicode code points, int64 `(batch, length)` "
                       "(`numpy.array([[ord(c) for c in text]])`), length up to "
                       f"{self.seq_len}; the model maps them through the stored vocabulary "
-                      "(`vocabulary` in model.pt and inputs.json; an unknown character "
-                      "becomes token 0); logits `(batch, length, vocabulary)` predict the "
+                      "(`vocabulary` in model.pt and inputs.json; a character outside it "
+                      "becomes the unknown token); logits `(batch, length, vocabulary)` predict the "
                       "next character: `vocabulary[logits[0, -1].argmax()]`")
         return RawInputs(
             names=("tokens",),
             dynamic_axes={"tokens": {0: "batch", 1: "length"}, "logits": {0: "batch", 1: "length"}},
-            transform=PassThrough() if vocabulary is None else CharacterCodes(vocabulary),
+            transform=PassThrough() if vocabulary is None else CharacterCodes(
+                vocabulary, unknown=len(vocabulary)),
             example=lambda batch_size, seed: raw(self.example_batch(batch_size, seed)),
             smaller=shorter_sequences,
             split=split,
@@ -188,21 +206,54 @@ class TokenStreamTask(Task):
         return value
 
 
-@TASKS.register("tinyshakespeare")
-class TinyShakespeareTask(TokenStreamTask):
-    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols)."""
+@TASKS.register("text")
+class TextTask(TokenStreamTask):
+    """Character-level language modelling on any UTF-8 text file (``path``)."""
 
-    name = "tinyshakespeare"
+    name = "text"
+    defaults: ClassVar[dict[str, int]] = {**TokenStreamTask.defaults}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        unknown = sorted(set(self.params) - {"path", *self.defaults})
+        if unknown:
+            raise ConfigError(f"task.params: unknown parameter '{unknown[0]}' for task '{self.name}'; "
+                              f"known: path, {', '.join(self.defaults)}")
+        self.vocabulary = ""
+
+    def text_file(self) -> Path:
+        """The file to read; a preset overrides it."""
+        return existing("task.params.path", self.params.get("path"))
 
     def _load_stream(self) -> tuple[Any, int]:
         import torch
 
-        path = require_file(self.data_dir / "text" / "tinyshakespeare.txt", self.name)
-        text = path.read_text(encoding="utf-8")
-        alphabet = sorted(set(text))
-        self.vocabulary = "".join(alphabet)
-        index = {ch: i for i, ch in enumerate(alphabet)}
-        return torch.tensor([index[ch] for ch in text], dtype=torch.long), len(alphabet)
+        path = self.text_file()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"task.params.path: {path} is not UTF-8 text (byte {exc.start})") from None
+        if not text:
+            raise DataError(f"task.params.path: {path} is empty")
+        cut = int(len(text) * _TRAIN_FRACTION)
+        self.vocabulary = "".join(sorted(set(text[:cut])))
+        unknown = len(self.vocabulary)
+        index = {ch: i for i, ch in enumerate(self.vocabulary)}
+        tokens = [index.get(ch, unknown) for ch in text]
+        return torch.tensor(tokens, dtype=torch.long), unknown + 1
+
+    def _extra(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary, "unknown_token": len(self.vocabulary)}
+
+
+@TASKS.register("tinyshakespeare")
+class TinyShakespeareTask(TextTask):
+    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols + unknown)."""
+
+    name = "tinyshakespeare"
+
+    def text_file(self) -> Path:
+        return require_file(self.data_dir / "text" / "tinyshakespeare.txt", self.name)
 
 
 @TASKS.register("synthetic-seq")

@@ -93,3 +93,95 @@ def test_selecting_by_validation_loss_keeps_the_lowest_loss_epoch(data_dir):
     assert results["metric"].val["accuracy"] >= by_loss.val["accuracy"]
     with pytest.raises(Exception, match="select: 'median' is not allowed; allowed: metric, loss"):
         train_model(space.build(arch, spec), task, TrainSettings(epochs=1, select="median"))
+
+
+def test_gcnii_layers_read_the_encoder_output_and_ignore_skips(space):
+    # GCNII (Chen et al. 2020): every layer mixes in the initial representation (alpha).
+    from torch_geometric.nn import GCN2Conv
+
+    arch = space.default().replace(conv="gcnii", mp_layers=3, skip="concat", hidden_dim=16)
+    model = space.build(arch, SPEC).eval()
+    assert all(isinstance(conv, GCN2Conv) for conv in model.convs)
+    assert model.head[0].in_features == 16, "GCNII has its own residuals: no concat skips"
+    x, edge_index = graph()
+    with torch.no_grad():
+        strong = model(x, edge_index)
+        for conv in model.convs:
+            conv.alpha = 0.9
+        assert not torch.allclose(strong, model(x, edge_index))
+
+
+def test_propagation_runs_on_the_logits_or_on_the_hidden_features(space):
+    arch = space.default().replace(mp_layers=0, propagation_steps=5, hidden_dim=16)
+    seen = {}
+    for where in ("logits", "hidden"):
+        torch.manual_seed(0)
+        model = space.build(arch.replace(propagation_at=where), SPEC).eval()
+        model.propagation.register_forward_hook(
+            lambda _m, _i, out, where=where: seen.__setitem__(where, out.shape[-1]))
+        with torch.no_grad():
+            model(*graph())
+    assert seen == {"logits": 3, "hidden": 16}
+
+
+def test_edge_dropout_drops_edges_in_training_only(space):
+    arch = space.default().replace(edge_dropout=0.5, dropout=0.0, input_dropout=0.0)
+    model = space.build(arch, SPEC)
+    x, edge_index = graph()
+    torch.manual_seed(0)
+    first, second = model(x, edge_index), model(x, edge_index)
+    assert not torch.allclose(first, second), "each training pass draws other edges"
+    model.eval()
+    assert torch.equal(model(x, edge_index), model(x, edge_index))
+
+
+def test_decay_on_input_regularises_only_the_feature_and_graph_layers(space):
+    from nas.train import _optimizer
+
+    arch = space.default().replace(decay_on="input", pre_layers=2, post_layers=2, hidden_dim=16)
+    model = space.build(arch, SPEC)
+    groups = _optimizer(model, TrainSettings(weight_decay=0.01)).param_groups
+    decayed = {id(p) for g in groups if g["weight_decay"] == 0.01 for p in g["params"]}
+    assert decayed == {id(p) for p in [*model.encoder[0].parameters(), *model.convs.parameters()]}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    everything = _optimizer(space.build(arch.replace(decay_on="all"), SPEC),
+                            TrainSettings(weight_decay=0.01)).param_groups
+    assert [g["weight_decay"] for g in everything] == [0.01]
+
+
+def test_baselines_are_presets_that_fix_every_choice():
+    from nas.errors import ConfigError
+
+    gat = create_space("gnn", {"baseline": "gat"})
+    assert gat.size() == 1
+    assert gat.default()["conv"] == "gat" and gat.default()["heads"] == 8
+    assert create_space("gnn", {"baseline": "gcn", "hidden_dim": [16]}).default()["hidden_dim"] == 16
+    with pytest.raises(ConfigError, match="space.baseline: 'gin' is not a baseline of space "
+                                          "'gnn'; baselines: gcn, gat, appnp"):
+        create_space("gnn", {"baseline": "gin"})
+
+
+def test_an_architecture_stored_before_the_new_choices_still_loads_as_it_trained(space):
+    new = ("propagation_at", "propagation_alpha", "input_dropout", "edge_dropout", "decay_on")
+    stored = {k: v for k, v in space.default().replace(dropout=0.6).items() if k not in new}
+    arch = space.validate(stored)
+    assert arch["input_dropout"] == 0.6 and arch["edge_dropout"] == 0.0
+    assert arch["propagation_at"] == "logits" and arch["decay_on"] == "all"
+    with pytest.raises(InvalidArchitecture, match="missing choice 'dropout'"):
+        space.validate({k: v for k, v in stored.items() if k != "dropout"})
+
+
+def test_active_choices_leave_out_what_the_model_does_not_use(space):
+    arch = dict(space.default())
+    arch.update(mp_layers=2, conv="gat")
+    assert space.active_choices(arch) == frozenset(arch) - {"aggregation"}
+    arch.update(conv="sage")
+    assert space.active_choices(arch) == frozenset(arch) - {"heads"}
+    arch.update(mp_layers=0)
+    assert space.active_choices(arch) == frozenset(arch) - {"conv", "heads", "aggregation", "skip"}
+    # Choices that do nothing cannot change the model: the same parameter count.
+    spec = TaskSpec("graph", 8, 3)
+    other = {**arch, "conv": "gat", "heads": 4, "aggregation": "max", "skip": "concat"}
+    count = [sum(p.numel() for p in space.build(space.validate(a), spec).parameters())
+             for a in (arch, other)]
+    assert count[0] == count[1]
