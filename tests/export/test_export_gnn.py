@@ -100,8 +100,11 @@ def test_trained_gnn_reloads_without_nas_and_is_the_scored_model(quickstart_stud
     state = model.network.state_dict()
     assert loaded["state_dict"].keys() == state.keys()
     assert all(torch.equal(loaded["state_dict"][k], state[k]) for k in state)
-    assert (loaded["torchscript"][0] - expected).abs().max() <= 1e-4
-    assert (loaded["onnx"][0] - expected).abs().max() <= 1e-4
+    from nas.export._formats import parity_error
+
+    # Within 1e-4 of the largest logit's magnitude (float32 sums over 1433 raw features).
+    assert parity_error(loaded["torchscript"][0], expected) <= 1e-4
+    assert parity_error(loaded["onnx"][0], expected) <= 1e-4
 
 
 def test_finetune_epochs_trains_the_checkpoint_further(quickstart_study, tmp_path):
