@@ -53,14 +53,17 @@ def pareto(name: str, storage: str | None = None) -> Any:
 def load(path: Any) -> Any:
     """``(model, arch)`` from an export folder written by ``nas export``.
 
-    ``model`` is a ready ``torch.nn.Module`` in eval mode (rebuilt from the
-    search space, weights loaded strictly from ``model.pt`` with
-    ``weights_only=True``); ``arch`` its :class:`Architecture`. The folder is
-    validated first (files, checksums, arch.json against model.pt); a damaged
-    one raises :class:`nas.errors.ExportError` with a one-line message.
+    ``model`` is a ready ``torch.nn.Module`` in eval mode that takes the *raw*
+    inputs ``model.onnx`` and ``model.ts`` take (the task's preprocessing, e.g.
+    row-normalising node features, runs inside it; ``card.md`` says what to
+    feed); ``model.network`` is the bare network, rebuilt from the search space
+    with the weights loaded strictly from ``model.pt`` (``weights_only=True``).
+    ``arch`` is its :class:`Architecture`. The folder is validated first
+    (``SHA256SUMS`` over every file, arch.json against model.pt); a damaged one
+    raises :class:`nas.errors.ExportError` with a one-line message.
 
     >>> model, arch = nas.load("exported/quickstart/3")  # doctest: +SKIP
-    >>> logits = model(x, edge_index)                      # doctest: +SKIP
+    >>> logits = model(raw_x, edge_index)                  # doctest: +SKIP
     """
     from nas.export import load_export
 

@@ -53,7 +53,7 @@ DIRECTIONS = ("maximize", "minimize")
 _TOP_KEYS = {
     "name", "storage", "seed", "n_jobs", "device", "space", "task",
     "objectives", "sampler", "evaluator", "budget", "description", "pruner", "supernet",
-    "plugins",
+    "artifacts", "plugins",
 }
 #: task params holding file paths: relative ones are relative to the study file
 _PATH_PARAM_RE = re.compile(r"^(path|root|\w+_path)$")
@@ -114,6 +114,9 @@ class StudyConfig:
     #: supernet training settings (``[supernet]``), validated by the supernet trainer
     supernet: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}))
     storage: str | None = None
+    #: where trial weights and checkpoints go (a folder or ``s3://bucket/prefix``);
+    #: None: beside a SQLite file, else ``$NAS_ARTIFACTS`` (see :mod:`nas.store.artifacts`)
+    artifacts: str | None = None
     seed: int = 0
     n_jobs: int = 1
     device: str = "auto"
@@ -205,6 +208,9 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
     storage = data.get("storage")
     if storage is not None and (not isinstance(storage, str) or not storage.strip()):
         raise ConfigError("storage: must be a SQLAlchemy URL string, e.g. 'sqlite:///nas.db'")
+    artifacts = data.get("artifacts")
+    if artifacts is not None and (not isinstance(artifacts, str) or not artifacts.strip()):
+        raise ConfigError("artifacts: must be a folder path or 's3://bucket/prefix' string")
     return StudyConfig(
         name=name,
         space=_component("space", data.get("space"), extra={"choices", "baseline", "start_from"},
@@ -217,6 +223,7 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         pruner=_component("pruner", data.get("pruner", {"name": "none"})),
         supernet=_table("supernet", data.get("supernet", {})),
         storage=storage,
+        artifacts=artifacts,
         seed=_int("seed", data.get("seed", 0), minimum=0),
         n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
         device=_device("device", data.get("device", "auto")),

@@ -24,6 +24,15 @@ def export(
         0, "--finetune-epochs",
         help="Train this many epochs before export (from scratch for tabular/proxy trials).",
     ),
+    untrained: bool = typer.Option(
+        False, "--untrained",
+        help="Export a trial without trained weights (tabular/proxy) as its random initialisation.",
+    ),
+    artifacts: str = typer.Option(
+        None, "--artifacts",
+        help="Where the study's artifact store is, if not where the study recorded it "
+        "(a folder or s3://bucket/prefix).",
+    ),
     out: Path = typer.Option(Path("exported"), "--out", help="Output folder."),
     storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
@@ -36,8 +45,10 @@ def export(
 ) -> None:
     """Export trials as `model.pt`, `arch.json`, `model.ts`/`model.onnx` and a `card.md`.
 
-    TorchScript and ONNX files are checked against the in-memory model on a
-    real batch (within 1e-4); the export fails otherwise and leaves nothing behind.
+    Every file takes raw inputs (the task's preprocessing is inside it). TorchScript
+    and ONNX files are checked against the in-memory model on real batches of two
+    sizes (within 1e-4); the export fails otherwise and leaves nothing behind. A
+    trial without trained weights needs `--finetune-epochs E` or `--untrained`.
     """
     if sum([trial is not None, pareto, best is not None]) != 1:
         raise ConfigError("give exactly one of --trial N, --pareto or --best OBJECTIVE")
@@ -45,12 +56,34 @@ def export(
 
     paths = export_trials(
         study, storage=storage, trial=trial, pareto=pareto, best=best, formats=formats,
-        finetune_epochs=finetune_epochs, out_dir=out, data_dir=data_dir, data_task=data_task,
-        task_params=_parse_params(task_param),
+        finetune_epochs=finetune_epochs, untrained=untrained, out_dir=out, data_dir=data_dir,
+        data_task=data_task, task_params=_parse_params(task_param), artifacts=artifacts,
     )
     for path in paths:
         # Plain echo, not rich: a long path must stay one line for scripts that read it.
         typer.echo(f"exported {path}")
+
+
+@app.command()
+def delete(
+    study: str = typer.Argument(..., help="Study name (see `nas list`)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    storage: str = typer.Option(None, "--storage", help=STORAGE_HELP),
+    artifacts: str = typer.Option(
+        None, "--artifacts", help="Where the study's artifact store is, if not where it recorded it."
+    ),
+) -> None:
+    """Delete a study: its trials, its weights and checkpoints in the artifact store, its export records.
+
+    Export folders already written are left alone (they are self-contained).
+    """
+    from nas.store import resolve_url
+    from nas.store.artifacts import delete_study
+
+    if not yes and not typer.confirm(f"delete study '{study}' and all its artifacts?"):
+        raise typer.Exit(1)
+    removed = delete_study(resolve_url(storage), study, artifacts)
+    typer.echo(f"deleted study '{study}' and {removed} artifact(s)")
 
 
 @app.command("check-export")

@@ -8,7 +8,7 @@ the trial's user attrs, so nothing measured is lost.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,12 +16,19 @@ from nas.architecture import Architecture
 from nas.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import optuna
+    import torch
 
     from nas.tasks import Task
     from search_spaces import SearchSpace
 
-__all__ = ["Evaluation", "Evaluator"]
+__all__ = ["Evaluation", "Evaluator", "Weights", "FetchArtifact"]
+
+#: ``fetch(record, what) -> local file``: an artifact record (``{"id", "sha256"}``) of the
+#: trial's study, downloaded and its sha256 checked; ``what`` names the owner in errors
+FetchArtifact = Callable[[Mapping[str, Any], str], "Path"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,21 @@ class Evaluation:
     metrics: Mapping[str, float]
     fidelity: str
     attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Weights:
+    """A model with its weights and an honest account of them (for ``nas export``).
+
+    ``source`` is one word (``trained``, ``retrained``, ``supernet`` …) stored
+    with the export; ``description`` the card's sentence; ``measured`` the
+    figures measured while reproducing them, by name.
+    """
+
+    model: torch.nn.Module
+    source: str
+    description: str
+    measured: dict[str, float] = field(default_factory=dict)
 
 
 class Evaluator(ABC):
@@ -74,3 +96,13 @@ class Evaluator(ABC):
     @abstractmethod
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
         """Measure ``arch``; ``trial`` allows pruning and intermediate reports."""
+
+    def weights_of(self, trial: optuna.trial.FrozenTrial, arch: Architecture,
+                   fetch: FetchArtifact) -> Weights | None:
+        """The weights this evaluator scored ``trial`` with, rebuilt; None if it trained none.
+
+        A fidelity that trains nothing (a table lookup, a zero-cost proxy)
+        returns None, and ``nas export`` refuses to ship random weights unless
+        asked. ``fetch`` reads the trial's artifacts (hash-checked).
+        """
+        return None

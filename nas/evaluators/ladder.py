@@ -37,7 +37,7 @@ import numpy as np
 from nas.architecture import Architecture
 from nas.errors import ConfigError
 from nas.evaluators import EVALUATORS
-from nas.evaluators._base import Evaluation, Evaluator
+from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
 
 __all__ = ["LadderEvaluator", "Rung"]
 
@@ -133,6 +133,13 @@ class LadderEvaluator(Evaluator):
                 raise optuna.TrialPruned(f"rung {rung.index}: {rung.score} = {score:.4g} "
                                          f"not in the top {rung.top_fraction:.0%}")
         raise AssertionError("unreachable: the last rung returns")
+
+    def weights_of(self, trial: Any, arch: Architecture, fetch: FetchArtifact) -> Weights | None:
+        """The weights of the rung that gave the trial its result (attr ``ladder_rung``)."""
+        rung = trial.user_attrs.get("ladder_rung")
+        if rung is None or not 0 <= int(rung) < len(self.rungs):
+            return None
+        return self.rungs[int(rung)].evaluator.weights_of(trial, arch, fetch)
 
 
 def _promoted(rung: Rung, score: float, earlier: list[float]) -> bool:

@@ -16,7 +16,10 @@ Which checkpoint (first match wins):
    study name and training configuration) in ``[supernet] checkpoint_dir``.
 
 A checkpoint of another space, task or other choice ranges is refused with a
-:class:`~nas.errors.CheckpointError` naming the difference.
+:class:`~nas.errors.CheckpointError` naming the difference. The checkpoint a
+worker scores with is uploaded once to the study's artifact store and every
+trial records it (attr ``checkpoint_artifact``: id and sha256), so ``nas
+export`` on another machine extracts the same subnet.
 
 Study-file parameters (``[evaluator.params]``): ``checkpoint`` (""),
 ``bn_batches`` (10), ``hardware`` (true: measure params/FLOPs/latency),
@@ -34,11 +37,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nas.architecture import Architecture
 from nas.errors import CheckpointError, ConfigError
 from nas.evaluators import EVALUATORS
-from nas.evaluators._base import Evaluation, Evaluator
+from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
 from nas.metrics import LATENCY_REPEATS
+from nas.store.artifacts import recorded_store, sha256_of, upload
 
 if TYPE_CHECKING:
     import optuna
+    import optuna.trial
 
     from supernets import Supernet
 
@@ -76,6 +81,8 @@ class SupernetEvaluator(Evaluator):
             raise ConfigError("evaluator.params.latency_repeats: must be positive")
         self.supernet_: Supernet | None = None
         self.checkpoint_: Path | None = None
+        #: the loaded checkpoint as an artifact of the study (``{"id", "sha256"}``), once uploaded
+        self.checkpoint_artifact_: dict[str, str] | None = None
 
     def setup(self) -> None:
         """Load an explicitly named checkpoint now, so a bad one fails before any trial."""
@@ -91,6 +98,7 @@ class SupernetEvaluator(Evaluator):
             self.supernet_ = load_supernet(path, self.space, self.task, device=self.device)
             self.supernet_.eval()
             self.checkpoint_ = path
+            self.checkpoint_artifact_ = None
             log.info("supernet evaluator: loaded %s", path)
         return self.supernet_
 
@@ -110,8 +118,65 @@ class SupernetEvaluator(Evaluator):
                 metrics.update(hardware_metrics(
                     model, batch, repeats=int(self.params.get("latency_repeats", LATENCY_REPEATS))
                 ))
-        attrs = {"checkpoint": str(self.checkpoint_), "bn_batches": self._bn_batches()}
+        attrs: dict[str, Any] = {"checkpoint": str(self.checkpoint_), "bn_batches": self._bn_batches()}
+        record = self._checkpoint_artifact(trial) if trial is not None else None
+        if record is not None:
+            attrs["checkpoint_artifact"] = record
         return Evaluation(metrics=metrics, fidelity="supernet", attrs=attrs)
+
+    def weights_of(self, trial: optuna.trial.FrozenTrial, arch: Architecture,
+                   fetch: FetchArtifact) -> Weights:
+        """``extract(arch)`` from the checkpoint that scored ``trial``, BN recalibrated as then.
+
+        The same checkpoint (the trial's artifact, hash-checked; for trials
+        scored before artifacts, the recorded file) and the same recalibration
+        batches, so the validation figures measured here are the trial's own
+        and ``extract`` copies the recalibrated statistics.
+        """
+        attrs = trial.user_attrs
+        if "bn_batches" in attrs:
+            self.params["bn_batches"] = int(attrs["bn_batches"])
+        record = attrs.get("checkpoint_artifact")
+        if record:
+            path = fetch(record, f"trial {trial.number}")
+            where = f"artifact {record['id']}"
+        else:
+            path = Path(str(attrs.get("checkpoint") or ""))
+            where = str(path)
+            if not attrs.get("checkpoint") or not path.is_file():
+                raise CheckpointError(
+                    f"trial {trial.number} was scored with a supernet, but its checkpoint "
+                    f"{attrs.get('checkpoint') or '(none recorded)'} is not on this machine; "
+                    "copy it here, or pass --finetune-epochs E to train the architecture from scratch")
+        supernet = self.load(path)
+        measured = self.score(supernet, arch)  # recalibrates BN in the shared weights
+        model = supernet.extract(arch).cpu()
+        return Weights(
+            model, "supernet",
+            f"inherited from the trained `{self.space.name}` supernet ({where}) via extract(arch), "
+            f"after BN recalibration on {self._bn_batches()} training batch(es) as in the search; "
+            "not trained standalone",
+            measured,
+        )
+
+    def _checkpoint_artifact(self, trial: optuna.Trial) -> dict[str, str] | None:
+        """The loaded checkpoint as an artifact of the study: uploaded once per digest.
+
+        None for a study without an artifact store (not created by ``nas search``).
+        """
+        if self.checkpoint_artifact_ is None:
+            assert self.checkpoint_ is not None
+            store = recorded_store(trial.study)
+            if store is None:
+                self.checkpoint_artifact_ = {}  # checked once per loaded checkpoint
+                return None
+            digest = sha256_of(self.checkpoint_)
+            known = dict(trial.study.user_attrs.get("nas_supernet_artifacts") or {})
+            if digest not in known:
+                known[digest] = upload(store, self.checkpoint_, trial.study)["id"]
+                trial.study.set_user_attr("nas_supernet_artifacts", known)
+            self.checkpoint_artifact_ = {"id": known[digest], "sha256": digest}
+        return self.checkpoint_artifact_ or None
 
     def score(self, supernet: Supernet, arch: Architecture,
               splits: tuple[str, ...] = ("val",)) -> dict[str, float]:
@@ -134,10 +199,36 @@ class SupernetEvaluator(Evaluator):
 
     def _load_for(self, trial: optuna.Trial | None) -> Supernet:
         try:
-            return self.load(self._find_checkpoint(trial))
+            try:
+                return self.load(self._find_checkpoint(trial))
+            except CheckpointError:
+                published = self._published(trial)
+                if published is None:
+                    raise
+                return published
         except CheckpointError as exc:
             # A ConfigError stops the search at once instead of failing every trial alike.
             raise ConfigError(str(exc)) from None
+
+    def _published(self, trial: optuna.Trial | None) -> Supernet | None:
+        """The newest checkpoint `nas train-supernet` published to the study's artifact store."""
+        import tempfile
+
+        from nas.config import config_from_study
+        from nas.store.artifacts import download
+        from nas.supernet.from_study import config_hash, published_checkpoint
+
+        store = recorded_store(trial.study) if trial is not None else None
+        if store is None:
+            return None
+        record = published_checkpoint(store, config_hash(config_from_study(trial.study)))
+        if record is None:
+            return None
+        folder = Path(tempfile.mkdtemp(prefix="nas-supernet-"))
+        path = download(store, record, folder / str(record["id"]), "supernet checkpoint")
+        supernet = self.load(path)
+        self.checkpoint_artifact_ = {"id": str(record["id"]), "sha256": str(record["sha256"])}
+        return supernet
 
     def _find_checkpoint(self, trial: optuna.Trial | None) -> Path:
         if trial is None:

@@ -5,13 +5,15 @@ size and speed on one real batch (:func:`nas.metrics.hardware_metrics`).
 Metrics are named by split: ``val_accuracy``, ``val_loss`` (and ``val_bpc``
 for language models), ``test_*`` (kept as attrs, never an objective you should
 select on), plus ``params``, ``flops``, ``latency_ms``, ``train_seconds``.
-The trained weights go to ``checkpoints/<study>/trial-<n>.pt`` (written to a
-temp file, then renamed) so ``nas export`` ships the model that was scored.
+The trained weights are uploaded to the study's artifact store
+(:mod:`nas.store.artifacts`) and the trial records the artifact's id and
+sha256 (attr ``weights_artifact``), so ``nas export`` on any machine ships the
+model that was scored, or refuses a damaged file.
 
 Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 (30), ``lr`` and ``weight_decay`` (used when the space has no such choice),
-``optimizer`` (adam), ``save_weights`` (true), ``checkpoint_dir``
-("checkpoints"), ``latency_repeats`` (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
+``optimizer`` (adam), ``save_weights`` (true), ``latency_repeats``
+(:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
 lowest validation loss; see :mod:`nas.train`).
 """
@@ -19,7 +21,6 @@ lowest validation loss; see :mod:`nas.train`).
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,11 +28,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nas.architecture import Architecture
 from nas.errors import ConfigError
 from nas.evaluators import EVALUATORS
-from nas.evaluators._base import Evaluation, Evaluator
+from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
 from nas.metrics import LATENCY_REPEATS
+from nas.store.artifacts import WEIGHTS_ATTR, recorded_store, upload
 
 if TYPE_CHECKING:
     import optuna
+    import optuna.trial
 
 __all__ = ["TrainEvaluator", "TRAIN_METRICS"]
 
@@ -45,7 +48,7 @@ TRAIN_METRICS: tuple[str, ...] = (
 )
 _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
-    "save_weights": bool, "checkpoint_dir": str, "latency_repeats": int, "eval_every": int,
+    "save_weights": bool, "latency_repeats": int, "eval_every": int,
     "grad_clip": float, "select": str,
 }
 
@@ -68,6 +71,7 @@ class TrainEvaluator(Evaluator):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
             if kind in (int, float) and value <= 0:
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
+        self._store: Any = None
         from nas.train import SELECT_RULES
 
         if self.params.get("select", "metric") not in SELECT_RULES:
@@ -117,22 +121,64 @@ class TrainEvaluator(Evaluator):
             "test_accuracy": metrics.get("test_accuracy"),
         }
         if trial is not None and self.params.get("save_weights", True):
-            attrs["weights_path"] = self._save_weights(trial, result.state_dict)
+            record = self._save_weights(trial, result.state_dict)
+            if record is not None:
+                attrs[WEIGHTS_ATTR] = record
         return Evaluation(metrics=metrics, fidelity="train", attrs=attrs)
 
-    def _save_weights(self, trial: optuna.Trial, state_dict: dict[str, Any]) -> str:
+    def weights_of(self, trial: optuna.trial.FrozenTrial, arch: Architecture,
+                   fetch: FetchArtifact) -> Weights:
+        """The saved weights (hash-checked); without a saved artifact, trained again with the seed.
+
+        Seeded CPU training is reproducible, so re-training a trial that kept no
+        weights (``save_weights = false``) gives the scored model.
+        """
         import torch
 
-        folder = Path(str(self.params.get("checkpoint_dir", "checkpoints"))) / trial.study.study_name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"trial-{trial.number}.pt"
-        # Temp file + rename: a killed worker never leaves a half-written checkpoint.
-        handle, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(handle)
-        try:
-            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return str(path.resolve())
+        from nas.errors import CheckpointError, first_line
+
+        attrs = trial.user_attrs
+        seed = int(attrs.get("seed", self.seed + trial.number))
+        record = attrs.get(WEIGHTS_ATTR)
+        model = self.space.build(arch, self.task.spec)
+        if record:
+            path = fetch(record, f"trial {trial.number}")
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                model.load_state_dict(state, strict=True)
+            except Exception as exc:  # noqa: BLE001 - zip/pickle errors, shape mismatches
+                raise CheckpointError(f"trial {trial.number}: weights artifact {record['id']} "
+                                      f"does not fit the architecture: {first_line(exc, 200)}") from None
+            return Weights(model, "trained",
+                           f"the weights the `train` evaluator saved for this trial (artifact "
+                           f"{record['id']}, sha256 {record['sha256'][:12]}…; {attrs.get('epochs')} "
+                           f"epochs, seed {seed}, best validation epoch {attrs.get('best_epoch', '?')})")
+        from nas.train import seed_everything, train_model
+
+        log.info("trial %d kept no weights; re-training with seed %d", trial.number, seed)
+        seed_everything(seed)
+        model = self.space.build(arch, self.task.spec)
+        result = train_model(model, self.task, self.settings(arch), seed=seed, device="cpu")
+        measured = {f"{split}_{k}": float(v) for split, values in (("val", result.val),
+                    ("test", result.test)) for k, v in values.items()}
+        return Weights(model, "retrained",
+                       f"re-trained at export with the trial's seed {seed} and the study's training "
+                       f"settings ({result.epochs_run} epochs, best epoch {result.best_epoch}), "
+                       "because the search kept no weights; seeded CPU runs reproduce the "
+                       "scored model", measured)
+
+    def _save_weights(self, trial: optuna.Trial, state_dict: dict[str, Any]) -> dict[str, str] | None:
+        """Upload the weights as an artifact of ``trial``; ``{"id", "sha256"}``.
+
+        None for a study without an artifact store (not created by ``nas search``).
+        """
+        import torch
+
+        if self._store is None:
+            self._store = recorded_store(trial.study) or False
+        if self._store is False:
+            return None
+        with tempfile.TemporaryDirectory(prefix="nas-weights-") as folder:
+            path = Path(folder) / f"trial-{trial.number}.pt"
+            torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, path)
+            return upload(self._store, path, trial)

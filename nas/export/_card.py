@@ -39,6 +39,8 @@ class CardFacts:
     latency_p90_ms: float
     latency_batch: str
     inputs: Sequence[Mapping[str, Any]]
+    #: what raw input the model takes (``Task.raw_inputs().recipe``)
+    input_recipe: str
     formats: Mapping[str, float]  # format -> parity error
     skipped_formats: Mapping[str, str]
     tracer_notes: Sequence[str]
@@ -89,7 +91,9 @@ def render_card(facts: CardFacts) -> str:
         f"{facts.latency_ms:.3f} ms / {facts.latency_p90_ms:.3f} ms |",
     ]
     for name, value in sorted(facts.measured_at_export.items()):
-        lines.append(f"| {name} (`{facts.data_task}`) | {_fmt(value)} |")
+        label = ("test accuracy of these files on raw test inputs"
+                 if name == "test_accuracy_raw_inputs" else name)
+        lines.append(f"| {label} (`{facts.data_task}`) | {_fmt(value)} |")
     lines += ["", "## Files and parity", "",
               "| file | format | parity error vs. in-memory model |", "|---|---|---|",
               "| model.pt | state dict + architecture (`torch.load(weights_only=True)`) | reference |"]
@@ -104,8 +108,9 @@ def render_card(facts: CardFacts) -> str:
     if facts.tracer_notes:
         lines += ["", "Tracing froze Python-side decisions to the example batch; the tracer said:"]
         lines += [f"- {note}" for note in facts.tracer_notes[:5]]
-    lines += ["", "## Inputs", "", "| name | shape (of the traced batch) | dtype | varies |",
-              "|---|---|---|---|"]
+    lines += ["", "## Inputs (raw: the preprocessing is inside every file)", "",
+              f"{facts.input_recipe}.", "",
+              "| name | shape (of the traced batch) | dtype | varies |", "|---|---|---|---|"]
     for spec in facts.inputs:
         varies = ", ".join(f"dim {d}: {n}" for d, n in spec.get("dynamic", {}).items()) or "—"
         lines.append(f"| {spec['name']} | {tuple(spec['shape'])} | {spec['dtype']} | {varies} |")
@@ -140,7 +145,7 @@ def render_card(facts: CardFacts) -> str:
 
 
 def _portable_snippets(facts: CardFacts) -> list[str]:
-    """How to load the files that were written, without nas."""
+    """How to run the files that were written, without nas (each snippet runs as written)."""
     lines = [
         "With torch only (no nas installed): "
         + ("`model.ts` is self-contained; " if "torchscript" in facts.formats else "")
@@ -149,17 +154,32 @@ def _portable_snippets(facts: CardFacts) -> list[str]:
         "",
         "```python",
         "import torch",
+        "payload = torch.load(\"model.pt\", weights_only=True)  # arch, state_dict, inputs, metrics",
     ]
     if "torchscript" in facts.formats:
-        lines.append("model = torch.jit.load(\"model.ts\")          # TorchScript: runs as it is")
-    lines += ["payload = torch.load(\"model.pt\", weights_only=True)  # arch, state_dict, inputs, metrics",
-              "```", ""]
+        feeds = ", ".join(f"torch.as_tensor({_example_array(s)})" for s in facts.inputs)
+        lines += ["model = torch.jit.load(\"model.ts\")          # TorchScript: raw inputs, as below",
+                  "import numpy as np",
+                  f"logits = model({feeds})"]
+    lines += ["```", ""]
     if "onnx" in facts.formats:
-        feeds = ", ".join(repr(s["name"]) + ": ..." for s in facts.inputs)
-        lines += ["With onnxruntime:", "", "```python", "import onnxruntime as ort",
-                  "session = ort.InferenceSession(\"model.onnx\")",
-                  f"logits = session.run(None, {{{feeds}}})[0]", "```", ""]
+        lines += ["With onnxruntime only (raw inputs; replace the example arrays by your data):", "",
+                  "```python", "import numpy as np", "import onnxruntime as ort",
+                  "session = ort.InferenceSession(\"model.onnx\", providers=[\"CPUExecutionProvider\"])"]
+        feeds = ", ".join(f"{s['name']!r}: {_example_array(s)}" for s in facts.inputs)
+        lines += [f"logits = session.run(None, {{{feeds}}})[0]", "```", ""]
     return lines
+
+
+def _example_array(spec: Mapping[str, Any]) -> str:
+    """A small numpy array of the input's dtype and shape (varying dimensions at 2)."""
+    shape = tuple(2 if int(d) in {int(k) for k in spec.get("dynamic", {})} else int(n)
+                  for d, n in enumerate(spec["shape"]))
+    dtype = spec["dtype"]
+    if dtype.startswith("float"):
+        return f"np.random.rand{shape}.astype(np.{dtype})"
+    high = 256 if dtype == "uint8" else 2
+    return f"np.random.randint(0, {high}, {shape}).astype(np.{dtype})"
 
 
 _FIDELITY_MEANING = {

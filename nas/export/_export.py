@@ -2,19 +2,25 @@
 
 One folder per trial, ``DIR/<study>/<trial>/``:
 
-* ``model.pt``: ``{space, arch, state_dict, spec, inputs, metrics, versions, …}``
-  of plain types and tensors, so ``torch.load(path, weights_only=True)`` reads it;
-* ``arch.json``: the architecture;
-* ``model.ts`` (TorchScript) and ``model.onnx``, traced on a real batch and
-  checked against the in-memory model on *another* real batch (parity within
-  1e-4, else :class:`~nas.errors.ExportError`);
-* ``card.md``: the model card (:mod:`nas.export._card`).
+* ``model.pt``: ``{space, arch, state_dict, spec, inputs, input_transform,
+  metrics, versions, …}`` of plain types and tensors, so ``torch.load(path,
+  weights_only=True)`` reads it;
+* ``arch.json``: the architecture; ``inputs.json``: the raw inputs (names,
+  dtypes, varying axes, the recipe, a text model's vocabulary);
+* ``model.ts`` (TorchScript) and ``model.onnx`` of the task's preprocessing
+  and the network as one module (:mod:`nas.export._model`), so they take the
+  *raw* data a user has (``Task.raw_inputs``): traced on a real raw batch and
+  checked against the in-memory model on another real batch and on one of
+  another size (parity within 1e-4, else :class:`~nas.errors.ExportError`);
+* ``card.md``: the model card (:mod:`nas.export._card`); ``SHA256SUMS``.
 
 Everything is written into a hidden temp folder beside the target and renamed
 at the end, so a failure leaves no half-written export. Each export is
-recorded in the ``nas_exports`` table. Weights come from
-:mod:`nas.export._weights` (trained checkpoint, re-training, supernet, or
-random init / fine-tuning, and the card says which).
+recorded in the ``nas_exports`` table. Weights come from the study's
+evaluator through :mod:`nas.export._weights` (the trial's artifact, checked
+against its sha256; a supernet's subnet; fine-tuning), and the card says which;
+a trial without trained weights is refused unless ``--finetune-epochs`` or
+``--untrained``.
 
 >>> model, arch = nas.load("exported/quickstart/3")  # doctest: +SKIP
 """
@@ -38,14 +44,15 @@ from nas.errors import (
     CheckpointError,
     ExportError,
     InvalidArchitecture,
-    NasError,
+    NotApplicable,
     StorageError,
     first_line,
 )
+from nas.export._folder import EXPORT_VERSION, load_export, read_export, write_checksums
+from nas.store.artifacts import download, open_store, study_location
 
 if TYPE_CHECKING:
     import optuna
-    import torch
 
 __all__ = [
     "ALL_FORMATS",
@@ -60,12 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ALL_FORMATS = ("pt", "torchscript", "onnx")
-EXPORT_VERSION = 1
-#: tabular tasks have no images to train on; these tasks hold the same data set
-TRAINING_TASK_FOR = {"nb201-cifar10": "cifar10-subset"}
-_PAYLOAD_KEYS = ("export_version", "space", "space_params", "arch", "spec", "state_dict", "inputs",
-                 "files")
-_TRACE_BATCH, _CHECK_BATCH = 8, 16
+_TRACE_BATCH, _CHECK_BATCH, _EVAL_CHUNK = 8, 16, 500
 
 
 def parse_formats(text: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
@@ -93,17 +95,21 @@ def export_trials(
     best: str | None = None,
     formats: str | Sequence[str] | None = None,
     finetune_epochs: int = 0,
+    untrained: bool = False,
     out_dir: str | Path = "exported",
     data_dir: str | Path | None = None,
     data_task: str | None = None,
     task_params: Mapping[str, Any] | None = None,
+    artifacts: str | None = None,
 ) -> list[Path]:
     """Export the chosen trials of a study; returns the export folders.
 
     Exactly one of ``trial``, ``pareto`` or ``best`` (an objective or metric
     name) chooses the trials. Raises :class:`ExportError` (nothing written for
-    the failing trial) on failed/unknown trials, unsupported formats or
-    parity errors.
+    the failing trial) on failed/unknown trials, trials without trained
+    weights (unless ``finetune_epochs`` or ``untrained``), unsupported formats
+    or parity errors. ``artifacts`` overrides where the study's artifact store
+    is (another mount of the same folder).
     """
     from nas.search.study import load_study
     from nas.store import resolve_url
@@ -117,9 +123,12 @@ def export_trials(
     url = resolve_url(storage)
     study = load_study(study_name, _optuna_storage(url))
     trials = select_trials(study, trial=trial, pareto=pareto, best=best)
-    exporter = _Exporter(study, url, fmt, strict, finetune_epochs, Path(out_dir), data_dir,
-                         data_task, dict(task_params or {}))
-    return [exporter.export(t) for t in trials]
+    exporter = _Exporter(study, url, fmt, strict, finetune_epochs, untrained, Path(out_dir),
+                         data_dir, data_task, dict(task_params or {}), artifacts)
+    try:
+        return [exporter.export(t) for t in trials]
+    finally:
+        exporter.close()
 
 
 def select_trials(
@@ -166,83 +175,44 @@ def select_trials(
     return [min(measured, key=lambda t: (sign * float(t.user_attrs["metrics"][best]), t.number))]
 
 
-def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
-    """``(model, arch)`` from an export folder: the module in eval mode, weights loaded strictly.
-
-    Validates the folder first (files present, checksums, arch.json agreeing
-    with model.pt); any problem is one :class:`ExportError` line.
-    """
-    from nas.plugins import load_plugins
-    from search_spaces import TaskSpec, create_space
-
-    folder = Path(path)
-    payload = read_export(folder)
-    arch = Architecture(payload["arch"])
-    load_plugins(payload.get("plugins") or [])  # the space may come from the study's plugins
-    try:
-        space = create_space(str(payload["space"]), dict(payload.get("space_params") or {}))
-        spec = TaskSpec(**{k: v for k, v in payload["spec"].items()})
-        model = space.build(arch, spec)
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (NasError, RuntimeError, TypeError, KeyError) as exc:
-        raise ExportError(f"{folder}: the saved weights do not rebuild a model: {first_line(exc, 300)}") from None
-    model.eval()
-    return model, arch
-
-
-def read_export(path: str | Path) -> dict[str, Any]:
-    """The validated ``model.pt`` payload of an export folder (torch only, no model built)."""
-    import torch
-
-    from nas.export._formats import sha256_file
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ExportError(f"export folder not found: {folder}")
-    model_file = folder / "model.pt"
-    if not model_file.is_file():
-        raise ExportError(f"{folder} is not a complete export: model.pt is missing")
-    try:
-        payload = torch.load(model_file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - zip/pickle errors of a damaged file
-        raise ExportError(f"{model_file} is corrupt: {first_line(exc, 300)}") from None
-    if not isinstance(payload, dict) or any(k not in payload for k in _PAYLOAD_KEYS):
-        raise ExportError(f"{model_file} is not a nas export (keys missing)")
-    if payload["export_version"] != EXPORT_VERSION:
-        raise ExportError(f"{model_file}: export version {payload['export_version']} is not supported")
-    for name, digest in payload["files"].items():
-        file = folder / name
-        if not file.is_file():
-            raise ExportError(f"{folder} is not a complete export: {name} is missing")
-        if sha256_file(file) != digest:
-            raise ExportError(f"{file} is corrupt: its checksum differs from the one in model.pt")
-    try:
-        arch = Architecture.from_json((folder / "arch.json").read_text())
-    except InvalidArchitecture as exc:
-        raise ExportError(f"{folder / 'arch.json'} is corrupt: {exc}") from None
-    if arch != Architecture(payload["arch"]):
-        raise ExportError(f"{folder}: arch.json disagrees with model.pt")
-    return payload
-
-
 class _Exporter:
     """Exports trials of one study with one set of options."""
 
     def __init__(self, study: Any, url: str, formats: tuple[str, ...], strict: bool,
-                 finetune_epochs: int, out_dir: Path, data_dir: Any, data_task: str | None,
-                 task_params: dict[str, Any]) -> None:
-        from nas.search.study import config_from_study
+                 finetune_epochs: int, untrained: bool, out_dir: Path, data_dir: Any,
+                 data_task: str | None, task_params: dict[str, Any], artifacts: str | None) -> None:
+        import tempfile
+
+        from nas.config import config_from_study
 
         self.study, self.url = study, url
-        self.formats, self.strict, self.finetune_epochs = formats, strict, finetune_epochs
+        self.formats, self.strict = formats, strict
+        self.finetune_epochs, self.untrained = finetune_epochs, untrained
         self.out_dir = out_dir
         self.config = config_from_study(study)
         self._tasks = _TaskPair(self.config, data_dir, data_task, task_params)
+        self._artifacts = artifacts
+        self._store: Any = None
+        self._downloads = Path(tempfile.mkdtemp(prefix="nas-export-"))
+        self._evaluator: Any = None
+
+    def close(self) -> None:
+        shutil.rmtree(self._downloads, ignore_errors=True)
+
+    def fetch(self, record: Mapping[str, Any], what: str) -> Path:
+        """An artifact of this study, downloaded once and checked against its sha256."""
+        if self._store is None:
+            self._store = open_store(study_location(self.study, self.url, self._artifacts))
+        target = self._downloads / str(record["id"])
+        if target.is_file():
+            return target
+        return download(self._store, record, target, f"{what} of study '{self.study.study_name}'")
 
     def export(self, trial: Any) -> Path:
         target = self.out_dir / self.study.study_name / str(trial.number)
+        target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{trial.number}.partial-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
+        staging.mkdir()
         try:
             record = self._write(trial, staging)
             _swap_into_place(staging, target)
@@ -253,13 +223,25 @@ class _Exporter:
         log.info("exported trial %d to %s", trial.number, target)
         return target
 
+    def _evaluator_on(self, space: Any, data_task: Any) -> Any:
+        """The study's evaluator, on the task that can train (None when none can)."""
+        if self._evaluator is None and data_task is not None:
+            from nas.evaluators import EVALUATORS
+
+            config = self.config
+            self._evaluator = EVALUATORS.get(config.evaluator.name)(
+                space, data_task, dict(config.evaluator.params), device="cpu", seed=config.seed)
+        return self._evaluator
+
     def _write(self, trial: Any, folder: Path) -> dict[str, Any]:
         import torch
 
         from nas.export import _formats as formats
         from nas.export._card import CardFacts, render_card
+        from nas.export._model import ExportedModel
         from nas.export._weights import TrialModel, resolve_weights
         from nas.metrics import count_flops, count_params, measure_latency
+        from nas.tasks._inputs import transform_spec
         from search_spaces import create_space
 
         config = self.config
@@ -270,24 +252,26 @@ class _Exporter:
             raise ExportError(f"trial {trial.number}: {exc}") from None
         task, data_task = self._tasks.prepare()
         seed = int(trial.user_attrs.get("seed", config.seed + trial.number))
-        trial_model = TrialModel(config, trial.number, str(trial.user_attrs.get("fidelity", "")),
-                                 dict(trial.user_attrs), arch, space, task.spec, data_task, seed,
-                                 self.url)
+        trial_model = TrialModel(trial, arch, space, task.spec,
+                                 self._evaluator_on(space, data_task), data_task, seed, self.fetch)
         try:
-            weights = resolve_weights(trial_model, self.finetune_epochs)
+            weights = resolve_weights(trial_model, self.finetune_epochs, self.untrained)
         except CheckpointError as exc:
-            raise ExportError(f"trial {trial.number}: {exc}") from None
-        model = weights.model.cpu().eval()
+            raise ExportError(str(exc)) from None
+        network = weights.model.cpu().eval()
         batch_task = data_task or task
-        family = _naming_family(task.spec.family)
-        trace_batch = batch_task.example_batch(batch_size=_TRACE_BATCH, seed=0).to("cpu")
-        check_batch = batch_task.example_batch(batch_size=_CHECK_BATCH, seed=1).to("cpu")
-        if family == "graph":
-            # A graph task has one batch, the whole graph: check on another real graph (a
-            # seeded induced subgraph) so the claim "any number of nodes and edges" is tested.
-            check_batch = _induced_subgraph(check_batch, seed=1)
-        with torch.no_grad():
-            reference = model(*check_batch.inputs)
+        raw = batch_task.raw_inputs()
+        model = ExportedModel(raw.transform.eval(), network).eval()
+        trace = raw.example(_TRACE_BATCH, 0)
+        check = raw.example(_CHECK_BATCH, 1)
+        smaller = raw.smaller(check)
+        checks = []
+        for batch, what in ((check, "a real raw batch (seed 1)"),
+                            (smaller, "a real raw batch of another size")):
+            with torch.no_grad():
+                reference = model(*batch.inputs)
+            checks.append(formats.Check(tuple(batch.inputs), reference,
+                                        f"{what}: {_describe(raw.names, batch.inputs)}"))
 
         written: dict[str, float] = {}
         skipped: dict[str, str] = {}
@@ -298,55 +282,58 @@ class _Exporter:
             path = folder / formats.PORTABLE_FORMATS[fmt]
             try:
                 if fmt == "torchscript":
-                    result = formats.write_torchscript(model, trace_batch, check_batch, reference, path)
+                    result = formats.write_torchscript(model, trace.inputs, checks, path)
                 else:
-                    result = formats.write_onnx(model, family, trace_batch, check_batch, reference, path)
+                    result = formats.write_onnx(model, raw.names, raw.dynamic_axes, trace.inputs,
+                                                checks, path)
             except ExportError as exc:
                 if self.strict or "parity" in str(exc):
                     raise ExportError(f"trial {trial.number}: {exc}") from None
                 path.unlink(missing_ok=True)
                 skipped[fmt] = str(exc)
-                log.warning("trial %d: %s", trial.number, exc)
+                # Said up front, on screen: which format is missing and why.
+                log.warning("trial %d: %s not written: %s", trial.number, fmt, exc)
                 continue
             written[fmt] = result.parity_error
             notes.extend(result.warnings)
 
-        latency = measure_latency(model, check_batch, repeats=10)
-        names = formats.input_names(family, len(trace_batch.inputs))
-        axes = formats.dynamic_axes(family, names)
+        measured = dict(weights.measured)
+        measured.update(_raw_metrics(model, raw))
+        with torch.no_grad():
+            network_batch = raw.transform(*check.inputs)
+        latency = measure_latency(network, _as_batch(network_batch, check), repeats=10)
         inputs = [
             {"name": n, "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-             "dynamic": {int(d): a for d, a in axes.get(n, {}).items()}}
-            for n, t in zip(names, trace_batch.inputs)
+             "dynamic": {int(d): a for d, a in dict(raw.dynamic_axes.get(n, {})).items()}}
+            for n, t in zip(raw.names, trace.inputs)
         ]
         trial_metrics = {k: float(v) for k, v in (trial.user_attrs.get("metrics") or {}).items()}
         objectives = list(self.study.user_attrs.get("objectives") or config.metrics)
         directions = [d.name.lower() for d in self.study.directions]
         created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         versions = _versions()
-        arch_text = json.dumps(arch.to_dict(), indent=2, sort_keys=True) + "\n"
-        (folder / "arch.json").write_text(arch_text)
+        (folder / "arch.json").write_text(json.dumps(arch.to_dict(), indent=2, sort_keys=True) + "\n")
+        described_inputs = {"inputs": inputs, "recipe": raw.recipe, **_plain(dict(raw.extra))}
+        (folder / "inputs.json").write_text(json.dumps(described_inputs, indent=2) + "\n")
         facts = CardFacts(
             study=self.study.study_name, trial=trial.number, space=space.name,
             task=config.task.name, data_task=batch_task.name,
             task_params={k: v for k, v in config.task.params.items() if k != "data_dir"},
             arch=arch.to_dict(),
             objectives=[(m, d, v) for m, d, v in zip(objectives, directions, trial.values)],
-            fidelity=trial_model.fidelity or "unknown", trial_metrics=trial_metrics,
+            fidelity=str(trial.user_attrs.get("fidelity") or "unknown"),
+            trial_metrics=trial_metrics,
             weights_source=weights.source, weights_description=weights.description,
-            measured_at_export=weights.measured, params=count_params(model),
-            flops=count_flops(model, check_batch), latency_ms=latency.median_ms,
-            latency_p90_ms=latency.p90_ms, latency_batch=_describe_batch(family, check_batch),
-            inputs=inputs, formats=written, skipped_formats=skipped,
+            measured_at_export=measured, params=count_params(network),
+            flops=count_flops(network, _as_batch(network_batch, check)), latency_ms=latency.median_ms,
+            latency_p90_ms=latency.p90_ms, latency_batch=_describe(raw.names, check.inputs),
+            inputs=inputs, input_recipe=raw.recipe, formats=written, skipped_formats=skipped,
             tracer_notes=list(dict.fromkeys(notes)), versions=versions,
-            parity_batch=_describe_batch(family, check_batch)
-            + (", an induced subgraph on 2/3 of the nodes (seed 1); traced on "
-               if family == "graph" else " (seed 1); traced on ")
-            + _describe_batch(family, trace_batch) + (" (seed 0)" if family != "graph" else ""),
+            parity_batch="; ".join(c.description for c in checks)
+            + f"; traced on {_describe(raw.names, trace.inputs)} (seed 0)",
             created_at=created,
         )
         (folder / "card.md").write_text(render_card(facts))
-        files = {"arch.json": "", **{formats.PORTABLE_FORMATS[f]: "" for f in written}}
         payload = {
             "export_version": EXPORT_VERSION,
             "study": self.study.study_name,
@@ -359,26 +346,34 @@ class _Exporter:
             "arch": arch.to_dict(),
             "spec": _plain(asdict(task.spec)),
             "inputs": inputs,
-            "output": {"shape": list(reference.shape), "dtype": str(reference.dtype).replace("torch.", "")},
-            "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "input_transform": transform_spec(raw.transform),
+            "input_recipe": raw.recipe,
+            **{k: _plain(v) for k, v in raw.extra.items()},
+            "output": {"shape": list(checks[0].reference.shape),
+                       "dtype": str(checks[0].reference.dtype).replace("torch.", "")},
+            "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
             "metrics": trial_metrics,
             "objectives": {m: v for m, _d, v in facts.objectives},
             "fidelity": facts.fidelity,
             "weights_source": weights.source,
-            "measured_at_export": dict(weights.measured),
+            "measured_at_export": measured,
             "parity": dict(written),
-            "files": {name: formats.sha256_file(folder / name) for name in files},
+            "files": {name: formats.sha256_file(folder / name)
+                      for name in ("arch.json", "inputs.json", "card.md",
+                                   *(formats.PORTABLE_FORMATS[f] for f in written))},
             "versions": versions,
             "created_at": created,
         }
         torch.save(payload, folder / "model.pt")
+        write_checksums(folder)
         # What nas.load will do, done once here: the folder validates and rebuilds the model.
         reloaded, _arch = load_export(folder)
-        with torch.no_grad():
-            error = formats.parity_error(reloaded(*check_batch.inputs), reference)
-        if not error <= formats.PARITY_TOLERANCE:
-            raise ExportError(f"trial {trial.number}: model.pt does not reproduce the model "
-                              f"(error {error:.3g} > {formats.PARITY_TOLERANCE:g})")
+        for item in checks:
+            with torch.no_grad():
+                error = formats.parity_error(reloaded(*item.inputs), item.reference)
+            if not error <= formats.PARITY_TOLERANCE:
+                raise ExportError(f"trial {trial.number}: model.pt does not reproduce the model "
+                                  f"(error {error:.3g} > {formats.PARITY_TOLERANCE:g})")
         return {"formats": ["pt", *written], "parity": max(written.values(), default=None),
                 "source": weights.source}
 
@@ -401,7 +396,7 @@ class _Exporter:
 
 
 class _TaskPair:
-    """The study's task and the task that holds trainable data (the same one unless tabular)."""
+    """The study's task and the task that holds trainable data (its training counterpart)."""
 
     def __init__(self, config: Any, data_dir: Any, data_task: str | None,
                  task_params: dict[str, Any]) -> None:
@@ -419,16 +414,14 @@ class _TaskPair:
                 params["data_dir"] = str(self.data_dir)
             task = create_task(config.task.name, seed=config.seed, **params)
             task.prepare("cpu")
-            name = self.data_task_name or (
-                TRAINING_TASK_FOR.get(config.task.name) if task.family == "tabular" else None)
-            if name is None and task.family != "tabular":
+            name = self.data_task_name or task.training_counterpart
+            if name is None:
                 if self.task_params:
                     task = create_task(config.task.name, seed=config.seed,
                                        **{**params, **self.task_params})
                     task.prepare("cpu")
-                self._prepared = (task, task)
-            elif name is None:
-                self._prepared = (task, None)
+                trains = _can_train(task)
+                self._prepared = (task, task if trains else None)
             else:
                 extra = {"data_dir": params["data_dir"]} if "data_dir" in params else {}
                 data = create_task(name, seed=config.seed, **extra, **self.task_params)
@@ -439,6 +432,48 @@ class _TaskPair:
                                       f"'{config.task.name}' (input or class count differs)")
                 self._prepared = (task, data)
         return self._prepared
+
+
+def _can_train(task: Any) -> bool:
+    try:
+        next(iter(task.train_batches(0)))
+    except NotApplicable:
+        return False
+    return True
+
+
+def _raw_metrics(model: Any, raw: Any) -> dict[str, float]:
+    """Test accuracy of the exported model on the raw test split (what a user would measure)."""
+    import torch
+
+    try:
+        split = raw.split("test")
+    except (NotImplementedError, NotApplicable):
+        return {}
+    batched = dict(raw.dynamic_axes.get(raw.names[0], {})).get(0) == "batch"
+    step = _EVAL_CHUNK if batched else split.inputs[0].shape[0]
+    correct = count = 0
+    with torch.no_grad():
+        for start in range(0, split.inputs[0].shape[0], step):
+            part = type(split)(tuple(t[start:start + step] for t in split.inputs) if batched
+                               else split.inputs,
+                               split.targets[start:start + step] if batched else split.targets,
+                               split.mask)
+            logits, targets = part.selected(model(*part.inputs))
+            correct += int((logits.argmax(-1) == targets).sum())
+            count += int(targets.numel())
+    return {"test_accuracy_raw_inputs": correct / max(1, count)}
+
+
+def _as_batch(inputs: Any, like: Any) -> Any:
+    from search_spaces import Batch
+
+    return Batch(tuple(inputs), like.targets, like.mask)
+
+
+def _describe(names: Sequence[str], inputs: Sequence[Any]) -> str:
+    return ", ".join(f"{n} {tuple(t.shape)} {str(t.dtype).replace('torch.', '')}"
+                     for n, t in zip(names, inputs))
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
@@ -461,38 +496,6 @@ def _optuna_storage(url: str) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001
         raise StorageError(f"cannot open storage: {first_line(exc, 300)}") from None
-
-
-def _induced_subgraph(batch: Any, seed: int, fraction: float = 2 / 3) -> Any:
-    """The subgraph of a seeded ``fraction`` of the nodes with the edges among them."""
-    import torch
-
-    from search_spaces import Batch
-
-    x, edge_index = batch.inputs[0], batch.inputs[1]
-    count = x.shape[0]
-    keep = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
-    keep = keep[: max(2, int(count * fraction))].sort().values
-    renumber = torch.full((count,), -1, dtype=torch.long)
-    renumber[keep] = torch.arange(len(keep))
-    source, target = renumber[edge_index[0]], renumber[edge_index[1]]
-    inside = (source >= 0) & (target >= 0)
-    edges = torch.stack([source[inside], target[inside]]).to(edge_index.dtype)
-    mask = None if batch.mask is None else batch.mask[keep]
-    return Batch((x[keep], edges, *batch.inputs[2:]), batch.targets[keep], mask)
-
-
-def _naming_family(family: str) -> str:
-    # Tabular tasks (NAS-Bench-201) describe image networks and give image batches.
-    return "image" if family == "tabular" else family
-
-
-def _describe_batch(family: str, batch: Any) -> str:
-    first = batch.inputs[0]
-    if family == "graph":
-        return f"the whole graph ({first.shape[0]} nodes, {batch.inputs[1].shape[1]} edges)"
-    noun = {"image": "images", "sequence": "sequences"}.get(family, "examples")
-    return f"a batch of {first.shape[0]} real {noun} {tuple(first.shape[1:])}"
 
 
 def _versions() -> dict[str, str]:

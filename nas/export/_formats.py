@@ -2,8 +2,8 @@
 
 Both formats are produced by *tracing* the in-memory model on a real batch, so
 Python-side control flow is frozen to the path that batch takes; that is why
-every written file is run again on a *different* real batch (another seed and
-batch size where the family allows it) and compared with the in-memory model:
+every written file is run again on *other* real batches (another seed, and
+another size: fewer nodes, images or positions) and compared with the in-memory model:
 a file whose outputs differ by more than :data:`PARITY_TOLERANCE` is refused
 with an :class:`~nas.errors.ExportError`, never shipped.
 
@@ -12,11 +12,13 @@ Used by :mod:`nas.export`; nothing here knows about studies or trials.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +28,13 @@ from nas.errors import ExportError
 if TYPE_CHECKING:
     import torch
 
-    from search_spaces import Batch
 
 __all__ = [
     "PARITY_TOLERANCE",
     "PORTABLE_FORMATS",
+    "Check",
     "FormatResult",
-    "input_names",
-    "dynamic_axes",
+    "exportable_scatter",
     "write_torchscript",
     "write_onnx",
     "max_abs_error",
@@ -51,6 +52,15 @@ ONNX_OPSET = 18
 
 
 @dataclass(frozen=True)
+class Check:
+    """Raw inputs the written file must answer like the in-memory model (``reference``)."""
+
+    inputs: tuple[Any, ...]
+    reference: Any
+    description: str
+
+
+@dataclass(frozen=True)
 class FormatResult:
     """One written format: its file name and its measured parity error."""
 
@@ -60,75 +70,111 @@ class FormatResult:
     warnings: tuple[str, ...] = ()
 
 
-def input_names(family: str, count: int) -> list[str]:
-    """Positional input names by family (they name the ONNX graph's inputs)."""
-    names = {"graph": ["x", "edge_index"], "image": ["images"], "sequence": ["tokens"]}
-    chosen = names.get(family, [])
-    return chosen if len(chosen) == count else [f"input_{i}" for i in range(count)]
-
-
-def dynamic_axes(family: str, names: Sequence[str]) -> dict[str, dict[int, str]]:
-    """Which input/output dimensions may vary between calls of the exported model.
-
-    Image and sequence models take any batch size; a graph model any number of
-    nodes and edges (the traced graph may still fix sizes -- the parity check
-    only proves the batch it was given).
-    """
-    if family == "graph" and list(names) == ["x", "edge_index"]:
-        return {"x": {0: "nodes"}, "edge_index": {1: "edges"}, "logits": {0: "nodes"}}
-    if family in ("image", "sequence"):
-        return {**{n: {0: "batch"} for n in names}, "logits": {0: "batch"}}
-    return {}
-
-
 def write_torchscript(
-    model: torch.nn.Module, trace_batch: Batch, check_batch: Batch, reference: Any, path: Path
+    model: torch.nn.Module, trace_inputs: Sequence[Any], checks: Sequence[Check], path: Path
 ) -> FormatResult:
-    """Trace ``model`` on ``trace_batch``, save it, reload it and compare on ``check_batch``."""
+    """Trace ``model`` on ``trace_inputs``, save it, reload it and compare on every check."""
     import torch
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with torch.no_grad():
-                traced = torch.jit.trace(model, tuple(trace_batch.inputs), check_trace=False)
+                traced = torch.jit.trace(model, tuple(trace_inputs), check_trace=False)
         except Exception as exc:  # noqa: BLE001 - any tracer failure means "not supported"
             raise ExportError(
                 f"torchscript export is not supported for this model: {_first_line(exc)}"
             ) from None
     traced.save(str(path))
     reloaded = torch.jit.load(str(path), map_location="cpu")
-    with torch.no_grad():
-        output = reloaded(*check_batch.inputs)
-    error = parity_error(output, reference)
-    _check_parity("torchscript", error)
-    return FormatResult("torchscript", path.name, error, _tracer_notes(caught))
+    errors = []
+    for check in checks:
+        with torch.no_grad():
+            output = reloaded(*check.inputs)
+        errors.append(parity_error(output, check.reference))
+        _check_parity("torchscript", errors[-1], check.description)
+    return FormatResult("torchscript", path.name, max(errors, default=0.0), _tracer_notes(caught))
 
 
 def write_onnx(
-    model: torch.nn.Module, family: str, trace_batch: Batch, check_batch: Batch, reference: Any,
-    path: Path,
+    model: torch.nn.Module, names: Sequence[str], axes: Mapping[str, Mapping[int, str]],
+    trace_inputs: Sequence[Any], checks: Sequence[Check], path: Path,
 ) -> FormatResult:
-    """Export to ONNX (opset 18), run it in onnxruntime on ``check_batch`` and compare."""
+    """Export to ONNX (opset 18) with ``axes`` dynamic, run it in onnxruntime on every check."""
     import torch
 
-    names = input_names(family, len(trace_batch.inputs))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         buffer = io.BytesIO()
         try:
-            torch.onnx.export(
-                model, tuple(trace_batch.inputs), buffer, dynamo=False,
-                input_names=names, output_names=["logits"], opset_version=ONNX_OPSET,
-                dynamic_axes=dynamic_axes(family, names), do_constant_folding=True,
-            )
+            with exportable_scatter():
+                torch.onnx.export(
+                    model, tuple(trace_inputs), buffer, dynamo=False,
+                    input_names=list(names), output_names=["logits"], opset_version=ONNX_OPSET,
+                    dynamic_axes={k: dict(v) for k, v in axes.items()}, do_constant_folding=True,
+                )
         except Exception as exc:  # noqa: BLE001 - an unsupported op or tracer failure
             raise ExportError(f"onnx export is not supported for this model: {_first_line(exc)}") from None
     path.write_bytes(buffer.getvalue())
-    output = run_onnx(path, names, check_batch.inputs)
-    error = parity_error(torch.from_numpy(output), reference)
-    _check_parity("onnx", error)
-    return FormatResult("onnx", path.name, error, _tracer_notes(caught))
+    errors = []
+    for check in checks:
+        output = run_onnx(path, names, check.inputs)
+        errors.append(parity_error(torch.from_numpy(output), check.reference))
+        _check_parity("onnx", errors[-1], check.description)
+    return FormatResult("onnx", path.name, max(errors, default=0.0), _tracer_notes(caught))
+
+
+@contextlib.contextmanager
+def exportable_scatter() -> Iterator[None]:
+    """While exporting to ONNX, route PyG's max/min scatter through an exportable formulation.
+
+    PyG's own ONNX branch of ``scatter(reduce="max")`` calls ``torch.full`` with
+    a tensor fill value, which current torch refuses (``full(): argument
+    'fill_value' must be Number, not Tensor``), so every ``max``-aggregating
+    conv (SAGE, GIN, GraphConv) failed to export. The replacement computes what
+    PyG computes outside export (the max over incoming messages, 0 for a node
+    without any) with ops ONNX has (``ScatterElements`` with ``max``). Only
+    modules already imported are touched; nothing imports PyG here.
+    """
+    modules = [m for name, m in list(sys.modules.items())
+               if name.startswith("torch_geometric") and m is not None]
+    original = getattr(sys.modules.get("torch_geometric.utils._scatter"), "scatter", None)
+    if original is None:
+        yield
+        return
+
+    def scatter(src: Any, index: Any, dim: int = 0, dim_size: int | None = None,
+                reduce: str = "sum") -> Any:
+        if reduce in ("max", "min", "amax", "amin"):
+            return _scatter_extreme(src, index, dim, dim_size, reduce[-3:])
+        return original(src, index, dim, dim_size, reduce)
+
+    patched = [m for m in modules if getattr(m, "scatter", None) is original]
+    for module in patched:
+        module.scatter = scatter  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.scatter = original  # type: ignore[attr-defined]
+
+
+def _scatter_extreme(src: Any, index: Any, dim: int, dim_size: int | None, reduce: str) -> Any:
+    import torch
+
+    dim = dim if dim >= 0 else src.dim() + dim
+    if dim_size is None:
+        dim_size = int(index.max()) + 1 if index.numel() else 0
+    size = list(src.size())
+    size[dim] = dim_size
+    if index.dim() == 1:
+        shape = [1] * src.dim()
+        shape[dim] = -1
+        index = index.view(shape).expand_as(src)
+    empty = float("-inf") if reduce == "max" else float("inf")
+    out = src.new_full(size, empty).scatter_reduce(dim, index, src, reduce=f"a{reduce}",
+                                                   include_self=True)
+    return torch.where(out == empty, torch.zeros_like(out), out)
 
 
 def run_onnx(path: Path, names: Sequence[str], inputs: Sequence[Any]) -> Any:
@@ -188,12 +234,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_parity(fmt: str, error: float) -> None:
+def _check_parity(fmt: str, error: float, where: str) -> None:
     if not error <= PARITY_TOLERANCE:
         raise ExportError(
             f"{fmt} parity check failed: outputs differ from the in-memory model by {error:.3g} "
             f"(max abs difference / max(1, max abs output); tolerance {PARITY_TOLERANCE:g}) "
-            "on a real batch"
+            f"on {where}"
         )
 
 

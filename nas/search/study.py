@@ -15,6 +15,7 @@ from nas.dominance import NUM_CLASSES_ATTR
 from nas.errors import ConfigError, StorageError
 from nas.search.heartbeat import heartbeat_settings
 from nas.store import RetryStaleTrial, open_storage, resolve_url
+from nas.store.artifacts import LOCATION_ATTR, default_location
 
 if TYPE_CHECKING:
     import optuna
@@ -62,6 +63,9 @@ def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) ->
     if config.name in names:
         study = optuna.load_study(study_name=config.name, storage=storage)
         _check_compatible(config, study)
+        if LOCATION_ATTR not in study.user_attrs:  # a study from before artifact stores
+            study.set_user_attr(LOCATION_ATTR, default_location(resolve_url(config.storage),
+                                                                config.artifacts))
         return study
     study = optuna.create_study(
         study_name=config.name, storage=storage, directions=config.directions, load_if_exists=True
@@ -76,6 +80,8 @@ def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) ->
         "n_trials": config.budget.n_trials,
         "seed": config.seed,
         "family": _family(config),
+        # Decided once, so every worker and exporter finds the same artifact store.
+        LOCATION_ATTR: default_location(resolve_url(config.storage), config.artifacts),
     }
     if config.plugins:
         from nas.plugins import plugin_sources

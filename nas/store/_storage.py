@@ -291,6 +291,7 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
             if row is None:
                 raise KeyError(f"no trial with id {trial_id}")
             if row.state.is_finished():
+                self.forget(trial_id)  # another worker failed it: no longer ours
                 raise UpdateFinishedTrialError(
                     f"Trial#{_number(running)} has already finished and can not be updated."
                 )

@@ -3,8 +3,12 @@
 The study file names the space and task as for a search; its ``[supernet]``
 table (:class:`nas.supernet.trainer.SupernetSettings`) says how to train. Each
 epoch ends with a checkpoint at ``<checkpoint_dir>/<study>-<hash>-epoch<N>.pt``
-(temp file + rename) and a row in the store's ``nas_supernets`` table, so the
-``supernet`` evaluator finds the latest one. ``resume=True`` loads the last
+(temp file + rename, kept for resuming), a row in the store's ``nas_supernets``
+table, and a copy in the artifact store the study will use (id
+``supernet-<hash>-epoch<N>.pt``, plus ``supernet-<hash>-latest.json`` naming
+the newest with its sha256), so the ``supernet`` evaluator finds the latest one
+from any folder or machine that reaches the store, by configuration hash, not
+by study name or working folder. ``resume=True`` loads the last
 checkpoint of the same configuration (same hash) and continues; since model,
 optimiser and every random generator are restored, the result equals an
 uninterrupted run's.
@@ -21,20 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nas.config import StudyConfig
 from nas.device import resolve_device
-from nas.errors import CheckpointError, StorageError
-from nas.store import SupernetCheckpoint, read_engine, write_engine
+from nas.errors import CheckpointError
+from nas.store import SupernetCheckpoint, write_engine
 from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from nas.tasks import create_task
 from search_spaces import create_space
 from supernets import Supernet, create_supernet
 from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
 
-__all__ = ["SupernetRun", "train_supernet", "config_hash", "latest_checkpoint", "load_supernet"]
+__all__ = ["SupernetRun", "train_supernet", "config_hash", "latest_checkpoint", "load_supernet",
+           "published_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,8 @@ def train_supernet(
             path = folder / f"{config.name}-{digest}-epoch{trainer.epoch:04d}.pt"
             save_checkpoint(path, trainer.state_dict(), supernet, config.task.name)
             _record(storage or config.storage, path, config, digest, trainer.epoch)
+            _publish(storage or config.storage, config, digest, path, trainer.epoch,
+                     settings.keep_last)
             _prune(folder, config.name, digest, settings.keep_last)
             bar.set_postfix(loss=f"{loss:.4f}")
             bar.update(1)
@@ -143,29 +149,6 @@ def load_supernet(path: str | Path, space: Any, task: Any, device: str = "cpu") 
     return supernet.to(device)
 
 
-def find_recorded_checkpoint(storage: str | None, space: str, task: str) -> Path | None:
-    """The newest checkpoint recorded in ``nas_supernets`` for a space and task whose file exists."""
-    try:
-        engine = read_engine(storage)
-    except StorageError:
-        return None
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(SupernetCheckpoint.path)
-                .where(SupernetCheckpoint.space == space, SupernetCheckpoint.task == task)
-                .order_by(SupernetCheckpoint.created_at.desc(), SupernetCheckpoint.id.desc())
-            ).all()
-    except sa.exc.SQLAlchemyError:
-        return None
-    finally:
-        engine.dispose()
-    for (path,) in rows:
-        if Path(path).is_file():
-            return Path(path)
-    return None
-
-
 def _record(storage: str | None, path: Path, config: StudyConfig, digest: str, epoch: int) -> None:
     engine = write_engine(storage)
     try:
@@ -175,6 +158,40 @@ def _record(storage: str | None, path: Path, config: StudyConfig, digest: str, e
             session.commit()
     finally:
         engine.dispose()
+
+
+def published_checkpoint(store: Any, digest: str) -> dict[str, Any] | None:
+    """``{"id", "sha256", "epoch"}`` of the newest checkpoint published for ``digest``, or None."""
+    from optuna.artifacts.exceptions import ArtifactNotFound
+
+    try:
+        with store.open_reader(f"supernet-{digest}-latest.json") as reader:
+            return dict(json.loads(reader.read().decode()))
+    except (ArtifactNotFound, FileNotFoundError, ValueError):
+        return None
+
+
+def _publish(storage: str | None, config: StudyConfig, digest: str, path: Path, epoch: int,
+             keep: int) -> None:
+    """Copy the epoch's checkpoint into the artifact store, then point ``latest`` at it."""
+    import io
+
+    from nas.store import resolve_url
+    from nas.store.artifacts import default_location, open_store, sha256_of
+
+    store = open_store(default_location(resolve_url(storage), config.artifacts))
+    record = {"id": f"supernet-{digest}-epoch{epoch:04d}.pt", "sha256": sha256_of(path),
+              "epoch": epoch, "space": config.space.name, "task": config.task.name}
+    with open(path, "rb") as handle:
+        store.write(record["id"], handle)
+    store.write(f"supernet-{digest}-latest.json", io.BytesIO(json.dumps(record).encode()))
+    if keep > 0 and epoch - keep >= 1:
+        from optuna.artifacts.exceptions import ArtifactNotFound
+
+        try:
+            store.remove(f"supernet-{digest}-epoch{epoch - keep:04d}.pt")
+        except (ArtifactNotFound, FileNotFoundError):
+            pass
 
 
 def _prune(folder: Path, study: str, digest: str, keep: int) -> None:

@@ -21,6 +21,8 @@ from search_spaces import Batch, TaskSpec
 if TYPE_CHECKING:
     import torch
 
+    from nas.tasks._inputs import RawInputs
+
 __all__ = ["Task", "default_data_dir", "require_file"]
 
 
@@ -57,6 +59,9 @@ class Task(ABC):
     #: the main metric's name in reports, and whether higher is better
     metric: ClassVar[str] = "accuracy"
     higher_is_better: ClassVar[bool] = True
+    #: the registered task that holds trainable data for this one (a lookup table's
+    #: data set), or None when this task trains itself
+    training_counterpart: ClassVar[str | None] = None
 
     def __init__(self, data_dir: str | Path | None = None, seed: int = 0, **params: Any) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -105,3 +110,30 @@ class Task(ABC):
     @abstractmethod
     def example_batch(self, batch_size: int = 64, seed: int = 0) -> Batch:
         """One real, seeded batch (for proxies, latency and export parity checks)."""
+
+    def raw_inputs(self) -> RawInputs:
+        """The raw data a user has and the module that turns it into model inputs.
+
+        ``nas export`` puts ``raw_inputs().transform`` in front of the network
+        (traced into TorchScript/ONNX) so an exported model takes what a user
+        has: un-normalised features, uint8 images, text. The default is for a
+        task without preprocessing: ``example_batch`` as it is, any leading
+        dimension may vary. Call after :meth:`prepare`.
+        """
+        from nas.tasks._inputs import PassThrough, RawInputs, fewer_rows
+
+        count = len(self.example_batch(batch_size=2, seed=0).inputs)
+        names = tuple(f"input_{i}" for i in range(count))
+
+        def split(name: str) -> Batch:
+            raise NotImplementedError(f"task '{self.name}' does not describe its raw {name} split")
+
+        return RawInputs(
+            names=names,
+            dynamic_axes={**{n: {0: "batch"} for n in names}, "logits": {0: "batch"}},
+            transform=PassThrough(),
+            example=lambda batch_size, seed: self.example_batch(batch_size=batch_size, seed=seed),
+            smaller=fewer_rows,
+            split=split,
+            recipe="the inputs are fed as they are (no preprocessing)",
+        )

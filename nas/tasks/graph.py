@@ -37,6 +37,8 @@ from search_spaces import Batch, TaskSpec
 if TYPE_CHECKING:
     import torch
 
+    from nas.tasks._inputs import RawInputs
+
 __all__ = ["NodeClassificationTask", "PlanetoidTask", "SyntheticGraphTask"]
 
 _PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -68,6 +70,7 @@ class NodeClassificationTask(Task):
     def prepare(self, device: Any = "cpu") -> TaskSpec:
         if self._graph is None or self.device != device:
             graph = self._checked(self._load())
+            self._raw_x = graph.x.float().to(device)  # what a user has: exports take it
             if self.params.get("normalize", True):
                 graph.x = graph.x / graph.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
             self._graph = graph.to(device)
@@ -171,6 +174,28 @@ class NodeClassificationTask(Task):
         """The whole graph with dense features (a GNN's natural batch); loss on train nodes."""
         g = self._graph
         return Batch((g.x, g.edge_index), g.y, g.train_mask)
+
+    def raw_inputs(self) -> RawInputs:
+        """Raw (un-normalised) features and edges; the export row-normalises them itself."""
+        from nas.tasks._inputs import FloatFeatures, RawInputs, RowNormalize, induced_subgraph
+
+        g = self._graph
+
+        def split(name: str) -> Batch:
+            return Batch((self._raw_x, g.edge_index), g.y, self._mask(name))
+
+        return RawInputs(
+            names=("x", "edge_index"),
+            dynamic_axes={"x": {0: "nodes"}, "edge_index": {1: "edges"}, "logits": {0: "nodes"}},
+            transform=RowNormalize() if self.params.get("normalize", True) else FloatFeatures(),
+            example=lambda batch_size, seed: split("train"),
+            smaller=induced_subgraph,
+            split=split,
+            recipe="`x`: the raw node features, float32 `(nodes, features)`, *not* normalised "
+            "(the model divides each row by its sum, as training did); `edge_index`: int64 "
+            "`(2, edges)`, row 0 the source and row 1 the target node of each edge; "
+            "any number of nodes and edges",
+        )
 
     def _mask(self, split: str) -> Any:
         masks = {"train": self._graph.train_mask, "val": self._graph.val_mask,

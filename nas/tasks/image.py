@@ -42,6 +42,8 @@ from search_spaces import Batch, TaskSpec
 if TYPE_CHECKING:
     import torch
 
+    from nas.tasks._inputs import RawInputs
+
 __all__ = ["ImageClassificationTask", "Cifar10SubsetTask", "CIFAR10_MEAN", "CIFAR10_STD"]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -145,6 +147,16 @@ class ImageClassificationTask(Task):
                 idx = torch.from_numpy(np.asarray(index[split], dtype=np.int64))
                 splits[split] = (tensors["train"][idx], torch.from_numpy(labels["train"])[idx])
         self._splits = {k: (v[0].to(device), v[1].to(device)) for k, v in splits.items()}
+        # The uint8 pixels of every split, as the files hold them: exports take these.
+        raw_train = torch.from_numpy(np.ascontiguousarray(x))
+        self._raw_splits = {}
+        for split in ("train", "val", "test"):
+            if split in held:
+                self._raw_splits[split] = (torch.from_numpy(np.ascontiguousarray(held[split][0])),
+                                           torch.from_numpy(held[split][1]))
+            else:
+                idx = torch.from_numpy(np.asarray(index[split], dtype=np.int64))
+                self._raw_splits[split] = (raw_train[idx], torch.from_numpy(y)[idx])
         self.device = device
         side = int(self._splits["train"][0].shape[-1])
         self._spec = TaskSpec(
@@ -226,6 +238,43 @@ class ImageClassificationTask(Task):
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(y), generator=gen)[:batch_size].to(x.device)
         return Batch((x[idx],), y[idx])
+
+    def raw_inputs(self) -> RawInputs:
+        """uint8 images ``(N, H, W, C)`` as the files hold them; the export normalises them."""
+        import torch
+
+        from nas.tasks._inputs import ImagePixels, RawInputs, fewer_rows
+
+        if not self._splits:
+            self.prepare(self.device)
+        spec = self.spec
+
+        def split(name: str) -> Batch:
+            if name not in self._raw_splits:
+                raise ConfigError(f"unknown split '{name}'; splits: train, val, test")
+            x, y = self._raw_splits[name]
+            return Batch((x,), y)
+
+        def example(batch_size: int, seed: int) -> Batch:
+            x, y = self._raw_splits["train"]
+            idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:batch_size]
+            return Batch((x[idx],), y[idx])
+
+        height, width, channels = (int(d) for d in self._raw_splits["train"][0].shape[1:])
+        pool = width // self.image_size if self.image_size and self.image_size != width else 1
+        return RawInputs(
+            names=("images",),
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            transform=ImagePixels(spec.extra["mean"], spec.extra["std"], pool=pool),
+            example=example,
+            smaller=fewer_rows,
+            split=split,
+            recipe=f"`images`: uint8 pixels `(batch, {height}, {width}, {channels})` (height, width, "
+            "channel, as `numpy.asarray(PIL.Image.open(f))` gives them); the model scales them by "
+            "1/255 and the training split's channel mean/std itself"
+            + (f", then average-pools by {pool}" if pool > 1 else "") + "; any batch size",
+            extra={"classes": list(spec.extra.get("classes") or [])},
+        )
 
     # -- metrics -----------------------------------------------------------
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:

@@ -130,6 +130,37 @@ class NB201Task(Task):
     def evaluate(self, model: Any, split: str) -> dict[str, float]:
         raise NotApplicable(f"task '{self.name}' is a lookup table; use the 'tabular' evaluator")
 
+    def raw_inputs(self) -> Any:
+        """uint8 CIFAR-10 images ``(N, 32, 32, 3)``; the export normalises (and resizes to 16)."""
+        import torch
+
+        from nas.tasks._inputs import ImagePixels, RawInputs, fewer_rows
+
+        def example(batch_size: int, seed: int) -> Batch:
+            path = require_file(self.data_dir / "cifar10" / "cifar10_train_10000.npz", self.name)
+            with np.load(path) as data:
+                pick = np.sort(np.random.default_rng(seed).choice(len(data["y"]), batch_size,
+                                                                  replace=False))
+                images, labels = data["x"][pick], data["y"][pick]
+            return Batch((torch.from_numpy(images),), torch.from_numpy(labels.astype(np.int64)))
+
+        def split(name: str) -> Batch:
+            raise NotApplicable(f"task '{self.name}' is a lookup table; it has no {name} images")
+
+        resize = self.input_size if self.input_size != 32 else 0
+        return RawInputs(
+            names=("images",),
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            transform=ImagePixels((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), resize=resize),
+            example=example,
+            smaller=fewer_rows,
+            split=split,
+            recipe="`images`: uint8 RGB pixels `(batch, 32, 32, 3)`; the model scales them by "
+            "1/255 and the CIFAR-10 channel mean/std itself"
+            + (f", then resizes to {resize}x{resize} (bilinear)" if resize else "")
+            + "; any batch size",
+        )
+
     def example_batch(self, batch_size: int = 64, seed: int = 0) -> Batch:
         """Seeded real CIFAR-10 training images, normalised (16x16 for ImageNet16-120)."""
         import torch
@@ -154,6 +185,7 @@ class NB201Cifar10(NB201Task):
 
     name = "nb201-cifar10"
     dataset = "cifar10"
+    training_counterpart = "cifar10-subset"
     test_column = "cifar10_test"
     valid_column = "cifar10_valid"
     has_hardware = True

@@ -39,6 +39,8 @@ from search_spaces import Batch, TaskSpec
 if TYPE_CHECKING:
     import torch
 
+    from nas.tasks._inputs import RawInputs
+
 __all__ = ["TokenStreamTask", "TextTask", "TinyShakespeareTask", "SyntheticSequenceTask"]
 
 _TRAIN_FRACTION = 0.9
@@ -65,6 +67,8 @@ class TokenStreamTask(Task):
         self.eval_tokens = self._int_param("eval_tokens")
         self._train: Any = None
         self._heldout: Any = None
+        #: the characters of token ids 0, 1, … (text tasks); None: the stream is token ids
+        self.vocabulary: str | None = None
 
     # -- what subclasses provide ------------------------------------------
     def _load_stream(self) -> tuple[Any, int]:
@@ -127,6 +131,53 @@ class TokenStreamTask(Task):
         import torch
 
         return self._windows(self._train, batch_size, torch.Generator().manual_seed(seed))
+
+    def raw_inputs(self) -> RawInputs:
+        """Text as Unicode code points (through the stored vocabulary), or token ids."""
+        import torch
+
+        from nas.tasks._inputs import CharacterCodes, PassThrough, RawInputs, shorter_sequences
+
+        vocabulary = self.vocabulary or None
+        # Token ids back to code points; the unknown token (id len(vocabulary)) to U+FFFD,
+        # which the transform maps back to it.
+        codes = None if vocabulary is None else torch.tensor(
+            [ord(c) for c in vocabulary] + [0xFFFD])
+
+        def raw(batch: Batch) -> Batch:
+            if codes is None:
+                return batch
+            return Batch((codes.to(batch.inputs[0].device)[batch.inputs[0]],), batch.targets)
+
+        def split(name: str) -> Batch:
+            tokens = self._eval_stream(name)
+            windows = (len(tokens) - 1) // self.seq_len
+            inputs = tokens[: windows * self.seq_len].view(windows, self.seq_len)
+            targets = tokens[1: windows * self.seq_len + 1].view(windows, self.seq_len)
+            return raw(Batch((inputs,), targets))
+
+        if vocabulary is None:
+            recipe = (f"`tokens`: int64 token ids `(batch, length)` in 0..{self.spec.input_dim - 1}, "
+                      f"length up to {self.seq_len}; logits `(batch, length, vocabulary)` "
+                      "predict the next token")
+        else:
+            recipe = ("`tokens`: the text's Unicode code points, int64 `(batch, length)` "
+                      "(`numpy.array([[ord(c) for c in text]])`), length up to "
+                      f"{self.seq_len}; the model maps them through the stored vocabulary "
+                      "(`vocabulary` in model.pt and inputs.json; a character outside it "
+                      "becomes the unknown token); logits `(batch, length, vocabulary)` predict the "
+                      "next character: `vocabulary[logits[0, -1].argmax()]`")
+        return RawInputs(
+            names=("tokens",),
+            dynamic_axes={"tokens": {0: "batch", 1: "length"}, "logits": {0: "batch", 1: "length"}},
+            transform=PassThrough() if vocabulary is None else CharacterCodes(
+                vocabulary, unknown=len(vocabulary)),
+            example=lambda batch_size, seed: raw(self.example_batch(batch_size, seed)),
+            smaller=shorter_sequences,
+            split=split,
+            recipe=recipe,
+            extra={} if vocabulary is None else {"vocabulary": vocabulary},
+        )
 
     # -- helpers ----------------------------------------------------------
     def _windows(self, stream: Any, batch_size: int, generator: Any) -> Batch:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,8 @@ CHARLM_STUDY = textwrap.dedent("""
     name = "charlm"
 
     [task]
-    name = "synthetic-seq"
-    params = { steps_per_epoch = 4, eval_tokens = 512, length = 4000 }
+    name = "tinyshakespeare"
+    params = { seq_len = 32, batch_size = 8, steps_per_epoch = 4, eval_tokens = 512 }
 
     [[objectives]]
     metric = "val_loss"
@@ -113,7 +114,82 @@ NB201_STUDY = textwrap.dedent("""
 """)
 
 
-def _shared_study(tmp_path_factory: pytest.TempPathFactory, name: str, toml: str) -> Study:
+IMAGE_STUDY = textwrap.dedent("""
+    name = "tiny-{space}"
+    seed = 0
+    n_jobs = 1
+    device = "cpu"
+
+    [space]
+    name = "{space}"
+    choices = {choices}
+
+    [task]
+    name = "cifar10-subset"
+    params = {{ train_size = 128, val_size = 100, batch_size = 64, image_size = 16 }}
+
+    [[objectives]]
+    metric = "val_accuracy"
+    direction = "maximize"
+
+    [sampler]
+    name = "random"
+
+    [evaluator]
+    name = "train"
+    params = {{ epochs = 1, latency_repeats = 1 }}
+
+    [budget]
+    n_trials = 1
+""")
+
+#: One trial per conv type of the gnn space (enqueued), max aggregation where a conv has one.
+GNN_CONVS_STUDY = textwrap.dedent("""
+    name = "gnn-convs"
+    seed = 0
+    n_jobs = 1
+    device = "cpu"
+
+    [space]
+    name = "gnn"
+    choices = { pre_layers = 1, mp_layers = 2, post_layers = 1, hidden_dim = 16, heads = [1, 2] }
+
+    [task]
+    name = "cora"
+
+    [[objectives]]
+    metric = "val_accuracy"
+    direction = "maximize"
+
+    [sampler]
+    name = "random"
+
+    [evaluator]
+    name = "train"
+    params = { epochs = 2, patience = 2, latency_repeats = 1 }
+
+    [budget]
+    n_trials = 7
+""")
+
+
+def enqueue_every_conv(folder: Path, url: str) -> None:
+    """Create the gnn-convs study as `nas search` would and queue one trial per conv type."""
+    from nas.config import load_study_file
+    from nas.search.study import create_or_load_study
+    from nas.store import open_storage
+    from search_spaces.gnn import CONV_TYPES
+
+    config = load_study_file(folder / "study.toml")
+    study = create_or_load_study(replace(config, storage=url), open_storage(url))
+    for conv in CONV_TYPES:
+        aggregation = "max" if conv in ("sage", "gin", "graphconv") else "add"
+        study.enqueue_trial({"conv": conv, "aggregation": aggregation,
+                             "propagation_steps": 5 if conv == "gcn" else 0})
+
+
+def _shared_study(tmp_path_factory: pytest.TempPathFactory, name: str, toml: str,
+                  prepare=None) -> Study:
     # Under xdist each worker's basetemp is <session root>/popen-gwN: share the session root.
     # Without xdist the basetemp itself is the session's (its parent outlives the session).
     base = tmp_path_factory.getbasetemp()
@@ -126,6 +202,8 @@ def _shared_study(tmp_path_factory: pytest.TempPathFactory, name: str, toml: str
             folder.mkdir()
             (folder / "study.toml").write_text(toml)
             url = f"sqlite:///{folder / 'study.db'}"
+            if prepare is not None:
+                prepare(folder, url)
             # cwd = the study folder: the train evaluator writes checkpoints/<study>/ there.
             if "[supernet]" in toml:
                 result = run_nas("train-supernet", "study.toml", "--storage", url, "--no-progress",
@@ -169,13 +247,33 @@ def gnn_supernet_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 
 
 @pytest.fixture(scope="session")
+def mobilenet_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    depths = ", ".join(f"s{i}_depth = 1" for i in range(1, 6))
+    choices = f"{{ width_mult = 0.25, {depths} }}"
+    return _shared_study(tmp_path_factory, "tiny-mobilenet",
+                         IMAGE_STUDY.format(space="mobilenet", choices=choices))
+
+
+@pytest.fixture(scope="session")
+def vit_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    choices = "{ depth = 2, embed_dim = 48, patch_size = 4, layer1_heads = 4, layer2_heads = 4 }"
+    return _shared_study(tmp_path_factory, "tiny-vit", IMAGE_STUDY.format(space="vit",
+                                                                        choices=choices))
+
+
+@pytest.fixture(scope="session")
+def gnn_convs_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    return _shared_study(tmp_path_factory, "gnn-convs", GNN_CONVS_STUDY, enqueue_every_conv)
+
+
+@pytest.fixture(scope="session")
 def nb201_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     return _shared_study(tmp_path_factory, "tiny-nb201", NB201_STUDY)
 
 
 # A fresh interpreter that can import torch and onnxruntime but none of our packages
 # (nor torch_geometric): what a user without nas installed has.
-_TORCH_ONLY = '''
+_BLOCKER = '''
 import sys
 BLOCKED = ("nas", "search_spaces", "supernets", "proxies", "dashboard", "torch_geometric",
            "torch_scatter", "torch_sparse")
@@ -187,42 +285,59 @@ class Blocker:
         return None
 
 sys.meta_path.insert(0, Blocker())
+'''
+
+_TORCH_ONLY = _BLOCKER + '''
 import torch
 
 folder, inputs_file, outputs_file = sys.argv[1:4]
 payload = torch.load(folder + "/model.pt", map_location="cpu", weights_only=True)
-inputs = torch.load(inputs_file, weights_only=True)
-outputs = {"arch": payload["arch"], "space": payload["space"], "state_dict": payload["state_dict"]}
+input_sets = torch.load(inputs_file, weights_only=True)
+outputs = {"arch": payload["arch"], "space": payload["space"], "state_dict": payload["state_dict"],
+           "torchscript": [], "onnx": []}
 scripted = torch.jit.load(folder + "/model.ts", map_location="cpu")
-with torch.no_grad():
-    outputs["torchscript"] = scripted(*inputs)
-try:
-    import onnxruntime
-except ImportError:
-    onnxruntime = None
-if onnxruntime is not None:
-    session = onnxruntime.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProvider"])
-    names = [i["name"] for i in payload["inputs"]]
+import onnxruntime
+session = onnxruntime.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProvider"])
+names = [i["name"] for i in payload["inputs"]]
+for inputs in input_sets:
+    with torch.no_grad():
+        outputs["torchscript"].append(scripted(*inputs))
     feeds = {n: t.numpy() for n, t in zip(names, inputs)}
-    outputs["onnx"] = torch.from_numpy(session.run(None, feeds)[0])
+    outputs["onnx"].append(torch.from_numpy(session.run(None, feeds)[0]))
 outputs["modules"] = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in BLOCKED})
 torch.save(outputs, outputs_file)
 '''
 
 
-def run_torch_only(folder: Path, inputs: tuple, work: Path) -> dict:
-    """Load an export in a fresh torch-only process and run model.ts / model.onnx on ``inputs``."""
+def run_torch_only(folder: Path, input_sets: list[tuple], work: Path) -> dict:
+    """Load an export in a fresh torch + onnxruntime process; run model.ts and model.onnx.
+
+    ``input_sets``: several tuples of raw input tensors; outputs come back as
+    lists in the same order.
+    """
     import torch
 
     work.mkdir(parents=True, exist_ok=True)
     inputs_file, outputs_file = work / "inputs.pt", work / "outputs.pt"
-    torch.save(tuple(t.contiguous() for t in inputs), inputs_file)
+    torch.save([tuple(t.contiguous() for t in inputs) for inputs in input_sets], inputs_file)
     done = subprocess.run(
         [sys.executable, "-I", "-c", _TORCH_ONLY, str(folder), str(inputs_file), str(outputs_file)],
         cwd=work, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return torch.load(outputs_file, weights_only=True)
+
+
+def run_card_example(folder: Path) -> str:
+    """Run the card's onnxruntime snippet as written, in the export folder, without nas."""
+    card = (folder / "card.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", card, flags=re.S)
+    [snippet] = [b for b in blocks if "onnxruntime" in b]
+    code = _BLOCKER + snippet + "\nprint(logits.shape)\n"
+    done = subprocess.run([sys.executable, "-I", "-c", code], cwd=folder, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
 
 
 @pytest.fixture

@@ -53,14 +53,15 @@ def test_pareto_exports_every_front_trial_with_a_card(quickstart_study, tmp_path
     for number in front:
         folder = out / "quickstart" / str(number)
         assert sorted(p.name for p in folder.iterdir()) == [
-            "arch.json", "card.md", "model.onnx", "model.pt", "model.ts"]
+            "SHA256SUMS", "arch.json", "card.md", "inputs.json", "model.onnx", "model.pt", "model.ts"]
         card = (folder / "card.md").read_text()
         trial = study.trials[number]
         assert f"study `quickstart`, trial {number}" in card
         assert f"| val_accuracy | maximize | {trial.values[0]:,.6g} | train |" in card
         assert f"| params | minimize | {trial.values[1]:,.6g} | exact (counted) |" in card
         assert "Source: **trained**" in card and "nas.load(" in card
-        assert 'torch.jit.load("model.ts")' in card and "'x': ..., 'edge_index': ..." in card
+        assert 'torch.jit.load("model.ts")' in card and "'x': np.random.rand(2, 1433)" in card
+        assert "*not* normalised (the model divides each row by its sum" in card
         payload = torch.load(folder / "model.pt", weights_only=True)
         assert payload["arch"] == trial.user_attrs["arch"]
         assert payload["weights_source"] == "trained"
@@ -85,19 +86,25 @@ def test_trained_gnn_reloads_without_nas_and_is_the_scored_model(quickstart_stud
     assert arch.to_dict() == best.user_attrs["arch"]
     task = _cora()
     # The shipped weights are the checkpoint of the best validation epoch: same accuracy.
-    assert task.evaluate(model, "val")["accuracy"] == pytest.approx(best.values[0], abs=1e-9)
+    assert task.evaluate(model.network, "val")["accuracy"] == pytest.approx(best.values[0], abs=1e-9)
 
-    graph = task.example_batch()
+    # The loaded model takes the raw features (the task's own input is row-normalised).
+    raw = task.raw_inputs().split("test")
+    assert float(raw.inputs[0].sum(1).max()) > 1  # bag-of-words counts, not row-normalised
     with torch.no_grad():
-        expected = model(*graph.inputs)
-    loaded = run_torch_only(folder, graph.inputs, tmp_path / "fresh")
+        expected = model(*raw.inputs)
+        assert torch.equal(expected, model.network(*task.example_batch().inputs))
+    loaded = run_torch_only(folder, [raw.inputs], tmp_path / "fresh")
     assert loaded["modules"] == []  # neither nas nor torch_geometric was imported
     assert loaded["arch"] == arch.to_dict() and loaded["space"] == "gnn"
-    state = model.state_dict()
+    state = model.network.state_dict()
     assert loaded["state_dict"].keys() == state.keys()
     assert all(torch.equal(loaded["state_dict"][k], state[k]) for k in state)
-    assert (loaded["torchscript"] - expected).abs().max() <= 1e-4
-    assert (loaded["onnx"] - expected).abs().max() <= 1e-4
+    from nas.export._formats import parity_error
+
+    # Within 1e-4 of the largest logit's magnitude (float32 sums over 1433 raw features).
+    assert parity_error(loaded["torchscript"][0], expected) <= 1e-4
+    assert parity_error(loaded["onnx"][0], expected) <= 1e-4
 
 
 def test_finetune_epochs_trains_the_checkpoint_further(quickstart_study, tmp_path):
@@ -110,8 +117,9 @@ def test_finetune_epochs_trains_the_checkpoint_further(quickstart_study, tmp_pat
     assert "torch.jit.load" not in card and "InferenceSession" not in card  # only written files
     model, _ = nas.load(folder)
     measured = payload["measured_at_export"]["val_accuracy"]
-    assert _cora().evaluate(model, "val")["accuracy"] == pytest.approx(measured, abs=1e-9)
-    assert sorted(p.name for p in folder.iterdir()) == ["arch.json", "card.md", "model.pt"]
+    assert _cora().evaluate(model.network, "val")["accuracy"] == pytest.approx(measured, abs=1e-9)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "SHA256SUMS", "arch.json", "card.md", "inputs.json", "model.pt"]
 
 
 def test_best_selects_by_objective_or_metric(quickstart_study):
@@ -157,7 +165,8 @@ def test_parity_failure_is_loud_and_leaves_nothing(quickstart_study, tmp_path, m
     # No error is small enough: every portable format must then be refused.
     monkeypatch.setattr(_export_formats, "PARITY_TOLERANCE", -1.0)
     out = tmp_path / "exported"
-    with pytest.raises(ExportError, match=r"^trial 1: torchscript parity check failed: outputs differ"):
+    with pytest.raises(ExportError, match=r"^trial 1: torchscript parity check failed: outputs differ"
+                       r".* on a real raw batch \(seed 1\): x \(2708, 1433\) float32"):
         export_trials("quickstart", storage=quickstart_study.url, trial=1, out_dir=out,
                       data_dir=DATA_DIR)
     assert _leftovers(out / "quickstart") == []
@@ -173,16 +182,22 @@ def test_corrupt_export_folder_is_a_one_line_error(quickstart_study, tmp_path, n
     script = (folder / "model.ts").read_bytes()
     (folder / "model.ts").write_bytes(script[:-10] + b"0123456789")
     code, _, err = nas_main("check-export", str(folder))
-    assert (code, err) == (2, f"error: {folder / 'model.ts'} is corrupt: its checksum differs "
-                              "from the one in model.pt\n")
+    assert (code, err) == (2, f"error: {folder / 'model.ts'} is corrupt: its sha256 differs "
+                              "from the one in SHA256SUMS\n")
     with pytest.raises(ExportError, match="model.ts is corrupt"):
         nas.load(folder)
 
-    data = (folder / "model.pt").read_bytes()
-    (folder / "model.pt").write_bytes(data[: len(data) // 2])
+    (folder / "model.ts").write_bytes(script)
+    assert nas_main("check-export", str(folder))[0] == 0
+    # One flipped byte in the weights: refused by check-export and nas.load alike.
+    data = bytearray((folder / "model.pt").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (folder / "model.pt").write_bytes(bytes(data))
     code, _, err = nas_main("check-export", str(folder))
-    assert code == 2 and err.count("\n") == 1
-    assert err.startswith(f"error: {folder / 'model.pt'} is corrupt: ")
+    assert (code, err) == (2, f"error: {folder / 'model.pt'} is corrupt: its sha256 differs "
+                              "from the one in SHA256SUMS\n")
+    with pytest.raises(ExportError, match="model.pt is corrupt: its sha256 differs"):
+        nas.load(folder)
     (folder / "arch.json").unlink()
     (folder / "model.pt").unlink()
     code, _, err = nas_main("check-export", str(folder))
@@ -193,7 +208,8 @@ def test_corrupt_export_folder_is_a_one_line_error(quickstart_study, tmp_path, n
                             "--storage", quickstart_study.url, "--out", str(out))
     assert code == 0, err
     assert _leftovers(out / "quickstart") == ["2"]
-    assert sorted(p.name for p in folder.iterdir()) == ["arch.json", "card.md", "model.pt"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "SHA256SUMS", "arch.json", "card.md", "inputs.json", "model.pt"]
     assert nas_main("check-export", str(folder))[0] == 0
 
 
@@ -208,3 +224,24 @@ def test_nas_load_is_importable_without_torch():
             "assert 'torch' not in sys.modules, 'import nas pulled in torch'\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_readme_onnxruntime_example_runs_on_a_quickstart_export(quickstart_study, tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.export.conftest import _BLOCKER
+
+    [folder] = export_trials("quickstart", storage=quickstart_study.url, trial=1,
+                             formats="pt,onnx", out_dir=tmp_path / "out", data_dir=DATA_DIR)
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Export and load a model", 1)[1]
+    [snippet] = [b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)
+                 if "import onnxruntime" in b]
+    code = _BLOCKER + snippet.replace("exported/quickstart/3", str(folder))
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.fullmatch(r"\[\d \d \d\]\n", done.stdout)

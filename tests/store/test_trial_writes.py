@@ -158,6 +158,15 @@ def test_a_trial_failed_by_another_worker_keeps_no_result(url, data_dir):
     # ... and params of a trial that no longer runs are refused, as Optuna does.
     with pytest.raises(UpdateFinishedTrialError):
         trial.suggest_int("y", 0, 9)
+    # Failed while sampling: the flush is refused, and so is every later write.
+    second = study.ask()
+    second.suggest_int("x", 0, 9)
+    storage_for(url).set_trial_state_values(second._trial_id, TrialState.FAIL)
+    with pytest.raises(UpdateFinishedTrialError):
+        flush(second)
+    with pytest.raises(UpdateFinishedTrialError):
+        second.set_user_attr("host", "here:1")
+    assert load_study(data["name"], storage_for(url)).trials[1].params == {}
 
 
 def test_a_param_whose_distribution_changed_is_refused_as_optuna_does(url, data_dir):

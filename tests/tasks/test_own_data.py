@@ -235,8 +235,7 @@ def test_a_text_file_runs_charlm_end_to_end_with_export(tmp_path):
         "task": {"name": "text", "params": {"path": str(tmp_path / "corpus.txt"), "seq_len": 32,
                                             "steps_per_epoch": 5, "eval_tokens": 512}},
         "objectives": [{"metric": "val_bpc", "direction": "minimize"}], "sampler": "random",
-        "evaluator": {"name": "train", "params": {"epochs": 2, "latency_repeats": 1,
-                                                  "checkpoint_dir": str(tmp_path / "ckpt")}},
+        "evaluator": {"name": "train", "params": {"epochs": 2, "latency_repeats": 1}},
         "budget": {"n_trials": 1}})
     result = nas.run(config, storage=f"sqlite:///{tmp_path / 'nas.db'}")
     assert result.n_complete == 1
@@ -248,8 +247,10 @@ def test_a_text_file_runs_charlm_end_to_end_with_export(tmp_path):
     payload = torch.load(folders[0] / "model.pt", weights_only=True)
     vocabulary = payload["spec"]["extra"]["vocabulary"]
     assert "ü" not in vocabulary and payload["spec"]["input_dim"] == len(vocabulary) + 1
-    tokens = torch.tensor([[vocabulary.index(c) for c in "the model"]])
-    assert model(tokens).shape == (1, 9, len(vocabulary) + 1)
+    # The export takes text as code points, through the stored vocabulary.
+    assert payload["vocabulary"] == vocabulary
+    codes = torch.tensor([[ord(c) for c in "the model"]])
+    assert model(codes).shape == (1, 9, len(vocabulary) + 1)
 
 
 def test_a_pyg_dataset_class_reads_a_local_root_and_never_downloads(tmp_path):
