@@ -183,7 +183,8 @@ class _Exporter:
                  data_task: str | None, task_params: dict[str, Any], artifacts: str | None) -> None:
         import tempfile
 
-        from nas.config import config_from_study
+        # The plugin-aware reader: a study's plugin space must resolve to be rebuilt.
+        from nas.search.study import config_from_study
 
         self.study, self.url = study, url
         self.formats, self.strict = formats, strict

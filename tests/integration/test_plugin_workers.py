@@ -135,12 +135,14 @@ def test_plugin_space_searched_by_three_workers_then_shown_exported_and_loaded(
     loader = (
         "import sys, torch, nas\n"
         "model, arch = nas.load(sys.argv[1])\n"
-        "print(type(model).__name__, model(torch.zeros(2, 1, 8, 8)).shape[1], arch['width'])\n"
+        # the export takes raw images as the task's file holds them: uint8, N x H x W x C
+        "raw = torch.zeros(2, 8, 8, 1, dtype=torch.uint8)\n"
+        "print(type(model).__name__, model(raw).shape[1], arch['width'])\n"
     )
     loaded = subprocess.run([sys.executable, "-c", loader, str(folders[0])], cwd=elsewhere, env=env,
                             capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     kind, classes, width = loaded.stdout.split()
-    assert (kind, classes) == ("Sequential", "10") and int(width) in (4, 8, 16)
+    assert (kind, classes) == ("ExportedModel", "10") and int(width) in (4, 8, 16)
     assert not list(REPO.glob("**/user_cnn.py")), "the package is untouched"
     assert [p.name for p in (tmp_path / "plugin-cache").glob("*/*")] == ["user_cnn.py"]
