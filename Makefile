@@ -12,8 +12,13 @@ NAS := $(VENV)/bin/nas
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 STORAGE ?= sqlite:///nas.db
 PYTEST_WORKERS ?= 2
+# The store (nas/store, the one door to Optuna) is tested on the oldest Optuna that
+# pyproject.toml allows as well as on the venv's (the newest): installed once, beside the venv.
+OPTUNA_OLDEST := $(shell sed -n 's/.*"optuna>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+OPTUNA_OLDEST_DIR := $(VENV)/optuna-oldest
+OPTUNA_OLDEST_STAMP := $(OPTUNA_OLDEST_DIR)/.installed-$(OPTUNA_OLDEST)
 
-.PHONY: install quickstart test lint bench clean chromium
+.PHONY: install quickstart test test-store-oldest-optuna lint bench clean chromium
 
 install: $(STAMP)
 
@@ -37,8 +42,19 @@ quickstart: install
 chromium:
 	@bash .ci/chromium.sh
 
-test: install chromium
-	@bash .ci/with-postgres.sh $(PY) -m pytest -n $(PYTEST_WORKERS) -q
+test: install chromium $(OPTUNA_OLDEST_STAMP)
+	@bash .ci/with-postgres.sh bash -c '$(PY) -m pytest -n $(PYTEST_WORKERS) -q && $(MAKE) --no-print-directory test-store-oldest-optuna'
+
+# tests/store with the oldest allowed Optuna first on the path (needs $$NAS_TEST_POSTGRES_URL
+# for its PostgreSQL half: `make test` runs it inside .ci/with-postgres.sh).
+test-store-oldest-optuna: $(OPTUNA_OLDEST_STAMP)
+	@echo "tests/store on Optuna $$(PYTHONPATH=$(OPTUNA_OLDEST_DIR) $(PY) -c 'import optuna; print(optuna.__version__)')"
+	@PYTHONPATH=$(OPTUNA_OLDEST_DIR)$${PYTHONPATH:+:$$PYTHONPATH} $(PY) -m pytest -n $(PYTEST_WORKERS) -q -p no:cacheprovider tests/store
+
+$(OPTUNA_OLDEST_STAMP): pyproject.toml | $(PY)
+	rm -rf $(OPTUNA_OLDEST_DIR)
+	$(PY) -m pip install -q --no-deps --target $(OPTUNA_OLDEST_DIR) 'optuna==$(OPTUNA_OLDEST).*'
+	touch $@
 
 lint: install
 	$(VENV)/bin/ruff check nas search_spaces proxies supernets dashboard tests benchmarks

@@ -35,7 +35,8 @@ def main() -> None:
     import optuna
     import torch
 
-    from nas.search.study import config_from_study, load_study, storage_for
+    from nas.config import config_from_study
+    from nas.search.study import load_study, storage_for
     from nas.search.worker import build_components
     from nas.store import resolve_url
     from search_spaces import create_space

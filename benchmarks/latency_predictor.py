@@ -83,7 +83,7 @@ def main() -> None:
         calibration_seconds = time.perf_counter() - start
         archs = _seeded_archs(space, args.archs, seed=1000 + args.seed)
         predicted = np.asarray([predict_latency(space, a, spec, table=table) for a in archs])
-        raw = np.asarray([sum(table.units[k] for k in unit_keys(name, a, spec, args.batch_size))
+        raw = np.asarray([sum(table.units[k] for k in unit_keys(space, a, spec))
                           for a in archs])
         measured, wall = (
             np.asarray(measure_archs_latency_us(space, archs, spec, batch_size=args.batch_size,

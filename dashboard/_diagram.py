@@ -17,7 +17,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-__all__ = ["Block", "layer_blocks", "diagram_figure"]
+__all__ = ["Block", "layer_blocks", "diagram_figure", "cell_edges", "cell_figure"]
 
 _EDGE = re.compile(r"^(?:edge|e)_?(\d+)_?(?:to_|-|_)?(\d+)$")
 # Elastic CNN stages (OFA-style, Cai et al. 2020): s<stage>_depth, s<stage>_b<block>_<choice>.
@@ -28,6 +28,8 @@ _LAYER_PREFIX = re.compile(r"^(?:layer|block)_?(\d+)_(\w+)$")
 _DEPTH_KEYS = ("depth", "num_layers", "n_layers", "layers", "num_blocks", "blocks")
 _MAX_REPEATS = 12
 # NAS-Bench-201's edge order (search_spaces/nb201.py): edge_k = (target node, source node).
+_OP_NAMES = {"nor_conv_3x3": "conv 3×3", "nor_conv_1x1": "conv 1×1", "avg_pool_3x3": "avg pool 3×3",
+             "skip_connect": "skip", "none": "none"}
 _NB201_EDGES = {f"edge_{k}": edge for k, edge in enumerate(((1, 0), (2, 0), (2, 1), (3, 0),
                                                              (3, 1), (3, 2)))}
 
@@ -42,7 +44,7 @@ class Block:
 
 def layer_blocks(arch: Mapping[str, Any], space: str | None = None) -> list[Block]:
     """The boxes to draw for ``arch``, input to output."""
-    if {"mp_layers", "conv"} <= set(arch):
+    if "mp_layers" in arch and ("conv" in arch or int(arch["mp_layers"]) == 0):
         return _gnn_blocks(arch)
     if set(_NB201_EDGES) <= set(arch):
         return _nb201_blocks(arch)
@@ -104,12 +106,14 @@ def _gnn_blocks(arch: Mapping[str, Any]) -> list[Block]:
     blocks = [Block("input", ("node features",))]
     for i in range(int(arch.get("pre_layers", 0))):
         blocks.append(Block(f"pre MLP {i + 1}", (f"linear → {hidden}", activation)))
-    conv = str(arch["conv"])
+    # A choice the architecture does not use may be absent (the panel leaves it out).
+    conv = str(arch.get("conv", ""))
     heads = f" × {arch['heads']} heads" if conv.lower().startswith("gat") and arch.get("heads") else ""
+    aggregation = f"aggr {arch['aggregation']}" if arch.get("aggregation") else ""
     for i in range(int(arch["mp_layers"])):
-        details = (f"{conv}{heads} → {hidden}", f"aggr {arch.get('aggregation', '')}".strip(),
+        details = (f"{conv}{heads} → {hidden}", aggregation,
                    " · ".join(p for p in (activation, norm, dropout) if p))
-        blocks.append(Block(f"message passing {i + 1}", details))
+        blocks.append(Block(f"message passing {i + 1}", tuple(d for d in details if d)))
     if arch.get("skip") and arch["skip"] != "none":
         blocks.append(Block("skip", (f"{arch['skip']} of layer outputs",)))
     if arch.get("propagation_steps"):
@@ -123,14 +127,73 @@ def _gnn_blocks(arch: Mapping[str, Any]) -> list[Block]:
 def _nb201_blocks(arch: Mapping[str, Any]) -> list[Block]:
     # The benchmark network: stem, 3 stages of 5 cells (16/32/64 channels) joined by
     # residual reductions, then global pooling and a linear head; the cell is searched.
-    blocks = [Block("input", ("image",)), Block("stem", ("3×3 conv → 16", "batch norm"))]
-    for node in (1, 2, 3):
-        incoming = [f"{src}→{dst}: {arch[name]}" for name, (dst, src) in _NB201_EDGES.items()
-                    if dst == node and arch[name] != "none"]
-        blocks.append(Block(f"cell node {node}", tuple(incoming) or ("(no input)",)))
-    blocks.append(Block("× 15 cells", ("3 stages of 5", "16/32/64 channels", "2 reductions")))
-    blocks.append(Block("head", ("pool → linear",)))
-    return blocks
+    # The searched cell itself is drawn as its graph (cell_figure).
+    used = sum(arch[name] != "none" for name in _NB201_EDGES)
+    return [Block("input", ("image",)), Block("stem", ("3×3 conv → 16", "batch norm")),
+            Block("searched cell × 15", ("3 stages of 5", "16/32/64 channels",
+                                         f"{used} of 6 edges used")),
+            Block("2 reductions", ("residual blocks", "between stages")),
+            Block("head", ("pool → linear",))]
+
+
+def cell_edges(arch: Mapping[str, Any]) -> dict[tuple[int, int], str] | None:
+    """``{(source, target): op}`` of a cell-based architecture, or ``None`` for other spaces."""
+    if set(_NB201_EDGES) <= set(arch):
+        return {(src, dst): str(arch[name]) for name, (dst, src) in _NB201_EDGES.items()}
+    edges = {}
+    for key, op in arch.items():
+        match = _EDGE.match(str(key))
+        if match:
+            edges[int(match.group(1)), int(match.group(2))] = str(op)
+    return edges or None
+
+
+def cell_figure(edges: Mapping[tuple[int, int], str]) -> go.Figure:
+    """A cell as its graph: nodes left to right (input 0 to output), one labelled arrow per edge.
+
+    Nodes zigzag above and below the line from input to output, so no two
+    edges lie on top of each other; an edge whose op is ``none`` (NAS-Bench-201's
+    zero op: no connection) is drawn dashed and grey.
+    """
+    nodes = sorted({n for edge in edges for n in edge})
+    last = len(nodes) - 1
+    where = {n: (1.3 * i, 0.0 if i in (0, last) else (1.0 if i % 2 else -1.0))
+             for i, n in enumerate(nodes)}
+    figure = go.Figure()
+    for (source, target), op in sorted(edges.items()):
+        (xa, ya), (xb, yb) = where[source], where[target]
+        off = op == "none"
+        colour = "#b0b0b0" if off else "#4a6fa5"
+        figure.add_annotation(x=xb, y=yb, ax=xa, ay=ya, xref="x", yref="y", axref="x", ayref="y",
+                              showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.6,
+                              arrowcolor=colour, standoff=17, startstandoff=17, text="")
+        if off:  # dashes: a line shape over the arrow's shaft
+            figure.add_shape(type="line", x0=xa, y0=ya, x1=xb, y1=yb, layer="above",
+                             line={"color": "white", "width": 2, "dash": "dot"})
+        # Labels of long edges sit nearer their source, clear of the shorter edges' labels.
+        t = 0.3 if target - source >= 3 else 0.5
+        figure.add_annotation(x=xa + t * (xb - xa), y=ya + t * (yb - ya), showarrow=False,
+                              text=_OP_NAMES.get(op, op), bgcolor="white", borderpad=2,
+                              font={"size": 12, "color": "#888888" if off else "#1f3b63"})
+    xs, ys = zip(*(where[n] for n in nodes))
+    names = ["input" if n == nodes[0] else "output" if n == nodes[-1] else "" for n in nodes]
+    figure.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=[str(n) for n in nodes], textposition="middle center",
+        marker={"size": 30, "color": "#deebf7", "line": {"color": "#4a6fa5", "width": 1.5}},
+        hovertext=[f"node {n} {name}".strip() for n, name in zip(nodes, names)], hoverinfo="text",
+        textfont={"size": 13},
+    ))
+    for n, name in zip(nodes, names):
+        if name:
+            left = name == "input"
+            figure.add_annotation(x=where[n][0] + (-0.22 if left else 0.22), y=0, text=name,
+                                  showarrow=False, xanchor="right" if left else "left",
+                                  font={"size": 12, "color": "#555555"})
+    figure.update_xaxes(visible=False, range=[-0.9, 1.3 * last + 0.9])
+    figure.update_yaxes(visible=False, range=[-1.35, 1.35])
+    figure.update_layout(height=280, margin={"l": 0, "r": 0, "t": 10, "b": 0}, showlegend=False,
+                         plot_bgcolor="white", dragmode=False)
+    return figure
 
 
 def _cell_blocks(edges: Mapping[str, Any], rest: Mapping[str, Any]) -> list[Block]:

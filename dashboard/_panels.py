@@ -14,7 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard._data import StudyData, arch_of, storage_url, studies_or_stop, study_or_stop
-from dashboard._diagram import diagram_figure, layer_blocks
+from dashboard._diagram import cell_edges, cell_figure, diagram_figure, layer_blocks
+from dashboard._units import format_value, unit_symbol
+from nas.units import metric_unit
 
 __all__ = ["pick_study", "pick_trial", "architecture_panel", "run_live", "FIDELITY_NAMES"]
 
@@ -25,9 +27,13 @@ FIDELITY_NAMES = {
     "train": "trained",
 }
 
+# Trial attr where the worker lists the choices an architecture does not use
+# (nas.search.worker.INACTIVE_CHOICES_ATTR; the dashboard imports no worker code).
+INACTIVE_CHOICES_ATTR = "inactive_choices"
 # Attrs that are bookkeeping rather than results: not shown as metrics.
 _NOT_METRICS = {"trial_id", "number", "state", "datetime_start", "datetime_complete", "arch",
-                "arch_key", "metrics", "fidelity", "evaluator", "nas_skipped"}
+                "arch_key", "metrics", "fidelity", "evaluator", "nas_skipped",
+                INACTIVE_CHOICES_ATTR}
 
 
 def pick_study(label: str = "Study") -> StudyData | None:
@@ -61,7 +67,7 @@ def pick_trial(data: StudyData) -> int | None:
     index = numbers.index(wanted) if wanted in numbers else 0
     values = dict(zip(best_first.number, best_first[first]))
     number = st.selectbox("Trial", numbers, index=index,
-                          format_func=lambda n: f"trial {n} ({first} = {values[n]:.4g})")
+                          format_func=lambda n: f"trial {n} ({first} = {format_value(first, values[n])})")
     st.session_state["current_trial"] = number
     st.query_params["trial"] = str(number)
     return number
@@ -75,6 +81,7 @@ def architecture_panel(data: StudyData, number: int, *, compact: bool = False) -
         return
     row = rows.iloc[0]
     arch = arch_of(row, data.choice_columns)
+    unused = _inactive_choices(row)
     fidelity = row.get("fidelity")
     fidelity_text = FIDELITY_NAMES.get(str(fidelity), str(fidelity)) if _present(fidelity) else "unknown"
     st.markdown(f"**Trial {number}** · state {row.state} · fidelity: **{fidelity_text}**"
@@ -83,16 +90,24 @@ def architecture_panel(data: StudyData, number: int, *, compact: bool = False) -
     # The full page shows every metric; the panel under the Pareto plot scrolls instead.
     height = "auto" if compact else "content"
     with left:
-        st.caption("Choices")
-        st.dataframe(_two_columns(arch, "choice"), hide_index=True, width="stretch",
-                     height=height)
+        st.caption("Choices" + (f" (not used by this architecture, so not shown: "
+                                f"{', '.join(unused)})" if unused else ""))
+        used = {k: v for k, v in arch.items() if k not in unused}
+        st.dataframe(pd.DataFrame({"choice": list(used), "value": [_text(v) for v in used.values()]}),
+                     hide_index=True, width="stretch", height=height)
     with right:
         st.caption("Metrics and recorded attributes")
-        st.dataframe(_two_columns(_metrics_of(row, data), "metric"), hide_index=True,
+        st.dataframe(_metric_table(_metrics_of(row, data)), hide_index=True,
                      width="stretch", height=height)
-    blocks = layer_blocks(arch, data.info.get("space"))
+    blocks = layer_blocks({k: v for k, v in arch.items() if k not in unused},
+                          data.info.get("space"))
     st.plotly_chart(diagram_figure(blocks, per_row=7 if compact else 8), width="stretch",
                     key=f"diagram-{data.name}-{number}-{compact}")
+    edges = cell_edges(arch)
+    if edges is not None:
+        st.caption("The searched cell: nodes are feature maps, each edge applies its op, and a "
+                   "node sums its incoming edges (dashed: `none`, no connection).")
+        st.plotly_chart(cell_figure(edges), width="stretch", key=f"cell-{data.name}-{number}-{compact}")
 
 
 def _metrics_of(row: pd.Series, data: StudyData) -> dict[str, Any]:
@@ -108,8 +123,24 @@ def _metrics_of(row: pd.Series, data: StudyData) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if _present(v)}
 
 
-def _two_columns(mapping: dict[str, Any], name: str) -> pd.DataFrame:
-    return pd.DataFrame({name: list(mapping), "value": [_text(v) for v in mapping.values()]})
+def _metric_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """metric | value | unit: each value in its display unit (accuracy in %, latency in ms, …)."""
+    values = [metric_unit(m).format(v) if _is_number(v) and metric_unit(m).label else _text(v)
+              for m, v in metrics.items()]
+    return pd.DataFrame({"metric": list(metrics), "value": values,
+                         "unit": [unit_symbol(m) if _is_number(v) else "" for m, v in metrics.items()]})
+
+
+def _inactive_choices(row: pd.Series) -> list[str]:
+    """The choices the search recorded as unused by this architecture (``SearchSpace.active_choices``)."""
+    raw = row.get(INACTIVE_CHOICES_ATTR)
+    if isinstance(raw, str) and raw.startswith("["):
+        raw = json.loads(raw)
+    return [str(name) for name in raw] if isinstance(raw, (list, tuple)) else []
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _text(value: Any) -> str:

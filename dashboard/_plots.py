@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from nas.store import pareto_mask
+from dashboard._units import axis_label, format_value, to_display
+from nas.dominance import pareto_mask
 
 __all__ = [
     "WEBGL_ABOVE",
@@ -32,9 +33,14 @@ _FRONT_COLOUR = "#d62728"
 _DOMINATED_COLOUR = "rgba(31, 119, 180, 0.25)"
 
 
-def arch_hover(trials: pd.DataFrame, choice_columns: Sequence[str], limit: int = 12) -> list[str]:
-    """One hover text per trial: its number and its first ``limit`` choices."""
-    texts = "trial " + trials["number"].astype(str)
+def arch_hover(trials: pd.DataFrame, choice_columns: Sequence[str], limit: int = 12,
+               objectives: Sequence[str] = ()) -> list[str]:
+    """One hover text per trial: its number, its ``objectives`` (with units), its first choices."""
+    texts = "<b>trial " + trials["number"].astype(str) + "</b>"
+    for objective in objectives:
+        if objective in trials.columns:
+            shown = trials[objective].map(lambda v, o=objective: format_value(o, v))
+            texts = texts + "<br>" + objective + " = " + shown.astype(str)
     for column in list(choice_columns)[:limit]:
         values = trials[column]
         shown = values.map(_short, na_action="ignore").astype(object)
@@ -51,11 +57,18 @@ def pareto_figure(
     choice_columns: Sequence[str],
     selected: int | None = None,
     reference: tuple[float, float] | None = None,
+    floors: Sequence[float | None] | None = None,
 ) -> go.Figure:
-    """Two objectives: Pareto points in red (joined by a step line), dominated faded."""
+    """Two objectives: Pareto points in red (joined by a step line), dominated faded.
+
+    Values are drawn in each metric's display unit; ``floors`` (x, y) keep models
+    at or below an accuracy floor off the front.
+    """
     data = complete.dropna(subset=[x, y])
-    data = data.assign(_hover=arch_hover(data, choice_columns))
-    mask = pareto_mask(data[[x, y]].to_numpy(), [directions[x], directions[y]])
+    mask = pareto_mask(data[[x, y]].to_numpy(), [directions[x], directions[y]], floors)
+    objectives = list(dict.fromkeys([y, x, *directions]))
+    data = data.assign(_hover=arch_hover(data, choice_columns, objectives=objectives))
+    data[x], data[y] = to_display(x, data[x]), to_display(y, data[y])
     scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
     figure = go.Figure()
     front = data[mask].sort_values(x, kind="stable")
@@ -95,13 +108,14 @@ def pareto_figure(
         ))
     if reference is not None:
         figure.add_trace(go.Scatter(
-            x=[reference[0]], y=[reference[1]], mode="markers", name="HV reference",
-            marker={"symbol": "x", "size": 10, "color": "grey"},
-            hovertext=[f"hypervolume reference ({reference[0]:.4g}, {reference[1]:.4g})"],
+            x=[to_display(x, reference[0])], y=[to_display(y, reference[1])], mode="markers",
+            name="HV reference", marker={"symbol": "x", "size": 10, "color": "grey"},
+            hovertext=[f"hypervolume reference: {x} = {format_value(x, reference[0])}, "
+                       f"{y} = {format_value(y, reference[1])}"],
             hoverinfo="text",
         ))
     figure.update_layout(
-        xaxis_title=f"{x} ({_arrow(directions[x])})", yaxis_title=f"{y} ({_arrow(directions[y])})",
+        xaxis_title=_title(x, directions[x]), yaxis_title=_title(y, directions[y]),
         height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10}, clickmode="event+select", hovermode="closest",
         legend={"orientation": "h", "y": 1.08},
     )
@@ -110,12 +124,13 @@ def pareto_figure(
 
 def pareto_3d_figure(
     complete: pd.DataFrame, axes: Sequence[str], directions: dict[str, str],
-    choice_columns: Sequence[str],
+    choice_columns: Sequence[str], floors: Sequence[float | None] | None = None,
 ) -> go.Figure:
-    """Three objectives in 3-D: the front in red, the rest faded."""
+    """Three objectives in 3-D: the front in red, the rest faded (values in display units)."""
     data = complete.dropna(subset=list(axes))
-    mask = pareto_mask(data[list(axes)].to_numpy(), [directions[a] for a in axes])
-    hover = np.array(arch_hover(data, choice_columns), dtype=object)
+    mask = pareto_mask(data[list(axes)].to_numpy(), [directions[a] for a in axes], floors)
+    hover = np.array(arch_hover(data, choice_columns, objectives=list(axes)), dtype=object)
+    data = data.assign(**{a: to_display(a, data[a]) for a in axes})
     figure = go.Figure()
     for name, part, colour, size in (("dominated", ~mask, _DOMINATED_COLOUR, 3),
                                      ("Pareto front", mask, _FRONT_COLOUR, 6)):
@@ -126,7 +141,8 @@ def pareto_3d_figure(
             customdata=rows["number"],
         ))
     figure.update_layout(
-        scene={"xaxis_title": axes[0], "yaxis_title": axes[1], "zaxis_title": axes[2]},
+        scene={"xaxis_title": axis_label(axes[0]), "yaxis_title": axis_label(axes[1]),
+               "zaxis_title": axis_label(axes[2])},
         height=560, margin={"l": 0, "r": 0, "t": 30, "b": 0},
     )
     return figure
@@ -140,33 +156,40 @@ def compare_figure(
     for name, front in fronts.items():
         front = front.sort_values(x)
         figure.add_trace(go.Scatter(
-            x=front[x], y=front[y], mode="markers+lines", name=name,
+            x=to_display(x, front[x]), y=to_display(y, front[y]), mode="markers+lines", name=name,
             line={"shape": "hv" if directions[x] == "minimize" else "vh"},
-            hovertext=[f"{name} trial {n}" for n in front.number], hoverinfo="text+x+y",
+            hovertext=[f"<b>{name}</b> trial {n}<br>{y} = {format_value(y, b)}<br>"
+                       f"{x} = {format_value(x, a)}"
+                       for n, a, b in zip(front.number, front[x], front[y])],
+            hoverinfo="text",
         ))
     figure.update_layout(
-        xaxis_title=f"{x} ({_arrow(directions[x])})", yaxis_title=f"{y} ({_arrow(directions[y])})",
+        xaxis_title=_title(x, directions[x]), yaxis_title=_title(y, directions[y]),
         height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return figure
 
 
 def hypervolume_figure(numbers: np.ndarray, volumes: np.ndarray, stored: pd.Series | None) -> go.Figure:
-    """Hypervolume after each trial (ours), and the search's own per-trial record when stored."""
+    """Normalised hypervolume after each trial, and each trial's own record when stored."""
     figure = go.Figure(go.Scatter(x=numbers, y=volumes, mode="lines", name="hypervolume",
-                                  line={"shape": "hv"}))
+                                  line={"shape": "hv"},
+                                  hovertemplate="after trial %{x}: %{y:.4f}<extra></extra>"))
     if stored is not None and stored.notna().any():
         figure.add_trace(go.Scatter(x=stored.index, y=stored.to_numpy(), mode="markers",
-                                    name="recorded by the search", marker={"size": 4}))
-    figure.update_layout(xaxis_title="trial", yaxis_title="hypervolume", height=360,
-                         margin={"l": 10, "r": 10, "t": 30, "b": 10})
+                                    name="recorded by each trial", marker={"size": 5},
+                                    hovertemplate="trial %{x} recorded %{y:.4f}<extra></extra>"))
+    figure.update_layout(xaxis_title="trial", yaxis_title="hypervolume (share of the box, 0–1)",
+                         yaxis={"rangemode": "tozero"}, height=360,
+                         margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                         legend={"orientation": "h", "y": 1.1})
     return figure
 
 
 def history_figure(complete: pd.DataFrame, objective: str, direction: str) -> go.Figure:
     """Every trial's value of ``objective`` and the best so far."""
     data = complete.dropna(subset=[objective]).sort_values("number")
-    values = data[objective].to_numpy(dtype=float)
+    values = np.asarray(to_display(objective, data[objective].to_numpy(dtype=float)))
     best = np.maximum.accumulate(values) if direction == "maximize" else np.minimum.accumulate(values)
     scatter = go.Scattergl if len(data) > WEBGL_ABOVE else go.Scatter
     figure = go.Figure([
@@ -175,7 +198,7 @@ def history_figure(complete: pd.DataFrame, objective: str, direction: str) -> go
         go.Scatter(x=data.number, y=best, mode="lines", name="best so far",
                    line={"color": _FRONT_COLOUR, "shape": "hv"}),
     ])
-    figure.update_layout(xaxis_title="trial", yaxis_title=objective, height=360,
+    figure.update_layout(xaxis_title="trial", yaxis_title=_title(objective, direction), height=360,
                          margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return figure
 
@@ -186,19 +209,31 @@ def parallel_figure(complete: pd.DataFrame, choice_columns: Sequence[str], colou
     for column in choice_columns:
         values = complete[column]
         label = column.removeprefix("param_")
-        if pd.api.types.is_numeric_dtype(values) and values.nunique() > 6:
-            dimensions.append({"label": label, "values": values.astype(float)})
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if numeric and values.nunique() > 6:
+            # Short ticks: a log-sampled learning rate would print 16 digits.
+            dimensions.append({"label": label, "values": values.astype(float), "tickformat": ".3~g"})
             continue
-        categories = sorted(values.dropna().astype(str).unique())
-        codes = values.astype(str).map({c: i for i, c in enumerate(categories)})
-        dimensions.append({"label": label, "values": codes, "tickvals": list(range(len(categories))),
-                           "ticktext": categories})
-    dimensions.append({"label": colour_by, "values": complete[colour_by].astype(float)})
+        present = values.dropna().unique()
+        ordered = sorted(present) if numeric else sorted(present, key=str)
+        codes = values.map({c: i for i, c in enumerate(ordered)})
+        dimensions.append({"label": label, "values": codes, "tickvals": list(range(len(ordered))),
+                           "ticktext": [_short(c) for c in ordered]})
+    colour = np.asarray(to_display(colour_by, complete[colour_by].to_numpy(dtype=float)))
+    dimensions.append({"label": axis_label(colour_by), "values": colour, "tickformat": ".4~g"})
+    # Many axes leave each label less room than its name: tilted, neighbours clear each other.
+    crowded = len(dimensions) > 7
+    longest = max(len(str(d["label"])) for d in dimensions)
     figure = go.Figure(go.Parcoords(
-        line={"color": complete[colour_by].astype(float), "colorscale": "Viridis", "showscale": True},
-        dimensions=dimensions,
+        line={"color": colour, "colorscale": "Viridis", "showscale": True,
+              "colorbar": {"title": {"text": axis_label(colour_by)}, "tickformat": ".4~g"}},
+        dimensions=dimensions, labelangle=-30 if crowded else 0, labelside="top",
     ))
-    figure.update_layout(height=420, margin={"l": 60, "r": 60, "t": 50, "b": 20})
+    # The first axis's tick labels sit left of it: room for the longest, or they are cut.
+    first = dimensions[0].get("ticktext") or [] if dimensions else []
+    left = max(60, 12 + 7 * max((len(str(t)) for t in first), default=0))
+    top = 40 + (int(3.5 * longest) if crowded else 10)
+    figure.update_layout(height=380 + top, margin={"l": left, "r": 60, "t": top, "b": 20})
     return figure
 
 
@@ -217,9 +252,11 @@ def _under(points: np.ndarray, markers: np.ndarray, everything: np.ndarray,
     return np.any(np.all(gaps <= 1.0, axis=2), axis=1)
 
 
-def _arrow(direction: str) -> str:
-    return "higher is better" if direction == "maximize" else "lower is better"
+def _title(metric: str, direction: str) -> str:
+    """``val_accuracy (%) · higher is better``: the axis title with its unit and direction."""
+    better = "higher is better" if direction == "maximize" else "lower is better"
+    return f"{axis_label(metric)} · {better}"
 
 
 def _short(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)

@@ -22,15 +22,24 @@ _PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="nas dashboard", layout="wide")
 
-navigation = st.navigation([
-    st.Page(_PAGES / "studies.py", title="Studies", url_path="studies", default=True),
+PAGES = [
+    # url_path: ignored for the default page ("/"), but names it apart from the alias.
+    st.Page(_PAGES / "studies.py", title="Studies", url_path="home", default=True),
     st.Page(_PAGES / "study.py", title="Study", url_path="study"),
     st.Page(_PAGES / "architecture.py", title="Architecture", url_path="architecture"),
     st.Page(_PAGES / "fidelity.py", title="Fidelity", url_path="fidelity"),
     st.Page(_PAGES / "compare.py", title="Compare", url_path="compare"),
-])
+]
+# The default page lives at "/" (Streamlit ignores its url_path), so "/studies", the
+# address a user guesses from the other pages', needs a page of its own: the same file,
+# left out of the links below.
+_STUDIES_ALIAS = st.Page(_PAGES / "studies.py", title="Studies", url_path="studies")
+
+navigation = st.navigation([*PAGES, _STUDIES_ALIAS], position="hidden")
 
 with st.sidebar:
+    for page in PAGES:
+        st.page_link(page)
     try:
         st.caption(f"Storage (read-only): `{redact(storage_url())}`")
     except NasError as exc:

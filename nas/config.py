@@ -2,8 +2,9 @@
 
 Every error is a :class:`ConfigError` whose message starts with the key path
 (``sampler.name``, ``objectives[1].direction``) and, where the set is finite,
-lists the allowed values. Parsing is torch-free; :func:`check_components`
-resolves names against the registries (which imports the plugins).
+lists the allowed values. Parsing is torch-free and reads no registry:
+:func:`nas.search.components.check_components` resolves the names against the
+registries (which imports the plugins).
 
 Example file::
 
@@ -34,7 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nas.errors import ConfigError, NasError
+from nas.errors import ConfigError
+from nas.units import is_accuracy
 
 __all__ = [
     "FrozenDict",
@@ -44,14 +46,17 @@ __all__ = [
     "StudyConfig",
     "load_study_file",
     "parse_study",
-    "check_components",
+    "config_from_study",
 ]
 
 DIRECTIONS = ("maximize", "minimize")
 _TOP_KEYS = {
     "name", "storage", "seed", "n_jobs", "device", "space", "task",
     "objectives", "sampler", "evaluator", "budget", "description", "pruner", "supernet",
+    "plugins",
 }
+#: task params holding file paths: relative ones are relative to the study file
+_PATH_PARAM_RE = re.compile(r"^(path|root|\w+_path)$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
@@ -76,6 +81,9 @@ class FrozenDict(dict):  # type: ignore[type-arg]
 class Objective:
     metric: str
     direction: str = "maximize"
+    #: a maximised accuracy's floor (a fraction; 0 for none): a model at or below it cannot
+    #: join the Pareto front (nas.dominance); None: the task's chance level
+    floor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class StudyConfig:
     n_jobs: int = 1
     device: str = "auto"
     description: str = ""
+    #: plugin modules or files (absolute paths) imported before any name is resolved
+    plugins: tuple[str, ...] = ()
     #: the parsed TOML, kept so a study records exactly what launched it
     raw: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}), compare=False)
 
@@ -162,6 +172,8 @@ class StudyConfig:
         if "data_dir" in self.task.params:
             task["data_dir"] = self.task.params["data_dir"]
         data["task"] = task
+        if self.plugins:
+            data["plugins"] = list(self.plugins)
         return json.dumps(data, sort_keys=True, default=str)
 
 
@@ -177,7 +189,7 @@ def load_study_file(path: str | Path) -> StudyConfig:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     try:
-        return parse_study(data)
+        return parse_study(_absolute_paths(data, path.resolve().parent))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -209,54 +221,54 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         n_jobs=_positive_int("n_jobs", data.get("n_jobs", 1)),
         device=_device("device", data.get("device", "auto")),
         description=str(data.get("description", "")),
+        plugins=_plugins(data.get("plugins", [])),
         raw=FrozenDict(dict(data)),
     )
 
 
-def check_components(config: StudyConfig) -> None:
-    """Resolve every name against its registry and check the pieces fit together.
+def config_from_study(study: Any) -> StudyConfig:
+    """The study file a study was created with (its user attr ``nas_config``), validated.
 
-    Imports the plugins (and so torch); call before touching storage so a bad
-    file never creates a study.
+    ``study`` is an ``optuna.Study`` (or anything with ``user_attrs`` and ``study_name``).
     """
-    from nas.evaluators import EVALUATORS
-    from nas.samplers import SAMPLERS, check_sampler
-    from nas.tasks import TASKS
-    from search_spaces import SPACES, create_space
-
-    def resolve(where: str, registry: Any, name: str) -> Any:
-        try:
-            return registry.get(name)
-        except NasError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-
-    resolve("space.name", SPACES, config.space.name)
-    create_space(config.space.name, dict(config.space.params))
-    task_cls = resolve("task.name", TASKS, config.task.name)
-    evaluator_cls = resolve("evaluator.name", EVALUATORS, config.evaluator.name)
-    resolve("sampler.name", SAMPLERS, config.sampler.name)
-    from nas.pruners import PRUNERS, check_pruner
-
-    resolve("pruner.name", PRUNERS, config.pruner.name)
-    check_pruner(config.pruner.name, dict(config.pruner.params))
-    check_sampler(config.sampler.name, dict(config.sampler.params), len(config.objectives))
-    space_cls = SPACES.get(config.space.name)
-    if space_cls.families and task_cls.family not in space_cls.families:
-        raise ConfigError(
-            f"task.name: task '{config.task.name}' is a {task_cls.family} task, but space "
-            f"'{config.space.name}' builds {'/'.join(space_cls.families)} models"
-        )
-    provides = getattr(evaluator_cls, "provides", ())
-    if provides:
-        for i, objective in enumerate(config.objectives):
-            if objective.metric not in provides:
-                raise ConfigError(
-                    f"objectives[{i}].metric: evaluator '{config.evaluator.name}' does not "
-                    f"measure '{objective.metric}'; it measures: {', '.join(provides)}"
-                )
+    raw = study.user_attrs.get("nas_config")
+    if not raw:
+        raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
+    return parse_study(raw)
 
 
 # -- helpers ---------------------------------------------------------------
+
+def is_file_plugin(spec: str) -> bool:
+    """A ``plugins`` entry that is a path (``x.py`` or anything with a slash), not a module name."""
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def _absolute_paths(data: Any, folder: Path) -> Any:
+    """File plugins and task path params made absolute against the study file's folder."""
+    if not isinstance(data, Mapping):
+        return data
+    data = dict(data)
+    plugins = data.get("plugins")
+    if isinstance(plugins, list):
+        data["plugins"] = [str(folder / p) if isinstance(p, str) and p and is_file_plugin(p)
+                           and not Path(p).expanduser().is_absolute() else p for p in plugins]
+    task = data.get("task")
+    if isinstance(task, Mapping) and isinstance(task.get("params"), Mapping):
+        params = {k: str(folder / v) if isinstance(v, str) and v and _PATH_PARAM_RE.match(k)
+                  and not Path(v).expanduser().is_absolute() else v
+                  for k, v in task["params"].items()}
+        data["task"] = {**task, "params": params}
+    return data
+
+
+def _plugins(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError("plugins: must be a list of file paths or module names, "
+                          "e.g. [\"my_space.py\", \"mypkg.nas_plugins\"]")
+    # A file plugin is stored absolute, so workers and exporters find it from any folder.
+    return tuple(str(Path(v).expanduser().resolve()) if is_file_plugin(v) else v for v in value)
+
 
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
@@ -358,7 +370,7 @@ def _objectives(value: Any) -> tuple[Objective, ...]:
         where = f"objectives[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError(f"{where}: must be a table with 'metric' and 'direction'")
-        _no_unknown(where, item, {"metric", "direction"})
+        _no_unknown(where, item, {"metric", "direction", "floor"})
         metric = _required(where, item, "metric")
         if not isinstance(metric, str) or not metric:
             raise ConfigError(f"{where}.metric: must be a non-empty string")
@@ -367,11 +379,23 @@ def _objectives(value: Any) -> tuple[Objective, ...]:
             raise ConfigError(
                 f"{where}.direction: {direction!r} is not allowed; allowed: maximize, minimize"
             )
-        out.append(Objective(metric, direction))
+        out.append(Objective(metric, direction, _floor(where, item, metric, direction)))
     metrics = [o.metric for o in out]
     if len(set(metrics)) != len(metrics):
         raise ConfigError("objectives: a metric is listed twice")
     return tuple(out)
+
+
+def _floor(where: str, item: Mapping[str, Any], metric: str, direction: str) -> float | None:
+    if "floor" not in item:
+        return None
+    floor = item["floor"]
+    if not (is_accuracy(metric) and direction == "maximize"):
+        raise ConfigError(f"{where}.floor: only a maximised accuracy takes a floor, not {metric!r}")
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1:
+        raise ConfigError(f"{where}.floor: {floor!r} is not allowed; allowed: a fraction in [0, 1) "
+                          "(0: no floor; left out: the task's chance level)")
+    return float(floor)
 
 
 def _budget(value: Any) -> Budget:

@@ -4,11 +4,9 @@ Every model takes ``model(*batch.inputs)`` (see :class:`search_spaces.Batch`),
 so one implementation serves the GNN, CNN and transformer families.
 
 * **params**: trainable parameters (``sum(p.numel())``).
-* **FLOPs**: torch's ``FlopCounterMode`` (matmuls, convolutions, attention)
-  plus what it misses: the CPU kernel of ``scaled_dot_product_attention``, and
-  message passing in PyG layers (scatter/gather of one
-  value per edge and channel), counted by hooks on ``MessagePassing`` modules.
-  Reported as multiply-accumulates × 2, like torch does.
+* **FLOPs**: :func:`count_flops`, the ``flops`` zero-cost proxy's counter
+  (:mod:`proxies.flops`): torch's ``FlopCounterMode`` plus the CPU attention kernel
+  and PyG message passing, as multiply-accumulates × 2.
 * **latency**: median and p90 of repeated forward passes after warm-up, with
   torch's thread count pinned (1 by default) so numbers are comparable
   between trials, at a configurable batch size (:func:`resize_batch`).
@@ -22,16 +20,18 @@ from __future__ import annotations
 
 import statistics
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from nas.latency.table import predict_latency_if_calibrated
+from proxies.flops import count_flops
+from search_spaces import Batch
 
 if TYPE_CHECKING:
     import torch
 
-    from search_spaces import Batch
-
 __all__ = [
+    "LATENCY_REPEATS",
     "Latency",
     "count_params",
     "count_flops",
@@ -40,6 +40,11 @@ __all__ = [
     "hardware_metrics",
     "resize_batch",
 ]
+
+
+#: timed forward passes per latency measurement, unless a study's
+#: ``evaluator.params.latency_repeats`` says otherwise (every evaluator and export)
+LATENCY_REPEATS = 10
 
 
 def hardware_metrics(
@@ -74,8 +79,6 @@ def hardware_metrics(
         "peak_memory_mb": peak_memory_mb(model, batch),
     }
     if space is not None and arch is not None and spec is not None:
-        from nas.latency.table import predict_latency_if_calibrated
-
         predicted = predict_latency_if_calibrated(space, arch, spec)
         if predicted is not None:
             metrics["predicted_latency"] = predicted
@@ -86,8 +89,6 @@ def resize_batch(batch: Batch, batch_size: int) -> Batch:
     """``batch`` with ``batch_size`` rows (image/sequence); graph batches unchanged."""
     import torch
 
-    from search_spaces import Batch as BatchType
-
     if len(batch.inputs) != 1 or batch.mask is not None:
         return batch
     (inputs,) = batch.inputs
@@ -96,7 +97,7 @@ def resize_batch(batch: Batch, batch_size: int) -> Batch:
         return batch
     index = torch.arange(batch_size, device=inputs.device) % rows
     targets = batch.targets[index] if batch.targets is not None else None
-    return BatchType((inputs[index],), targets)
+    return Batch((inputs[index],), targets)
 
 
 @dataclass(frozen=True)
@@ -112,53 +113,12 @@ def count_params(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def count_flops(model: torch.nn.Module, batch: Batch) -> int:
-    """FLOPs of one forward pass on ``batch`` (torch's counter + attention + message passing).
-
-    torch's counter knows the CUDA attention kernels but not the CPU one that
-    ``scaled_dot_product_attention`` runs on CPU, so that one is added here
-    (2 matmuls, ``QK^T`` and ``AV``, counted in full even when causal, as torch
-    counts the CUDA kernels).
-    """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
-    model.eval()
-    counter = FlopCounterMode(display=False, custom_mapping=_attention_flop_formulas())
-    with _message_passing_flops(model) as extra, torch.no_grad(), counter:
-        model(*batch.inputs)
-    model.train(was_training)
-    return int(counter.get_total_flops() + extra["flops"])
-
-
-def _attention_flop_formulas() -> dict[Any, Any]:
-    import torch
-    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
-
-    aten = torch.ops.aten
-    formulas: dict[Any, Any] = {}
-
-    # torch hands custom formulas the shapes of tensor arguments, not the tensors
-    def forward(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
-        return sdpa_flop_count(query, key, value)
-
-    def backward(grad_out: Any, query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
-        return sdpa_backward_flop_count(grad_out, query, key, value)
-
-    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
-        formulas[aten._scaled_dot_product_flash_attention_for_cpu] = forward
-    if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward"):
-        formulas[aten._scaled_dot_product_flash_attention_for_cpu_backward] = backward
-    return formulas
-
-
 def measure_latency(
     model: torch.nn.Module,
     batch: Batch,
     *,
     warmup: int = 3,
-    repeats: int = 10,
+    repeats: int = LATENCY_REPEATS,
     threads: int | None = 1,
 ) -> Latency:
     """Median and p90 wall time of ``model(*batch.inputs)`` in eval mode, in ms."""
@@ -221,32 +181,3 @@ def peak_memory_mb(model: torch.nn.Module, batch: Batch) -> float:
         for h in handles:
             h.remove()
     return total / 2**20
-
-
-@contextmanager
-def _message_passing_flops(model: torch.nn.Module):  # type: ignore[no-untyped-def]
-    """Count 2 FLOPs per edge and output channel for every PyG message-passing call."""
-    extra = {"flops": 0}
-    try:
-        from torch_geometric.nn import MessagePassing
-    except ImportError:  # pragma: no cover - torch_geometric is a dependency
-        yield extra
-        return
-    handles = []
-
-    def hook(_module: Any, inputs: Any, output: Any) -> None:
-        edge_index = inputs[1] if len(inputs) > 1 else None
-        if edge_index is None or not hasattr(edge_index, "size") or edge_index.dim() != 2:
-            return
-        out = output[0] if isinstance(output, tuple) else output
-        if hasattr(out, "shape"):
-            extra["flops"] += 2 * int(edge_index.size(1)) * int(out.shape[-1])
-
-    for module in model.modules():
-        if isinstance(module, MessagePassing):
-            handles.append(module.register_forward_hook(hook))
-    try:
-        yield extra
-    finally:
-        for h in handles:
-            h.remove()

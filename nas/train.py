@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nas.errors import ConfigError
+
 if TYPE_CHECKING:
     import optuna
     import torch
@@ -85,8 +87,6 @@ def train_model(
     import torch
 
     if settings.select not in SELECT_RULES:
-        from nas.errors import ConfigError
-
         raise ConfigError(f"evaluator.params.select: '{settings.select}' is not allowed; "
                           f"allowed: {', '.join(SELECT_RULES)}")
     seed_everything(seed)
@@ -144,8 +144,6 @@ def train_model(
 
 def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
     import torch
-
-    from nas.errors import ConfigError
 
     # A model may split its parameters into groups with their own weight decay
     # (e.g. APPNP's decay on the feature encoder only): ``parameter_groups(weight_decay)``.

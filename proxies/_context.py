@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -287,7 +286,3 @@ def relu_patterns(codes: list[torch.Tensor]) -> torch.Tensor | None:
             n, device=layer.device)
         packed.append(torch.unique(bits @ weights))
     return torch.unique(torch.cat(packed))
-
-
-def safe_log(value: float) -> float:
-    return math.log(value) if value > 0 else float("-inf")

@@ -8,6 +8,7 @@ import torch
 
 from proxies._context import ProxyContext, weight_params
 from proxies._registry import register_proxy
+from search_spaces import Batch
 
 
 @register_proxy("zico", paper="Li et al. 2023 (ZiCo)")
@@ -39,8 +40,6 @@ def zico(ctx: ProxyContext) -> float:
 
 
 def _split_batch(ctx: ProxyContext) -> list:
-    from search_spaces import Batch
-
     batch = ctx.batch
     if ctx.family == "graph":
         mask = batch.mask if batch.mask is not None else torch.ones(batch.targets.shape[0], dtype=torch.bool,

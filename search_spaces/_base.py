@@ -11,20 +11,22 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 
 from nas.architecture import Architecture, ChoiceValue
-from nas.errors import ConfigError, InvalidArchitecture
+from nas.errors import ConfigError, InvalidArchitecture, NotApplicable
 
 if TYPE_CHECKING:
     import optuna
+    import torch
     import torch.nn as nn
 
 __all__ = [
+    "LatencyUnit",
     "Batch",
     "Categorical",
     "IntRange",
@@ -183,6 +185,10 @@ class FloatRange:
 
 Choice = Union[Categorical, IntRange, FloatRange]
 
+#: one unit of a built model for the latency table: its key and a callable that takes the
+#: previous unit's output (the first takes the model's input)
+LatencyUnit = tuple[str, Callable[[Any], Any]]
+
 
 class SearchSpace(ABC):
     """Base of every search space; a subclass is one file and ``@register_space``.
@@ -207,7 +213,11 @@ class SearchSpace(ABC):
             # there is nothing left to search, so no warm start either.
             overrides = {**self.baseline(str(baseline)), **overrides}
             start_from = ()
-        self._choices = _apply_overrides(self.name, self.base_choices(), overrides)
+        base = self.base_choices()
+        self._choices = _apply_overrides(self.name, base, overrides)
+        for name in overrides:
+            for value in _widened(base[name], self._choices[name]):
+                self._check_buildable(name, value)
         self.start_archs = self._start_archs(start_from)
 
     def _start_archs(self, names: Any) -> tuple[Architecture, ...]:
@@ -249,6 +259,38 @@ class SearchSpace(ABC):
 
     def check(self, arch: Architecture) -> None:
         """Cross-field rules; raise :class:`InvalidArchitecture` saying why."""
+
+    def _check_buildable(self, name: str, value: ChoiceValue) -> None:
+        """Refuse a widened value the model cannot build (one line naming the choice).
+
+        Builds the default architecture with ``value`` for ``name`` on a small
+        task of the space's first family; cross-field rules (:meth:`check`)
+        still apply per architecture at sampling time.
+        """
+        spec = _PROBE_SPECS.get(self.families[0]) if self.families else None
+        if spec is None:
+            return
+        arch = Architecture({**self.default().to_dict(), name: value})
+        try:
+            self.check(arch)
+            model = self.build(arch, spec)
+            model.train()
+            model(*_probe_inputs(spec))  # some layers only object when they run (dropout p > 1)
+        except InvalidArchitecture as exc:
+            raise ConfigError(f"space.choices.{name}: {value!r} cannot be used: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the layer says, as one line
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"space.choices.{name}: the model cannot be built with {value!r}: "
+                              f"{type(exc).__name__}: {text}") from None
+
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """The choices that change the model built for ``arch``; by default every choice.
+
+        A space overrides it where some choices only matter for some values of
+        others (e.g. ``gnn``: the conv type does nothing without message passing),
+        so readers (the dashboard, export cards) can leave the rest out.
+        """
+        return frozenset(arch)
 
     # -- derived API -----------------------------------------------------
     def choices(self) -> dict[str, Choice]:
@@ -324,6 +366,42 @@ class SearchSpace(ABC):
                 break
         return out
 
+    # -- latency-table units (optional; read by nas.latency.table) ---------
+    # A space that splits into units (stem, each block, head) implements these four
+    # together; the table times every unit once per device and sums them to predict
+    # any architecture (Once-for-All, Cai et al. 2020; HAT, Wang et al. 2020).
+
+    @classmethod
+    def has_latency_units(cls) -> bool:
+        """Whether this space implements the latency-unit methods below."""
+        return cls.latency_keys is not SearchSpace.latency_keys
+
+    def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
+        """One key per unit of ``arch`` in forward order, from the architecture alone.
+
+        A key holds everything that changes the unit's cost: its configuration and
+        its input's shape (the batch size is the table's own), e.g.
+        ``mbconv|24>40|16|k5|e4.0|s2|se1|relu``.
+        """
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_units(self, model: Any, arch: Architecture, spec: TaskSpec) -> list[LatencyUnit]:
+        """``(key, callable)`` for every unit of ``model`` (built for ``arch``), in forward order.
+
+        Each callable takes the previous one's output, so chaining them *is* the
+        forward pass and the table times every unit inside a real pass (caches as
+        warm or as cold as in one). The keys are :meth:`latency_keys`.
+        """
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_covering(self) -> Iterable[Architecture]:
+        """A few architectures whose units together are every unit of this space's choices."""
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
+    def latency_input(self, spec: TaskSpec, batch_size: int) -> torch.Tensor:
+        """A seeded random model input of ``batch_size`` for the task shape ``spec`` (on CPU)."""
+        raise NotApplicable(f"space '{self.name}' has no per-layer latency decomposition")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self._choices)} choices)"
 
@@ -333,6 +411,40 @@ def _same(a: Any, b: Any) -> bool:
         isinstance(a, (int, float)) and isinstance(b, (int, float))
         and not isinstance(a, bool) and not isinstance(b, bool) and a == b
     )
+
+
+#: small tasks on which a widened choice value must build (one per family)
+_PROBE_SPECS = {
+    "graph": TaskSpec("graph", input_dim=8, num_classes=3),
+    "image": TaskSpec("image", input_dim=3, num_classes=10, input_size=32),
+    "sequence": TaskSpec("sequence", input_dim=16, num_classes=16, input_size=16),
+}
+
+
+def _probe_inputs(spec: TaskSpec) -> tuple[Any, ...]:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    if spec.family == "graph":
+        return torch.rand(6, spec.input_dim, generator=generator), torch.tensor(
+            [[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])
+    if spec.family == "image":
+        side = int(spec.input_size or 32)
+        return (torch.randn(2, spec.input_dim, side, side, generator=generator),)
+    return (torch.randint(0, spec.input_dim, (2, int(spec.input_size or 8)), generator=generator),)
+
+
+def _widened(base: Choice, new: Choice) -> list[ChoiceValue]:
+    """The values ``new`` allows that ``base`` does not (range ends stand for a range).
+
+    None for a choice with a declared ``allowed`` universe: the space vouches for those.
+    """
+    if isinstance(base, Categorical) and base.allowed is not None:
+        return []
+    values = list(new.values) if isinstance(new, Categorical) else [new.low, new.high]
+    if isinstance(base, Categorical):
+        return [v for v in values if not base.contains(v)]
+    return [v for v in values if not base.low <= v <= base.high]
 
 
 def _apply_overrides(
@@ -369,15 +481,24 @@ def _override_one(where: str, base: Choice, value: Any) -> Choice:
     if len(set(map(repr, values))) != len(values):
         raise ConfigError(f"{where}: values repeat")
     universe = base.allowed or base.values if isinstance(base, Categorical) else None
+    # Numbers may widen past the defaults (the build check judges them), unless the space
+    # lists what its layers support (``allowed``); names and flags are a closed set.
+    numeric = isinstance(base, Categorical) and base.allowed is None and all(
+        isinstance(u, (int, float)) and not isinstance(u, bool) for u in base.values)
     for v in values:
-        if isinstance(base, Categorical):
+        if numeric:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"{where}: {v!r} is not allowed; must be a number like {base.describe()}")
+            if all(isinstance(u, int) for u in base.values) and not isinstance(v, int):  # type: ignore[union-attr]
+                raise ConfigError(f"{where}: {v!r} is not allowed; must be an integer like {base.describe()}")
+        elif isinstance(base, Categorical):
             if not any(_same(v, u) for u in universe):  # type: ignore[union-attr]
                 raise ConfigError(
                     f"{where}: {v!r} is not allowed; allowed: {', '.join(map(str, universe))}"  # type: ignore[arg-type]
                 )
         elif isinstance(base, IntRange):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1 and base.low >= 1:
-                raise ConfigError(f"{where}: {v!r} must be an integer like {base.describe()}")
+                raise ConfigError(f"{where}: {v!r} is not allowed; must be an integer like {base.describe()}")
         elif not isinstance(v, (int, float)) or isinstance(v, bool):
             raise ConfigError(f"{where}: {v!r} must be a number")
     return Categorical(values, default=values[0])

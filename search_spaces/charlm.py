@@ -28,6 +28,7 @@ for any ``T <= seq_len``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -35,7 +36,8 @@ import torch.nn as nn
 
 from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
-from search_spaces._base import Categorical, Choice, TaskSpec
+from search_spaces._base import Categorical, Choice, LatencyUnit, TaskSpec
+from search_spaces._latency import per_layer_covering, random_tokens, transformer_block_key
 from search_spaces._layered import LayeredSpace
 from search_spaces._registry import register_space
 from search_spaces._transformer import TransformerBlock
@@ -90,6 +92,31 @@ class CharLMSpace(LayeredSpace):
                   for i in range(1, int(arch["num_layers"]) + 1)]
         return CharLM(spec.input_dim, int(spec.input_size), int(arch["model_dim"]), layers)
 
+    # -- latency-table units: the token embedding, each causal block, the LM head ------
+    def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
+        tokens, dim, vocab = int(spec.input_size or 64), int(arch["model_dim"]), spec.input_dim
+        keys = [f"tokembed|v{vocab}|d{dim}|t{tokens}"]
+        for i in range(1, int(arch["num_layers"]) + 1):
+            keys.append(transformer_block_key(tokens, dim, int(arch[f"layer{i}_heads"]),
+                                              int(arch[f"layer{i}_ffn_dim"]), True))
+        keys.append(f"lmhead|t{tokens}|d{dim}|v{spec.num_classes}")
+        return keys
+
+    def latency_units(self, model: Any, arch: Architecture, spec: TaskSpec) -> list[LatencyUnit]:
+        def embed(tokens: Any) -> Any:
+            return model.token_embed(tokens) + model.pos_embed[:, : tokens.shape[1]]
+
+        def head(x: Any) -> Any:
+            return model.head(model.norm(x))
+
+        return list(zip(self.latency_keys(arch, spec), [embed, *model.blocks, head]))
+
+    def latency_covering(self) -> Iterable[Architecture]:
+        return per_layer_covering(self, "num_layers")
+
+    def latency_input(self, spec: TaskSpec, batch_size: int) -> torch.Tensor:
+        return random_tokens(spec, batch_size)
+
 
 class CharLM(nn.Module):
     """Token + learned position embeddings, causal pre-norm blocks, final norm, LM head."""
@@ -110,9 +137,3 @@ class CharLM(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x))
-
-
-def layer_settings(arch: Architecture) -> list[dict[str, Any]]:
-    """The active layers' ``{"heads", "ffn_dim"}`` (for latency tables and reports)."""
-    return [{"heads": int(arch[f"layer{i}_heads"]), "ffn_dim": int(arch[f"layer{i}_ffn_dim"])}
-            for i in range(1, int(arch["num_layers"]) + 1)]

@@ -148,6 +148,18 @@ class GNNSpace(SearchSpace):
                 f"(attention heads split the hidden dim)"
             )
 
+    def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
+        """Without message passing the conv, its heads and aggregation and the skips do nothing;
+        heads only matter for attention convs, aggregation only for the convs that take one."""
+        unused = set()
+        if int(arch["mp_layers"]) == 0:
+            unused |= {"conv", "heads", "aggregation", "skip"}
+        if arch["conv"] not in _WITH_HEADS:
+            unused.add("heads")
+        if arch["conv"] not in _WITH_AGGREGATION:
+            unused.add("aggregation")
+        return frozenset(arch) - unused
+
     def largest(self) -> Architecture:
         return self._extreme(max)
 

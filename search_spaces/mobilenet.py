@@ -30,11 +30,17 @@ Module layout (a supernet slices these): ``stem`` (:class:`ConvBNAct` 3x3,
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Iterable
+from typing import Any
+
 import torch
 import torch.nn as nn
 
 from nas.architecture import Architecture
-from search_spaces._base import Categorical, Choice, TaskSpec
+from search_spaces._base import Categorical, Choice, LatencyUnit, TaskSpec
+from search_spaces._latency import random_images
 from search_spaces._layered import LayeredSpace
 from search_spaces._mobilenet_blocks import ConvBNAct, InvertedResidual, make_divisible
 from search_spaces._registry import register_space
@@ -79,6 +85,53 @@ class MobileNetSpace(LayeredSpace):
         arch = self.validate(arch)
         return MobileNetV3(block_settings(arch, spec.input_dim), float(arch["width_mult"]),
                            spec.input_dim, spec.num_classes)
+
+    # -- latency-table units: the stem, each inverted residual, the head ---------
+    def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
+        width = float(arch["width_mult"])
+        side = int(spec.input_size or 32)
+        keys = [f"stem|{spec.input_dim}>{make_divisible(STEM_CHANNELS * width)}|{side}"]
+        for _stage, in_ch, out_ch, kernel, expand, stride, use_se, act in block_settings(arch):
+            keys.append(f"mbconv|{in_ch}>{out_ch}|{side}|k{kernel}|e{expand}|s{stride}"
+                        f"|se{int(use_se)}|{act}")
+            side = math.ceil(side / stride)
+        last = make_divisible(STAGES[-1][0] * width)
+        features = make_divisible(STAGES[-1][0] * FINAL_EXPAND * width)
+        keys.append(f"mbhead|{last}>{features}>{spec.num_classes}|{side}")
+        return keys
+
+    def latency_units(self, model: Any, arch: Architecture, spec: TaskSpec) -> list[LatencyUnit]:
+        blocks = [block for stage in model.stages for block in stage]
+
+        def head(h: Any) -> Any:
+            return model.classifier(model.final_expand(h).mean(dim=(2, 3)))
+
+        return list(zip(self.latency_keys(arch, spec), [model.stem, *blocks, head]))
+
+    def latency_covering(self) -> Iterable[Architecture]:
+        """Every stage at full depth, per width; block ``b`` of the ``t``-th arch takes the
+        ``t``-th (kernel, expand) combination of its own choices (cycling), so every block
+        position meets every combination it allows."""
+        choices = self.choices()
+        blocks: dict[str, tuple[str, str]] = {
+            name[: -len("_kernel")]: (name, name[: -len("_kernel")] + "_expand")
+            for name in choices if name.endswith("_kernel")
+        }
+        combos = {block: list(itertools.product(choices[k].grid(), choices[e].grid()))
+                  for block, (k, e) in blocks.items()}
+        count = max(len(c) for c in combos.values())
+        for width in choices["width_mult"].grid():
+            for t in range(count):
+                arch: dict[str, Any] = {"width_mult": width}
+                for name in choices:
+                    if name.endswith("_depth"):
+                        arch[name] = max(choices[name].grid())
+                for block, (kernel, expand) in blocks.items():
+                    arch[kernel], arch[expand] = combos[block][t % len(combos[block])]
+                yield Architecture(arch)
+
+    def latency_input(self, spec: TaskSpec, batch_size: int) -> torch.Tensor:
+        return random_images(spec, batch_size)
 
 
 def block_settings(arch: Architecture, in_channels: int = 3) -> list[tuple]:  # type: ignore[type-arg]

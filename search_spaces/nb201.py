@@ -8,7 +8,8 @@ network (C=16, N=5), so parameter counts match the published ones (1.53M for
 the all-``nor_conv_3x3`` cell on CIFAR-10).
 
 The benchmark's own index is the row of ``nb201/nb201_accuracy.csv`` (it is
-*not* ``itertools.product`` order); :func:`nb201_index` looks it up.
+*not* ``itertools.product`` order); the ``nb201-*`` tasks read that table
+(:func:`nas.tasks.nb201.load_table`).
 
 >>> arch = arch_from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
 ...                         "+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
@@ -18,16 +19,13 @@ The benchmark's own index is the row of ``nb201/nb201_accuracy.csv`` (it is
 
 from __future__ import annotations
 
-import functools
-import itertools
 import re
 from collections.abc import Collection, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from nas.architecture import Architecture
-from nas.errors import DataError, InvalidArchitecture
+from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, SearchSpace, TaskSpec
 from search_spaces._nb201_network import EDGES, OP_NAMES, NB201Network
 from search_spaces._registry import register_space
@@ -38,7 +36,6 @@ __all__ = [
     "OP_NAMES",
     "arch_to_string",
     "arch_from_string",
-    "nb201_index",
     "path_encoding",
     "param_count",
     "flop_count",
@@ -87,6 +84,14 @@ class NB201Space(SearchSpace):
         for k, name in enumerate(EDGE_NAMES):
             one_hot[k, OP_NAMES.index(str(arch[name]))] = 1.0
         return np.concatenate([one_hot.ravel(), path_encoding(arch)])
+
+    def graph(self, arch: Architecture) -> dict[str, object]:
+        """The cell as a labelled DAG for graph features (``nas.features``): node 0 is
+        the input, node 3 the output, one edge per op that is not ``none``."""
+        arch = self.validate(arch)
+        return {"nodes": 4, "ops": _SIGNAL_OPS,
+                "edges": tuple((src, dst, str(arch[name])) for name, (dst, src) in
+                               zip(EDGE_NAMES, EDGES) if arch[name] != "none")}
 
     def canonical(self, arch: Architecture) -> Architecture:
         """``arch`` with every dead edge set to ``none``: the same network function.
@@ -215,34 +220,3 @@ def flop_count(arch: Architecture, num_classes: int, input_size: int, channels: 
 def _conv_counts(arch: Architecture) -> tuple[int, int]:
     ops = [str(arch[name]) for name in EDGE_NAMES]
     return ops.count("nor_conv_3x3"), ops.count("nor_conv_1x1")
-
-
-def nb201_index(arch: Architecture, data_dir: str | Path | None = None) -> int:
-    """The NAS-Bench-201 index of ``arch`` (the row of ``nb201/nb201_accuracy.csv``)."""
-    return _index_table(str(_table_path(data_dir)))[arch_to_string(arch)]
-
-
-def all_arch_strings() -> list[str]:
-    """The 15,625 arch strings in ``itertools.product`` order (not index order)."""
-    return [
-        arch_to_string(Architecture(dict(zip(EDGE_NAMES, ops))))
-        for ops in itertools.product(OP_NAMES, repeat=len(EDGE_NAMES))
-    ]
-
-
-def _table_path(data_dir: str | Path | None) -> Path:
-    from nas.tasks import default_data_dir
-
-    path = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = path / "nb201" / "nb201_accuracy.csv"
-    if not path.is_file():
-        raise DataError(f"nb201: table not found: {path} (set --data-dir or NAS_DATA_DIR)")
-    return path
-
-
-@functools.lru_cache(maxsize=4)
-def _index_table(path: str) -> dict[str, int]:
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {row["arch"]: int(row["index"]) for row in csv.DictReader(handle)}

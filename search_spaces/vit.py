@@ -29,6 +29,7 @@ patch size, or slice the 8x8 kernel). ``forward(images (B, C, H, W)) -> logits (
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -36,7 +37,8 @@ import torch.nn as nn
 
 from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
-from search_spaces._base import Categorical, Choice, TaskSpec
+from search_spaces._base import Categorical, Choice, LatencyUnit, TaskSpec
+from search_spaces._latency import per_layer_covering, random_images, transformer_block_key
 from search_spaces._layered import LayeredSpace
 from search_spaces._registry import register_space
 from search_spaces._transformer import TransformerBlock
@@ -106,6 +108,34 @@ class ViTSpace(LayeredSpace):
         layers = [(int(arch[f"layer{i}_heads"]), int(dim * float(arch[f"layer{i}_mlp_ratio"])))
                   for i in range(1, int(arch["depth"]) + 1)]
         return VisionTransformer(spec.input_dim, side, patch, dim, layers, spec.num_classes)
+
+    # -- latency-table units: the patch embedding, each block, the head ----------------
+    def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
+        side = int(spec.input_size or 32)
+        patch, dim = int(arch["patch_size"]), int(arch["embed_dim"])
+        tokens = (side // patch) ** 2
+        keys = [f"patch|{spec.input_dim}>{dim}|p{patch}|{side}"]
+        for i in range(1, int(arch["depth"]) + 1):
+            hidden = int(dim * float(arch[f"layer{i}_mlp_ratio"]))
+            keys.append(transformer_block_key(tokens, dim, int(arch[f"layer{i}_heads"]), hidden,
+                                              False))
+        keys.append(f"vithead|t{tokens}|d{dim}|c{spec.num_classes}")
+        return keys
+
+    def latency_units(self, model: Any, arch: Architecture, spec: TaskSpec) -> list[LatencyUnit]:
+        def embed(images: Any) -> Any:
+            return model.patch_embed(images).flatten(2).transpose(1, 2) + model.pos_embed
+
+        def head(x: Any) -> Any:
+            return model.head(model.norm(x).mean(dim=1))
+
+        return list(zip(self.latency_keys(arch, spec), [embed, *model.blocks, head]))
+
+    def latency_covering(self) -> Iterable[Architecture]:
+        return per_layer_covering(self, "depth")
+
+    def latency_input(self, spec: TaskSpec, batch_size: int) -> torch.Tensor:
+        return random_images(spec, batch_size)
 
 
 class VisionTransformer(nn.Module):

@@ -11,8 +11,7 @@ architecture those leave, not the optimiser settings.
 Two slots are split so that one weight never means two things. The output
 layer has its own ``classifier`` slot: were it a slice of ``head.0``, the
 first hidden units of a two-layer head would double as a one-layer head's
-logits, and the small subnets would learn nothing (we measured near-uniform
-predictions). And layers reading the skip connections' output are split by
+logits, and the small subnets would learn nothing (near-uniform predictions). And layers reading the skip connections' output are split by
 skip kind (``concat/…`` vs ``plain/…``): with ``concat`` their first inputs are
 the encoder's features, otherwise the last convolution's.
 
@@ -20,9 +19,8 @@ Those ``concat`` layers read ``[encoder, conv 1, conv 2, …]``, one block of
 ``hidden_dim`` features per step. Their input columns are sliced block by
 block (the first ``d`` columns of each block of the largest width), not as one
 leading slice: a leading slice would make the columns that read conv 1's
-features at width 32 read the encoder's second half at width 64. Measured on
-Cora (30 archs, fair sampling): Kendall tau within the concat archs 0.14-0.44
-with the leading slice.
+features at width 32 read the encoder's second half at width 64 (what that
+cost the ranking: ``benchmarks/README.md``, "gnn on Cora").
 
 Training can draw one architecture per weight set each step
 (:meth:`GNNSupernet.fair_archs`, the ``fair`` sampling rule): every conv type's
@@ -43,6 +41,7 @@ from search_spaces.gnn import effective_skip
 from supernets._base import Supernet, _key, _layers_with_state
 from supernets._registry import register_supernet
 from supernets.elastic import own_state
+from supernets.sampling import random_arch
 
 __all__ = ["GNNSupernet"]
 
@@ -98,8 +97,6 @@ class GNNSupernet(Supernet):
 
     def _fair_arch(self, conv: str | None, deep: list, rng: np.random.Generator) -> Architecture:
         """A random architecture with conv type ``conv`` (``None``: the MLP, no message passing)."""
-        from supernets.sampling import random_arch
-
         for _ in range(_FAIR_TRIES):  # e.g. a GAT whose heads do not divide hidden_dim: redraw
             arch = dict(random_arch(self.space, rng))
             if conv is None:

@@ -8,8 +8,8 @@ essential for ranking.
 
 NB201's ops have fixed shapes, so no weight is ever sliced: every shared layer
 *is* the layer a standalone model needs. Instead of the generic template +
-``functional_call`` path (a fresh ``space.build(arch)`` per architecture, which
-cost ~60 ms of Python per training step with 15,625 architectures), the supernet
+``functional_call`` path (a fresh ``space.build(arch)`` per architecture, whose
+Python cost per training step ``benchmarks/nb201_supernet_step.py`` prints), the supernet
 keeps one persistent *mixed* network (the classic SPOS mixed op): each cell edge
 holds its candidate ops, whose convolutions and batch norms are the shared
 layers themselves, and a forward pass runs only the chosen op of each live

@@ -163,8 +163,15 @@ def test_sampler_drives_the_search_loop_to_its_budget(name, tmp_path):
 
 # -- tasks --------------------------------------------------------------------
 
+#: tasks that read the user's files, pointed at the offline data (others need no params)
+FILE_TASK_PARAMS = {
+    "image-classification": {"path": str(DATA_DIR / "cifar10" / "cifar10_test_2000.npz")},
+    "text": {"path": str(DATA_DIR / "text" / "tinyshakespeare.txt")},
+}
+
+
 def prepared(name: str):
-    task = create_task(name, data_dir=DATA_DIR, seed=0)
+    task = create_task(name, data_dir=DATA_DIR, seed=0, **FILE_TASK_PARAMS.get(name, {}))
     try:
         spec = task.prepare("cpu")
     except DataError as exc:

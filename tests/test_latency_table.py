@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from nas.errors import ConfigError
-from nas.latency import units as units
 from nas.latency.table import (
     _seeded_archs,
     calibrate,
     ensure_table,
+    latency_spaces,
     load_table,
     predict_latency,
     table_covers,
@@ -26,7 +26,6 @@ from search_spaces import TaskSpec, create_space
 
 SEQUENCE = TaskSpec("sequence", 16, 16, 16)
 IMAGE = TaskSpec("image", 3, 10, 32)
-UNITS = {"mobilenet": units.mobilenet_units, "vit": units.vit_units, "charlm": units.charlm_units}
 FAST = dict(repeats=3, warmup=1, reference_archs=4)
 
 
@@ -38,16 +37,19 @@ def _one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("name", ["mobilenet", "vit", "charlm"])
+def test_the_spaces_with_units_are_the_elastic_ones():
+    assert latency_spaces() == ["charlm", "mobilenet", "vit"]
+
+
+@pytest.mark.parametrize("name", latency_spaces())
 def test_units_chained_in_order_are_the_forward_pass(name):
     space = create_space(name)
-    spec = SEQUENCE if name == "charlm" else IMAGE
+    spec = {"sequence": SEQUENCE, "image": IMAGE}[space.families[0]]
     for arch in [space.smallest(), *_seeded_archs(space, 2, seed=1)]:
         model = space.build(arch, spec).eval()
-        example = (torch.randint(0, 16, (1, 16)) if name == "charlm"
-                   else torch.randn(1, 3, 32, 32))
-        chain = UNITS[name](model, arch, spec)
-        assert [key for key, _run in chain] == unit_keys(name, arch, spec, 1)
+        example = space.latency_input(spec, 1)
+        chain = space.latency_units(model, arch, spec)
+        assert [key for key, _run in chain] == unit_keys(name, arch, spec)
         with torch.no_grad():
             x = example
             for _key, run in chain:
@@ -63,7 +65,7 @@ def test_calibrate_measures_every_unit_once_and_caches_the_table(tmp_path):
     assert load_table("charlm", SEQUENCE, cache_dir=tmp_path) == table
     assert table.clock == "cpu" and table.device.endswith("-t1")
     for arch in _seeded_archs(space, 20, seed=3):
-        assert all(key in table.units for key in unit_keys("charlm", arch, SEQUENCE, 1))
+        assert all(key in table.units for key in unit_keys("charlm", arch, SEQUENCE))
     smallest = predict_latency("charlm", space.smallest(), SEQUENCE, cache_dir=tmp_path)
     largest = predict_latency(space, space.largest(), SEQUENCE, table=table)
     assert 0 < smallest < largest
@@ -90,7 +92,7 @@ def test_ensure_table_calibrates_once_and_again_for_uncovered_overrides(tmp_path
 
 
 def test_a_space_without_a_decomposition_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="space 'gnn' lacks; supported: mobilenet, vit, charlm"):
+    with pytest.raises(ConfigError, match="space 'gnn' lacks; supported: charlm, mobilenet, vit"):
         ensure_table("gnn", TaskSpec("graph", 8, 3), cache_dir=tmp_path)
 
 

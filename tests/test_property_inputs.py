@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nas.config import check_components, load_study_file, parse_study
+from nas.config import load_study_file, parse_study
 from nas.errors import ConfigError, InvalidArchitecture
+from nas.search.components import check_components
 from tests.conftest import DATA_DIR, REPO
 
 BASE_TEXT = (REPO / "studies" / "nb201_tabular.toml").read_text()

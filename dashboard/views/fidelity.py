@@ -12,6 +12,7 @@ from dashboard._fidelity import (
     scores_by_architecture,
 )
 from dashboard._panels import pick_study
+from dashboard._units import axis_label, to_display
 
 
 def render() -> None:
@@ -45,12 +46,15 @@ def render() -> None:
 
 
 def _scatter(by_arch, scores: list[str]):  # type: ignore[no-untyped-def]
-    """One scatter for two scores; the lower triangle of a scatter matrix for more."""
+    """One scatter for two scores; the lower triangle of a scatter matrix for more (in display units)."""
+    by_arch = by_arch.assign(**{s: to_display(s, by_arch[s]) for s in scores})
+    labels = {s: axis_label(s) for s in scores}
     if len(scores) == 2:
-        figure = px.scatter(by_arch, x=scores[0], y=scores[1], height=420)
+        figure = px.scatter(by_arch, x=scores[0], y=scores[1], height=420, labels=labels)
         figure.update_traces(marker={"size": 6, "opacity": 0.7})
         return figure
-    figure = px.scatter_matrix(by_arch, dimensions=scores, height=160 + 170 * len(scores))
+    figure = px.scatter_matrix(by_arch, dimensions=scores, height=160 + 170 * len(scores),
+                               labels=labels)
     figure.update_traces(diagonal_visible=False, showupperhalf=False,
                          marker={"size": 4, "opacity": 0.6})
     return figure

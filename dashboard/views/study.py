@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard._data import StudyData, engine_or_stop, storage_url
-from dashboard._hypervolume import hypervolume_history, reference_point, to_losses
+from dashboard._hypervolume import (
+    EXPLANATION,
+    Box,
+    normalised_curve,
+    recorded_values,
+    study_box,
+)
 from dashboard._panels import architecture_panel, pick_study, run_live
 from dashboard._plots import (
     history_figure,
@@ -19,10 +24,12 @@ from dashboard._plots import (
     pareto_3d_figure,
     pareto_figure,
 )
-from nas.store import param_distributions, pareto_mask
+from dashboard._units import axis_label, display_frame, format_value, unit_symbol
+from nas.dominance import pareto_mask
+from nas.store import param_distributions
 
-# Study attr where a search keeps its hypervolume reference point (nas.hypervolume).
-REFERENCE_ATTR = "hypervolume_reference"
+# Below this many trials fANOVA's importances are unstable (they change with the forest's seed).
+FEW_TRIALS = 30
 _VIEWS = ("Hypervolume", "History", "Choices", "Importance", "Trials")
 
 
@@ -40,8 +47,9 @@ def render() -> None:
     else:
         best = data.complete.sort_values(data.objectives[0],
                                          ascending=data.directions[0] == "minimize").iloc[0]
+        objective = data.objectives[0]
         st.success(f"Single objective: the best trial is **{int(best.number)}** "
-                   f"({data.objectives[0]} = {best[data.objectives[0]]:.4g}).")
+                   f"({objective} = {format_value(objective, best[objective])}).")
         st.session_state.setdefault("current_trial", int(best.number))
     view = st.radio("Show", _VIEWS if len(data.objectives) >= 2 else _VIEWS[1:],
                     horizontal=True, key="study_view")
@@ -51,39 +59,56 @@ def render() -> None:
 
 def _summary(data: StudyData) -> None:
     info, trials = data.info, data.trials
-    counts = trials.state.value_counts()
+    # A trial cut by Ctrl-C is FAIL to Optuna but no failure (attr nas.store.INTERRUPTED_ATTR).
+    interrupted = trials["nas_interrupted"].notna() if "nas_interrupted" in trials else False
+    counts = trials.state.where(~((trials.state == "FAIL") & interrupted), "INTERRUPTED").value_counts()
     parts = [f"{k} **{info[k]}**" for k in ("family", "space", "task", "sampler") if info.get(k)]
     st.markdown(" · ".join(parts) or "(no nas settings recorded)")
-    columns = st.columns(4)
+    columns = st.columns(5)
     columns[0].metric("complete", int(counts.get("COMPLETE", 0)))
     columns[1].metric("running", int(counts.get("RUNNING", 0)))
     columns[2].metric("failed", int(counts.get("FAIL", 0)))
     columns[3].metric("objectives", len(data.objectives))
+    box = study_box(data) if len(data.objectives) >= 2 else None
+    if box is not None:
+        _, volumes = normalised_curve(data, box)
+        columns[4].metric("hypervolume", f"{volumes[-1]:.4f}" if len(volumes) else "–",
+                          help=EXPLANATION)
+        st.caption(f"{EXPLANATION} Box: {box.describe()}.")
 
 
 def _pareto_section(data: StudyData) -> None:
     directions = dict(zip(data.objectives, data.directions))
     complete = data.complete
+    box = study_box(data)
+    floors = dict(zip(data.objectives, box.floors() if box else [None] * len(data.objectives)))
     if len(data.objectives) >= 3:
-        st.plotly_chart(pareto_3d_figure(complete, data.objectives[:3], directions,
-                                         data.choice_columns), width="stretch", key="pareto3d")
+        axes = data.objectives[:3]
+        st.plotly_chart(pareto_3d_figure(complete, axes, directions, data.choice_columns,
+                                         [floors[a] for a in axes]),
+                        width="stretch", key="pareto3d")
     left, right = st.columns(2)
     x = left.selectbox("x axis", data.objectives, index=1, key="pareto_x")
     y = right.selectbox("y axis", [o for o in data.objectives if o != x], index=0, key="pareto_y")
-    losses = to_losses(complete[[x, y]].to_numpy(), [directions[x], directions[y]])
-    reference = _reference(data, [x, y], losses)[0] * np.array(
-        [-1.0 if directions[o] == "maximize" else 1.0 for o in (x, y)])
+    reference = None
+    if box is not None:
+        corner = dict(zip(data.objectives, box.values(box.reference)[0]))
+        reference = (float(corner[x]), float(corner[y]))
     figure = _cached_pareto_figure(storage_url(), data.name, data.fingerprint, x, y,
-                                   st.session_state.get("current_trial"),
-                                   (float(reference[0]), float(reference[1])), data)
+                                   st.session_state.get("current_trial"), reference,
+                                   (floors[x], floors[y]), data)
     event = st.plotly_chart(figure, width="stretch", on_select="rerun",
                             selection_mode="points", key=f"pareto-{data.name}-{x}-{y}")
     picked = _picked_trial(event, figure)
     if picked is not None and picked != st.session_state.get("current_trial"):
         st.session_state["current_trial"] = picked
         st.rerun()
-    front = complete[pareto_mask(complete[[x, y]].to_numpy(), [directions[x], directions[y]])]
-    st.caption(f"{len(front)} Pareto-optimal of {len(complete)} complete trials. "
+    front = complete[pareto_mask(complete[[x, y]].to_numpy(), [directions[x], directions[y]],
+                                 [floors[x], floors[y]])]
+    floor_note = "".join(
+        f" Models at or below the {o} floor ({format_value(o, f)}) cannot join the front."
+        for o, f in floors.items() if f is not None and o in (x, y))
+    st.caption(f"{len(front)} Pareto-optimal of {len(complete)} complete trials.{floor_note} "
                "Click a point to see its architecture.")
     number = st.session_state.get("current_trial")
     if number is not None and (data.trials.number == number).any():
@@ -95,8 +120,8 @@ def _pareto_section(data: StudyData) -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _cached_pareto_figure(url: str, name: str, fingerprint: tuple[object, ...], x: str, y: str,
-                          selected: int | None, reference: tuple[float, float],
-                          _data: StudyData) -> go.Figure:
+                          selected: int | None, reference: tuple[float, float] | None,
+                          floors: tuple[float | None, float | None], _data: StudyData) -> go.Figure:
     """The Pareto figure, one per study state and view, shared by every session.
 
     Building it for 10,000 trials takes ~0.1 s of the server's CPU, and live
@@ -106,7 +131,7 @@ def _cached_pareto_figure(url: str, name: str, fingerprint: tuple[object, ...], 
     """
     directions = dict(zip(_data.objectives, _data.directions))
     return pareto_figure(_data.complete, x, y, directions, _data.choice_columns,
-                         selected=selected, reference=reference)
+                         selected=selected, reference=reference, floors=floors)
 
 
 def _picked_trial(event: Any, figure: Any) -> int | None:
@@ -126,43 +151,26 @@ def _picked_trial(event: Any, figure: Any) -> int | None:
 
 
 def _hypervolume(data: StudyData) -> None:
-    objectives, directions = data.objectives, data.directions
-    complete = data.complete.sort_values("number")
-    losses = to_losses(complete[objectives].to_numpy(), directions)
-    reference, fixed_by_search = _reference(data, objectives, losses)
-    numbers, volumes = _cached_history(storage_url(), data.name, data.fingerprint, losses, reference)
-    stored = complete.set_index("number")["hypervolume"] if "hypervolume" in complete else None
-    positions = complete.number.to_numpy()[numbers] if len(numbers) else numbers
-    st.plotly_chart(hypervolume_figure(positions, volumes, stored), width="stretch", key="hv")
-    shown = ", ".join(f"{o} = {v:.4g}" for o, v in zip(
-        objectives, reference * np.array([-1.0 if d == "maximize" else 1.0 for d in directions])))
-    origin = ("fixed by the search when its first trial completed, so it matches the "
-              "hypervolume each trial recorded" if fixed_by_search else
-              "worst observed value of each objective, 10% of its range further")
-    st.caption(f"Reference point: {shown} ({origin}; the grey × on the Pareto plot). "
-               f"Final hypervolume {volumes[-1] if len(volumes) else 0:.4g}.")
+    box = study_box(data)
+    if box is None:
+        return
+    numbers, volumes = normalised_curve(data, box)
+    recorded = recorded_values(data, box)
+    st.plotly_chart(hypervolume_figure(numbers, volumes, recorded), width="stretch", key="hv")
+    st.caption(_reference_text(box) + f" Final hypervolume {volumes[-1]:.4f}.")
 
 
-def _reference(data: StudyData, objectives: list[str], losses: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The hypervolume reference (as losses) for ``objectives``; True if the search fixed it.
-
-    A search stores its reference in the study attr ``hypervolume_reference``
-    (one loss per objective) and each trial's hypervolume against it; using the
-    same point keeps our curve and the recorded one comparable. Older studies
-    get the worst observed loss plus a margin.
-    """
-    stored = data.info.get(REFERENCE_ATTR)
-    if isinstance(stored, list) and len(stored) == len(data.objectives):
-        by_name = dict(zip(data.objectives, stored))
-        return np.array([float(by_name[o]) for o in objectives]), True
-    return reference_point(losses), False
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cached_history(url: str, name: str, fingerprint: tuple[object, ...], _losses: np.ndarray,
-                    _reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # The fingerprint stands for the losses and reference: both derive from the trials.
-    return hypervolume_history(_losses, _reference)
+def _reference_text(box: Box) -> str:
+    corner = box.values(box.reference)[0]
+    shown = ", ".join(f"{o} = {format_value(o, v)}" for o, v in zip(box.objectives, corner))
+    origin = ("fixed by the search when its first trial completed; each dot is the value that "
+              "trial recorded" if box.recorded else
+              "by the search's rule from the first complete trial: this study's search recorded "
+              "no box")
+    return (f"Reference point: {shown} ({origin}; the grey × on the Pareto plot). "
+            "Accuracy runs from 100% down to its floor (the study file's `floor`, else the "
+            "task's chance level); other objectives from the first trial's value less its "
+            "magnitude to the value doubled.")
 
 
 def _history(data: StudyData) -> None:
@@ -186,8 +194,14 @@ def _importance(data: StudyData) -> None:
         st.info("Choice importance needs at least 4 complete trials with recorded choices.")
         return
     objective = st.selectbox("Objective", data.objectives, key="importance_objective")
+    if len(data.complete) < FEW_TRIALS:
+        st.warning(f"Only {len(data.complete)} complete trials: fANOVA's forest fits so few points "
+                   f"loosely, and the ranking below can change completely as trials arrive. Read it "
+                   f"as a hint until there are about {FEW_TRIALS}.")
     importances = _cached_importance(storage_url(), data.name, data.fingerprint, objective)
-    st.bar_chart(importances, horizontal=True)
+    # Horizontal: Streamlit's x_label names the vertical axis (the choices).
+    st.bar_chart(importances, horizontal=True, x_label="choice",
+                 y_label="share of the variance explained")
     st.caption("fANOVA (Hutter et al. 2014) through Optuna's evaluator, on the latest complete "
                "trials: how much of the objective's variance each choice explains.")
 
@@ -213,7 +227,9 @@ def _table(data: StudyData) -> None:
     rows = trials[trials.state.isin(states)] if states else trials
     if only_front and len(data.objectives) >= 2:
         done = rows.dropna(subset=data.objectives)
-        rows = done[pareto_mask(done[data.objectives].to_numpy(), data.directions)]
+        box = study_box(data)
+        rows = done[pareto_mask(done[data.objectives].to_numpy(), data.directions,
+                                box.floors() if box else None)]
     if text:
         rows = rows[_matches(rows, text)]
     columns = ["number", "state", *data.objectives, "fidelity", *data.choice_columns,
@@ -223,7 +239,13 @@ def _table(data: StudyData) -> None:
     sort_by = st.selectbox("Sort by", list(shown.columns), index=0, key="table_sort")
     descending = st.toggle("Descending", key="table_desc")
     shown = shown.sort_values(sort_by, ascending=not descending, kind="stable")
-    st.dataframe(shown, hide_index=True, width="stretch", height=420)
+    # On screen each metric in its display unit, named in the header; the CSV keeps the
+    # stored values (accuracy as a fraction), as `nas show --format csv` does.
+    metrics = [*data.objectives, "duration_s"]
+    formats = {axis_label(m): st.column_config.NumberColumn(
+        format="%.2f" if unit_symbol(m) == "%" else "%.4g") for m in metrics}
+    st.dataframe(display_frame(shown, metrics), hide_index=True, width="stretch", height=420,
+                 column_config=formats)
     st.download_button("Download CSV", shown.to_csv(index=False).encode(),
                        file_name=f"{data.name}-trials.csv", mime="text/csv")
     st.caption(f"{len(shown)} of {len(trials)} trials")

@@ -18,20 +18,18 @@ reach against one seed) is printed and written as ``standalone_self_kendall``.
 
 A ranking is only worth what it adds over a free one, so the benchmark also
 ranks the same architectures by parameter count alone and writes that Kendall
-tau as ``params_kendall``: on NAS-Bench-201 a cell's convolutions decide most
-of its accuracy, and parameter count already ranks 200 random cells at about
-0.6 against the table.
+tau as ``params_kendall`` (on NAS-Bench-201 a cell's convolutions decide most
+of its accuracy, so parameter count is a strong free ranking).
 
 Two more columns say what a figure is worth: ``kendall_ci_low`` and
-``kendall_ci_high``, a 95% bootstrap interval of tau over the architectures
-(another draw of 200 NB201 archs could move tau by about 0.08 either way), and
-``loss_kendall``, tau had the supernet scored by validation loss instead of
-its accuracy (smoother than accuracy on 500 images; better on NB201, worse on
-Cora).
+``kendall_ci_high``, a 95% bootstrap interval of tau over the architectures,
+and ``loss_kendall``, tau had the supernet scored by validation loss instead of
+its accuracy (smoother than accuracy on 500 images).
 
 Each (space, task) pair has a :data:`PRESETS` entry sized for a CPU: a
 narrowed space, the supernet's training settings and the standalone budget.
-Every figure can be changed from the command line.
+Every figure can be changed from the command line. The measurements that chose
+the presets are in ``benchmarks/README.md`` ("Lab notes").
 """
 
 from __future__ import annotations
@@ -46,6 +44,17 @@ from typing import Any
 import numpy as np
 
 from nas.errors import ConfigError
+from nas.evaluators.supernet import SupernetEvaluator
+from nas.evaluators.tabular import lookup
+from nas.metrics import count_params
+from nas.supernet.from_study import load_supernet
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
+from nas.tasks import create_task
+from nas.train import TrainSettings, seed_everything, train_model
+from search_spaces import create_space
+from supernets import create_supernet
+from supernets.checkpoint import save_checkpoint
+from supernets.sampling import random_arch
 
 __all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for"]
 
@@ -71,35 +80,18 @@ class Preset:
 
 PRESETS: dict[tuple[str, str], Preset] = {
     # lr, weight decay and dropout carry no weights: fixed, so both sides rank architectures.
-    # Measured on these 30 archs (seeds 0-5, tau of one seed's standalone scores vs another's):
-    # best val accuracy of 100 epochs with patience 20 agrees with itself at 0.59 (runs stopped
-    # before they learnt), without early stopping at 0.79; the mean of 3 seeds vs the mean of 3
-    # others at 0.88. Hence no early stopping and the mean of 3 seeds.
-    # Supernet (tau vs that reference, supernet seeds 0-3): fair sampling (one subnet per conv
-    # type and one MLP per step) 0.61/0.59/0.53/0.70 at 300 epochs; the sandwich rule with 4
-    # random (largest and smallest are both GCNs) 0.43/0.43; 6 random 0.54/0.57; 400 epochs or
-    # a 200-epoch schedule no better; distillation worse (0.20 vs 0.27 against the old reference).
+    # No early stopping and the mean of 3 standalone seeds (a steadier reference), fair
+    # sampling for 300 epochs: benchmarks/README.md, "gnn on Cora".
     ("gnn", "cora"): Preset(
         space_choices={"hidden_dim": [16, 32, 64], "heads": [1, 2, 4],
                        "propagation_steps": [0, 5], **_FIXED_HYPERPARAMETERS},
         supernet={"epochs": 300, "sampling": "fair", "lr": 0.01},
         standalone_epochs=100, standalone_patience=100, standalone_seeds=3, bn_batches=1,
     ),
-    # Sized for one CPU core (~2 h, OMP_NUM_THREADS=1): 16x16 images (a step costs a quarter of
-    # a 32x32 one), batch 64 (4x the steps of batch 256 for the same compute), FairNAS sampling
-    # (each op on each edge trained every step), 100 epochs. Against the table's CIFAR-10
-    # validation accuracy, 200 archs (benchmarks/nb201_supernet_curve.py --image-size 16
-    # --batch-size 64 --lr 0.05 --n-archs 200, 95% bootstrap interval over archs in brackets):
-    # fair, 100 epochs: tau 0.476 / 0.483 / 0.536 (0.45-0.61) at 50 / 75 / 100 (110 min training);
-    # fair, 45 epochs: 0.28 / 0.387 (0.29-0.47) at 25 / 45 (52 min);
-    # fair at 8x8 images, 240 epochs: 0.386 / 0.350 at 60 / 120 (stopped: falling, not rising);
-    # uniform, 200 epochs (38 min on 2 threads): -0.13 / 0.17 / 0.17 / 0.30 / 0.26 at 25/50/100/150/200;
-    # sandwich (largest + smallest + 2 random), 50 epochs: 0.18 / 0.23 at 25/50.
-    # Parameter count alone ranks the same 200 archs at 0.556 (params_kendall): even at 100
-    # epochs the supernet does not beat it. Scored by validation loss instead of accuracy
-    # (loss_kendall) it ranks as well or better at every checkpoint measured: 0.537 vs 0.476,
-    # 0.536 vs 0.483, 0.539 vs 0.536 at epochs 50 / 75 / 100.
-    # A GPU (NAS-Bench-201's own recipe) would pass --image-size 32 --batch-size 256 --lr 0.1.
+    # Sized for one CPU core (~2 h, OMP_NUM_THREADS=1): 16x16 images, batch 64, FairNAS
+    # sampling (each op on each edge trained every step), 100 epochs; the schedules tried are
+    # in benchmarks/README.md, "NB201 supernet". A GPU (NAS-Bench-201's own recipe) would
+    # pass --image-size 32 --batch-size 256 --lr 0.1.
     ("nb201", "cifar10-subset"): Preset(
         task_params={"batch_size": 64, "val_size": 500, "image_size": 16},
         supernet={"epochs": 100, "sampling": "fair", "optimizer": "sgd", "lr": 0.05,
@@ -159,11 +151,6 @@ def rank_supernet(
     and timing are reused, as they do not depend on the supernet.
     """
     import torch
-
-    from nas.supernet.from_study import load_supernet
-    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
-    from supernets import create_supernet
-    from supernets.checkpoint import save_checkpoint
 
     if n_archs < 2:
         raise ConfigError("--n-archs: must be at least 2 (a ranking needs two architectures)")
@@ -229,9 +216,6 @@ def rank_supernet(
 def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
             data_dir: str | Path | None, device: str) -> tuple[Any, Any, Any]:
     """The preset's (narrowed) space, its task and the task's spec, data on ``device``."""
-    from nas.tasks import create_task
-    from search_spaces import create_space
-
     space = create_space(space_name, preset.space_choices)
     task_params = dict(preset.task_params)
     if data_dir is not None:
@@ -245,8 +229,6 @@ def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
 
     A space with fewer distinct architectures gives what ``100 * n_archs`` draws found.
     """
-    from supernets.sampling import random_arch
-
     rng = np.random.default_rng(seed)
     archs: dict[Any, None] = {}
     for _ in range(100 * n_archs):
@@ -258,16 +240,11 @@ def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
 
 def param_counts(space: Any, spec: Any, archs: list[Any]) -> list[int]:
     """Each arch's trainable parameters as ``space.build`` makes it (the free baseline)."""
-    from nas.metrics import count_params
-
     return [count_params(space.build(arch, spec)) for arch in archs]
 
 
 def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -> list[float]:
     """NB201 archs' CIFAR-10 validation accuracy in the NAS-Bench-201 table (the reference)."""
-    from nas.evaluators.tabular import lookup
-    from nas.tasks import create_task
-
     table = create_task("nb201-cifar10", seed=seed,
                         **({"data_dir": str(data_dir)} if data_dir is not None else {}))
     table.prepare("cpu")
@@ -278,8 +255,6 @@ def ranking_evaluator(space: Any, task: Any, preset: Preset, *, seed: int = 0,
                       device: str = "cpu") -> Any:
     """The ``supernet`` evaluator the benchmark scores with: BN recalibrated on the preset's
     ``bn_batches``, no hardware metrics (they do not rank accuracy)."""
-    from nas.evaluators.supernet import SupernetEvaluator
-
     return SupernetEvaluator(space, task, {"bn_batches": preset.bn_batches, "hardware": False},
                              device=device, seed=seed)
 
@@ -322,7 +297,6 @@ def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: i
     sign = 1.0 if task.higher_is_better else -1.0
     if space.name == "nb201":
         return [table_accuracies(archs, seed, data_dir)], []
-    from nas.train import TrainSettings, seed_everything, train_model
 
     per_seed, times = [], []
     for repeat in range(max(1, preset.standalone_seeds)):

@@ -43,7 +43,7 @@ def bench_supernet(
     import logging
 
     from nas.bench.supernet_ranking import preset_for, rank_supernet, with_overrides
-    from nas.search.worker import resolve_device
+    from nas.device import resolve_device
 
     logging.getLogger("nas.bench.supernet_ranking").setLevel(logging.INFO)
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,

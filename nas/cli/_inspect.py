@@ -57,11 +57,19 @@ def show(
 
 
 @app.command()
-def spaces() -> None:
-    """List the registered search spaces with their choices and size."""
+def spaces(
+    plugins: list[str] = typer.Option(
+        None, "--plugin", "-p",
+        help="A plugin file or module whose spaces to list too (repeatable); "
+             "installed `nas.plugins` entry points are always listed."),
+) -> None:
+    """List the registered search spaces (built-in and plugin) with their choices and size."""
     from rich.table import Table
 
+    from nas.plugins import load_plugins
     from search_spaces import SPACES
+
+    load_plugins(plugins or [])
 
     table = Table("space", "families", "choices", "architectures")
     for name, cls in SPACES.items():
@@ -70,6 +78,20 @@ def spaces() -> None:
         table.add_row(name, ", ".join(cls.families), ", ".join(space.choices()),
                       f"{size:,}" if size is not None else "continuous")
     console().print(table)
+
+
+@app.command("check-plugin")
+def check_plugin(
+    plugin: str = typer.Argument(..., help="A plugin file (my_space.py) or module name."),
+) -> None:
+    """Run the registry contract checks on the spaces, tasks and proxies a plugin registers."""
+    from nas.plugin_contract import check_plugin as run_checks
+    from nas.plugin_contract import describe
+
+    checks = run_checks(plugin)
+    typer.echo(describe(checks))
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
 
 
 def print_front(url: str, study: str, fmt: str = "table", all_trials: bool = False) -> None:

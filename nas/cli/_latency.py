@@ -89,7 +89,7 @@ def _space_and_spec(space: str | None, task: str | None, study: Path | None,
                     data_dir: Path | None):  # type: ignore[no-untyped-def]
     """The space (with the study's overrides) and the prepared task spec the table is keyed by."""
     from nas.errors import ConfigError
-    from nas.latency.table import SUPPORTED_SPACES
+    from nas.latency.table import latency_spaces
     from nas.tasks import create_task
     from search_spaces import SPACES, create_space
 
@@ -108,11 +108,11 @@ def _space_and_spec(space: str | None, task: str | None, study: Path | None,
             data_dir = Path(str(config.task.params["data_dir"]))
     if not space:
         raise ConfigError("--space: give a space (or --study FILE); supported: "
-                          + ", ".join(SUPPORTED_SPACES))
-    if space not in SUPPORTED_SPACES:
+                          + ", ".join(latency_spaces()))
+    if space not in latency_spaces():
         SPACES.get(space)  # an unknown name says which names exist
         raise ConfigError(f"--space: '{space}' has no per-layer latency decomposition; "
-                          f"supported: {', '.join(SUPPORTED_SPACES)}")
+                          f"supported: {', '.join(latency_spaces())}")
     family = SPACES.get(space).families[0]
     task = task or _DEFAULT_TASK[family]
     spec = create_task(task, data_dir=data_dir, **params).prepare("cpu")

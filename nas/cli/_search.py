@@ -59,8 +59,8 @@ def worker(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Join an existing study as one more worker (any machine that reaches the storage)."""
+    from nas.config import config_from_study
     from nas.search import run_worker
-    from nas.search.study import config_from_study
     from nas.store import resolve_url
 
     url = resolve_url(storage)
@@ -86,7 +86,8 @@ def validate(
     study_file: Path = typer.Argument(..., help="TOML study file to check."),
 ) -> None:
     """Check a study file: syntax, keys, names, overrides and data files. Creates nothing."""
-    from nas.config import check_components, load_study_file
+    from nas.config import load_study_file
+    from nas.search.components import check_components
     from nas.search.worker import build_components
 
     config = load_study_file(study_file)

@@ -28,15 +28,15 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.architecture import Architecture
-from nas.errors import ConfigError, NotApplicable, StorageError
+from nas.errors import ConfigError, NotApplicable
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator
+from nas.store import ProxyScoreCache, migrate, study_engine, write_engine
 
 if TYPE_CHECKING:
     import optuna
-    import sqlalchemy as sa
 
-__all__ = ["ProxyEvaluator", "ProxyScoreCache"]
+__all__ = ["ProxyEvaluator"]
 
 log = logging.getLogger(__name__)
 
@@ -148,84 +148,11 @@ class ProxyEvaluator(Evaluator):
         if self._cache is None:
             engine = None
             if self.cache_url not in (None, "none"):
-                from nas.store import write_engine
-
                 engine = write_engine(self.cache_url)
             elif self.cache_url is None and trial is not None:
-                engine = _study_engine(trial)
+                engine = study_engine(trial.study)  # the study's own store, when it is SQL
+                if engine is not None:
+                    migrate(engine)  # a no-op when open_storage made the tables already
             self._cache = ProxyScoreCache(engine)
             self.setup()
         return self._cache
-
-
-def _study_engine(trial: optuna.Trial) -> sa.Engine | None:
-    """The SQL engine behind the trial's study, when its storage is an RDB one."""
-    from nas.store import migrate, rdb_backend
-
-    storage = rdb_backend(trial.study._storage)
-    engine = storage.engine if storage is not None else None
-    if engine is not None:
-        migrate(engine)  # a no-op when open_storage made the tables already
-    return engine
-
-
-class ProxyScoreCache:
-    """Proxy scores by (arch key, proxy, task, batch seed): in ``nas_proxy_cache``, or in memory."""
-
-    def __init__(self, engine: sa.Engine | None) -> None:
-        self.engine = engine
-        self._memory: dict[tuple[str, str, str, int], float | None] = {}
-
-    def get(self, arch_key: str, proxies: list[str], task: str, seed: int) -> dict[str, float | None]:
-        if self.engine is None:
-            return {p: self._memory[(arch_key, p, task, seed)] for p in proxies
-                    if (arch_key, p, task, seed) in self._memory}
-        import sqlalchemy as sa
-
-        from nas.store import ProxyCacheEntry as E
-
-        query = sa.select(E.proxy, E.score).where(E.arch_key == arch_key, E.task == task,
-                                                  E.batch_seed == seed, E.proxy.in_(proxies))
-        try:
-            with self.engine.connect() as conn:
-                return {proxy: value for proxy, value in conn.execute(query)}
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"cannot read the proxy cache: {exc}") from None
-
-    def put(self, arch_key: str, task: str, seed: int, scores: dict[str, tuple[float | None, float]]) -> None:
-        if self.engine is None:
-            self._memory.update({(arch_key, p, task, seed): s for p, (s, _) in scores.items()})
-            return
-        import sqlalchemy as sa
-
-        from nas.store import ProxyCacheEntry as E
-
-        for proxy, (value, seconds) in scores.items():
-            row = {"arch_key": arch_key, "proxy": proxy, "task": task, "batch_seed": seed,
-                   "score": value, "seconds": seconds}
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(sa.insert(E).values(**row))
-            except sa.exc.IntegrityError:
-                pass  # another worker scored it first: same key, same score
-            except sa.exc.SQLAlchemyError as exc:
-                raise StorageError(f"cannot write the proxy cache: {exc}") from None
-
-    def population(self, proxies: list[str], task: str, seed: int) -> dict[str, dict[str, float | None]]:
-        """Every cached architecture's scores for ``proxies`` (only architectures that have all)."""
-        if self.engine is None:
-            rows = [(k, p, s) for (k, p, t, b), s in self._memory.items() if t == task and b == seed]
-        else:
-            import sqlalchemy as sa
-
-            from nas.store import ProxyCacheEntry as E
-
-            query = sa.select(E.arch_key, E.proxy, E.score).where(
-                E.task == task, E.batch_seed == seed, E.proxy.in_(proxies))
-            with self.engine.connect() as conn:
-                rows = list(conn.execute(query))
-        found: dict[str, dict[str, float | None]] = {}
-        for key, proxy, value in rows:
-            if proxy in proxies:
-                found.setdefault(key, {})[proxy] = value
-        return {k: v for k, v in found.items() if len(v) == len(proxies)}

@@ -20,7 +20,7 @@ A checkpoint of another space, task or other choice ranges is refused with a
 
 Study-file parameters (``[evaluator.params]``): ``checkpoint`` (""),
 ``bn_batches`` (10), ``hardware`` (true: measure params/FLOPs/latency),
-``latency_repeats`` (5).
+``latency_repeats`` (:data:`nas.metrics.LATENCY_REPEATS`, 10).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from nas.architecture import Architecture
 from nas.errors import CheckpointError, ConfigError
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator
+from nas.metrics import LATENCY_REPEATS
 
 if TYPE_CHECKING:
     import optuna
@@ -71,7 +72,7 @@ class SupernetEvaluator(Evaluator):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
         if int(self.params.get("bn_batches", 10)) < 0:
             raise ConfigError("evaluator.params.bn_batches: must not be negative")
-        if int(self.params.get("latency_repeats", 5)) <= 0:
+        if int(self.params.get("latency_repeats", LATENCY_REPEATS)) <= 0:
             raise ConfigError("evaluator.params.latency_repeats: must be positive")
         self.supernet_: Supernet | None = None
         self.checkpoint_: Path | None = None
@@ -107,7 +108,7 @@ class SupernetEvaluator(Evaluator):
             batch = self.task.example_batch(seed=self.seed).to(self.device)
             with torch.no_grad():
                 metrics.update(hardware_metrics(
-                    model, batch, repeats=int(self.params.get("latency_repeats", 5))
+                    model, batch, repeats=int(self.params.get("latency_repeats", LATENCY_REPEATS))
                 ))
         attrs = {"checkpoint": str(self.checkpoint_), "bn_batches": self._bn_batches()}
         return Evaluation(metrics=metrics, fidelity="supernet", attrs=attrs)
@@ -142,7 +143,7 @@ class SupernetEvaluator(Evaluator):
         if trial is None:
             raise CheckpointError("evaluator 'supernet': no checkpoint; set "
                                   "evaluator.params.checkpoint to a `nas train-supernet` checkpoint")
-        from nas.search.study import config_from_study
+        from nas.config import config_from_study
         from nas.supernet.from_study import config_hash, latest_checkpoint
         from nas.supernet.trainer import SupernetSettings
 

@@ -11,7 +11,7 @@ temp file, then renamed) so ``nas export`` ships the model that was scored.
 Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 (30), ``lr`` and ``weight_decay`` (used when the space has no such choice),
 ``optimizer`` (adam), ``save_weights`` (true), ``checkpoint_dir``
-("checkpoints"), ``latency_repeats`` (10), ``eval_every`` (1), ``select``
+("checkpoints"), ``latency_repeats`` (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
 lowest validation loss; see :mod:`nas.train`).
 """
@@ -28,6 +28,7 @@ from nas.architecture import Architecture
 from nas.errors import ConfigError
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator
+from nas.metrics import LATENCY_REPEATS
 
 if TYPE_CHECKING:
     import optuna
@@ -105,7 +106,7 @@ class TrainEvaluator(Evaluator):
                 metrics[f"{split}_{key}"] = float(value)
         batch = self.task.example_batch(seed=seed).to(self.device)
         metrics.update(hardware_metrics(
-            model, batch, repeats=int(self.params.get("latency_repeats", 10)),
+            model, batch, repeats=int(self.params.get("latency_repeats", LATENCY_REPEATS)),
             space=self.space, arch=arch, spec=spec,
         ))
         metrics["train_seconds"] = result.seconds

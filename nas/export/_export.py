@@ -172,11 +172,13 @@ def load_export(path: str | Path) -> tuple[torch.nn.Module, Architecture]:
     Validates the folder first (files present, checksums, arch.json agreeing
     with model.pt); any problem is one :class:`ExportError` line.
     """
+    from nas.plugins import load_plugins
     from search_spaces import TaskSpec, create_space
 
     folder = Path(path)
     payload = read_export(folder)
     arch = Architecture(payload["arch"])
+    load_plugins(payload.get("plugins") or [])  # the space may come from the study's plugins
     try:
         space = create_space(str(payload["space"]), dict(payload.get("space_params") or {}))
         spec = TaskSpec(**{k: v for k, v in payload["spec"].items()})
@@ -351,6 +353,7 @@ class _Exporter:
             "trial": int(trial.number),
             "space": space.name,
             "space_params": _plain(dict(config.space.params)),
+            "plugins": list(config.plugins),
             "task": config.task.name,
             "data_task": batch_task.name,
             "arch": arch.to_dict(),
@@ -495,10 +498,10 @@ def _describe_batch(family: str, batch: Any) -> str:
 def _versions() -> dict[str, str]:
     import torch
 
-    import nas
+    from nas._version import __version__
 
     # str(): torch.__version__ is a TorchVersion, which weights_only loading refuses.
-    versions = {"nas": str(nas.__version__), "torch": str(torch.__version__),
+    versions = {"nas": __version__, "torch": str(torch.__version__),
                 "python": platform.python_version()}
     # From the installed metadata: importing torch_geometric only to read its version costs seconds.
     from importlib.metadata import PackageNotFoundError, version

@@ -1,2 +1,2 @@
-"""Latency of architectures: per-layer lookup tables (:mod:`nas.latency.table`) and the
-layer units each space is timed in (:mod:`nas.latency.units`)."""
+"""Latency of architectures: per-layer lookup tables (:mod:`nas.latency.table`); each space
+defines the units it is timed in (:meth:`search_spaces.SearchSpace.latency_keys`)."""

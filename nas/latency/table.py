@@ -16,7 +16,9 @@ microseconds; no model is built.
 Tables live at ``$NAS_CACHE_DIR/latency/<device>/<space>-<task shape>-b<batch>.json``
 (default cache dir ``~/.cache/nas``); the device name includes the CPU model
 or GPU name and the thread count, so a table is never used on another machine
-kind. Spaces with a decomposition: ``mobilenet``, ``vit``, ``charlm``.
+kind. Each space defines its own units (:meth:`search_spaces.SearchSpace.latency_keys` and
+its three companions); :func:`latency_spaces` lists the spaces that do (``charlm``,
+``mobilenet``, ``vit``).
 
 >>> table = calibrate("charlm", spec)                # doctest: +SKIP
 >>> predict_latency("charlm", arch, spec)            # doctest: +SKIP
@@ -29,20 +31,20 @@ import json
 import logging
 import os
 import platform
+import random
 import re
+import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from nas.architecture import Architecture
 from nas.errors import ConfigError, NotApplicable
-
-if TYPE_CHECKING:
-    import torch
-
-    from search_spaces import SearchSpace, TaskSpec
+from search_spaces import SPACES, SearchSpace, TaskSpec
 
 __all__ = [
     "LatencyTable",
@@ -56,7 +58,8 @@ __all__ = [
     "device_name",
     "measure_arch_latency_us",
     "measure_archs_latency_us",
-    "SUPPORTED_SPACES",
+    "unit_keys",
+    "latency_spaces",
 ]
 
 log = logging.getLogger(__name__)
@@ -143,16 +146,16 @@ def predict_latency(space: SearchSpace | str, arch: Architecture, spec: TaskSpec
                 f"no latency table for space '{name}' at {table_path(name, spec, **where)}; "
                 f"run `nas latency calibrate --space {name}`"
             )
-    return table.predict(unit_keys(name, arch, spec, table.batch_size))
+    return table.predict(unit_keys(space, arch, spec))
 
 
 def predict_latency_if_calibrated(space: SearchSpace | str, arch: Architecture,
                                   spec: TaskSpec, **where: Any) -> float | None:
     """:func:`predict_latency`, or None when the space has no decomposition or no table."""
     name = _space_name(space)
-    if name not in SUPPORTED_SPACES or load_table(name, spec, **where) is None:
+    if not _space(space).has_latency_units() or load_table(name, spec, **where) is None:
         return None
-    return predict_latency(name, arch, spec, **where)
+    return predict_latency(space, arch, spec, **where)
 
 
 def ensure_table(space: SearchSpace | str, spec: TaskSpec, *, repeats: int = 30,
@@ -165,10 +168,10 @@ def ensure_table(space: SearchSpace | str, spec: TaskSpec, *, repeats: int = 30,
     one-line :class:`ConfigError`.
     """
     name = _space_name(space)
-    if name not in SUPPORTED_SPACES:
+    if not _space(space).has_latency_units():
         raise ConfigError(
             f"objectives: predicted_latency needs a per-layer latency decomposition, which "
-            f"space '{name}' lacks; supported: {', '.join(SUPPORTED_SPACES)}"
+            f"space '{name}' lacks; supported: {', '.join(latency_spaces())}"
         )
     table = load_table(name, spec, **where)
     if table is None or not table_covers(table, space, spec):
@@ -197,24 +200,19 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     processes hold the core; ``"wall"`` uses ``time.perf_counter``. CUDA always
     uses the wall clock. ``statistic`` summarises each unit's timed passes:
     the minimum (default), which other processes can only push up (Python's
-    ``timeit`` advice; on the shared 2-core machine it gave the mobilenet
-    table R² 0.98 where the median gave 0.48-0.75), or the median.
+    ``timeit`` advice; measured in ``benchmarks/README.md``, "Latency tables"),
+    or the median.
     """
-    import statistics
-
     import torch
-
-    from search_spaces import SPACES
 
     if clock not in ("cpu", "wall"):
         raise ConfigError(f"clock: {clock!r} is not allowed; allowed: cpu, wall")
     if statistic not in ("median", "min"):
         raise ConfigError(f"statistic: {statistic!r} is not allowed; allowed: median, min")
     name = _space_name(space)
-    decomposition = _decomposition(name)
     # The base choices, so one table serves every narrowing override; a space instance
     # whose overrides pick other values adds its own covering archs.
-    full_space = SPACES.get(name)()
+    full_space = _units_of(name)
     spaces = [full_space]
     if not isinstance(space, str) and space.choices() != full_space.choices():
         spaces.append(space)
@@ -223,14 +221,14 @@ def calibrate(space: SearchSpace | str, spec: TaskSpec, *, batch_size: int = 1,
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        example = _example_input(spec, batch_size, device)
+        example = full_space.latency_input(spec, batch_size).to(device)
         chains, seen = [], set()
         for each in spaces:
-            for arch in decomposition.covering(each):
+            for arch in each.latency_covering():
                 if arch.key not in seen:
                     seen.add(arch.key)
                     model = each.build(arch, spec).to(device).eval()
-                    chains.append(decomposition.units(model, arch, spec))
+                    chains.append(each.latency_units(model, arch, spec))
         timed = _round_robin_us([_chain_pass(units, example, device, clock) for units in chains],
                                 repeats, warmup, statistic, progress)
         samples: dict[str, list[float]] = {}
@@ -257,7 +255,7 @@ def measure_archs_latency_us(space: SearchSpace, archs: list[Architecture], spec
     The models' passes are interleaved round robin (see :func:`calibrate`).
     Call it with torch's thread count pinned, as :func:`calibrate` does.
     """
-    inputs = _example_input(spec, batch_size, device)
+    inputs = space.latency_input(spec, batch_size).to(device)
     passes = [_chain_pass([("model", space.build(arch, spec).to(device).eval())], inputs,
                           device, clock) for arch in archs]
     return [medians[0] for medians in _round_robin_us(passes, repeats, warmup, statistic)]
@@ -269,39 +267,30 @@ def measure_arch_latency_us(space: SearchSpace, arch: Architecture, spec: TaskSp
     return measure_archs_latency_us(space, [arch], spec, **options)[0]
 
 
-def unit_keys(space: str, arch: Architecture, spec: TaskSpec, batch_size: int) -> list[str]:
+def unit_keys(space: SearchSpace | str, arch: Architecture, spec: TaskSpec) -> list[str]:
     """The table keys ``arch`` decomposes into (no model is built)."""
-    return _decomposition(space).keys(arch, spec, batch_size)
+    return _units_of(space).latency_keys(arch, spec)
 
 
-# -- decompositions -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Decomposition:
-    """How one space splits into units: static keys, measurable units, covering archs."""
-
-    keys: Callable[[Architecture, TaskSpec, int], list[str]]
-    units: Callable[[Any, Architecture, TaskSpec], list[tuple[str, Any]]]
-    covering: Callable[[Any], Iterable[Architecture]]
+def latency_spaces() -> list[str]:
+    """The registered spaces that define latency-table units."""
+    return [name for name, cls in SPACES.items() if cls.has_latency_units()]
 
 
-#: spaces with a decomposition (in :mod:`nas.latency.units`)
-SUPPORTED_SPACES = ("mobilenet", "vit", "charlm")
+def _space(space: SearchSpace | str) -> SearchSpace:
+    """``space``, or the registered space of that name with its base choices."""
+    return SPACES.get(space)() if isinstance(space, str) else space
 
 
-def _decomposition(space: str) -> Decomposition:
-    from nas.latency import units as u
-
-    if space == "mobilenet":
-        return Decomposition(u.mobilenet_keys, u.mobilenet_units, u.mobilenet_covering)
-    if space == "vit":
-        return Decomposition(u.vit_keys, u.vit_units, u.transformer_covering("depth"))
-    if space == "charlm":
-        return Decomposition(u.charlm_keys, u.charlm_units, u.transformer_covering("num_layers"))
-    raise NotApplicable(
-        f"space '{space}' has no per-layer latency decomposition; "
-        f"supported: {', '.join(SUPPORTED_SPACES)}"
-    )
+def _units_of(space: SearchSpace | str) -> SearchSpace:
+    """:func:`_space`, or :class:`NotApplicable` when it defines no latency units."""
+    found = _space(space)
+    if not found.has_latency_units():
+        raise NotApplicable(
+            f"space '{found.name}' has no per-layer latency decomposition; "
+            f"supported: {', '.join(latency_spaces())}"
+        )
+    return found
 
 
 # -- helpers --------------------------------------------------------------------
@@ -309,11 +298,8 @@ def _decomposition(space: str) -> Decomposition:
 def _fit_correction(table: LatencyTable, space: SearchSpace, spec: TaskSpec, batch_size: int,
                     device: str, count: int, seed: int, repeats: int, warmup: int) -> None:
     """Least-squares ``measured = scale * summed + offset`` over a few reference archs."""
-    import numpy as np
-
     archs = [space.smallest(), space.largest(), *_seeded_archs(space, max(0, count - 2), seed)]
-    summed = [sum(table.units[k] for k in unit_keys(table.space, arch, spec, batch_size))
-              for arch in archs]
+    summed = [sum(table.units[k] for k in space.latency_keys(arch, spec)) for arch in archs]
     measured = measure_archs_latency_us(space, archs, spec, batch_size=batch_size, device=device,
                                         repeats=repeats, warmup=warmup, clock=table.clock,
                                         statistic=table.statistic)
@@ -326,15 +312,12 @@ def table_covers(table: LatencyTable, space: SearchSpace | str, spec: TaskSpec) 
     """Whether every unit of every architecture of ``space`` has an entry in ``table``."""
     if isinstance(space, str):
         return True  # the base space: what calibrate always measures
-    decomposition = _decomposition(table.space)
-    return all(key in table.units for arch in decomposition.covering(space)
-               for key in decomposition.keys(arch, spec, table.batch_size))
+    return all(key in table.units for arch in _units_of(space).latency_covering()
+               for key in space.latency_keys(arch, spec))
 
 
 def _seeded_archs(space: SearchSpace, count: int, seed: int) -> list[Architecture]:
     """``count`` random valid architectures of ``space`` (uniform per choice), seeded."""
-    import random
-
     rng = random.Random(seed)
     archs: list[Architecture] = []
     while len(archs) < count:
@@ -374,8 +357,6 @@ def _chain_pass(units: list[tuple[str, Any]], example: Any, device: str,
 def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmup: int,
                     statistic: str = "median", progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
     """Per pass, the median of each of its timed parts over ``repeats`` interleaved rounds."""
-    import statistics
-
     import torch
 
     with torch.inference_mode():
@@ -390,19 +371,6 @@ def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmu
                 progress(round_index + 1, repeats)
     summary = min if statistic == "min" else statistics.median
     return [[float(summary(part)) for part in zip(*slot)] for slot in samples]
-
-
-def _example_input(spec: TaskSpec, batch_size: int, device: str) -> torch.Tensor:
-    import torch
-
-    generator = torch.Generator().manual_seed(0)
-    if spec.family == "sequence":
-        return torch.randint(0, spec.input_dim, (batch_size, int(spec.input_size or 64)),
-                             generator=generator).to(device)
-    if spec.family == "image":
-        side = int(spec.input_size or 32)
-        return torch.randn(batch_size, spec.input_dim, side, side, generator=generator).to(device)
-    raise NotApplicable(f"latency tables need image or sequence tasks, not '{spec.family}'")
 
 
 def _spec_key(spec: TaskSpec) -> str:

@@ -16,8 +16,10 @@ import numpy as np
 __all__ = ["PREDICTORS", "fit_ensemble", "gaussian_copula"]
 
 #: predictor kinds: bootstrap ensembles whose spread is the uncertainty, or a GP
-#: (``ard``: a GP on the choices themselves, one relevance per choice)
-PREDICTORS = ("gbm", "rf", "ridge", "gp", "ard")
+#: (``ard``: a GP on the choices themselves, one relevance per choice; ``gp-scaled``:
+#: the ``gp`` on features scaled to unit spread, for counts such as graph features),
+#: or ``pairwise``: :class:`nas.predictors.PairwiseRanker` (no spread)
+PREDICTORS = ("gbm", "rf", "ridge", "gp", "ard", "gp-scaled", "pairwise")
 
 
 def fit_ensemble(
@@ -34,6 +36,14 @@ def fit_ensemble(
     """
     if kind == "gp":
         return _GaussianProcess().fit(features, targets)
+    if kind == "gp-scaled":
+        return _Scaled(_GaussianProcess()).fit(features, targets)
+    if kind == "pairwise":
+        from nas.predictors import PairwiseRanker
+
+        ranker = PairwiseRanker(n_estimators=100, n_references=10,
+                                random_state=int(rng.integers(2**31)))
+        return _NoSpread(ranker.fit(features, targets))
     if kind == "ard":
         return ChoiceGP().fit(features, targets)
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
@@ -80,6 +90,34 @@ class _Ensemble:
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         predictions = np.stack([m.predict(features) for m in self.members])
         return predictions.mean(axis=0), predictions.std(axis=0)
+
+
+class _Scaled:
+    """A predictor on features divided by their spread over the training rows."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, features: np.ndarray, targets: np.ndarray) -> _Scaled:
+        x = np.asarray(features, dtype=np.float64)
+        self.offset_, spread = x.mean(axis=0), x.std(axis=0)
+        self.scale_ = np.where(spread > 0, spread, 1.0)
+        self.model.fit((x - self.offset_) / self.scale_, targets)
+        return self
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.predict((np.asarray(features, dtype=np.float64) - self.offset_) / self.scale_)
+
+
+class _NoSpread:
+    """A ranker as a predictor: its scores as the mean, no spread (pure exploitation)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = np.asarray(self.model.predict(features), dtype=np.float64)
+        return mean, np.zeros_like(mean)
 
 
 class _GaussianProcess:

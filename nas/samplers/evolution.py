@@ -20,15 +20,15 @@ import numpy as np
 import optuna
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.dominance import non_dominated_rank
+from nas.samplers._mutation import mutate, pick_other_once
 from nas.samplers._registry import register_sampler
+from nas.store import study_trials
 
 __all__ = ["RegularizedEvolutionSampler", "non_dominated_rank"]
 
@@ -53,7 +53,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        completed = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = study_trials(study, (TrialState.COMPLETE,))
         if len(completed) < self.population_size:
             return {}
         return dict(completed[-1].distributions)
@@ -63,7 +63,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        completed = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = study_trials(study, (TrialState.COMPLETE,))
         population = sorted(completed, key=lambda t: t.number)[-self.population_size :]
         picks = self._rng.choice(len(population), self.sample_size, replace=False)
         contestants = [population[i] for i in picks]
@@ -96,41 +96,19 @@ class RegularizedEvolutionSampler(BaseSampler):
         return contestants[int(best[self._rng.randint(len(best))])]
 
 
-def non_dominated_rank(losses: np.ndarray) -> np.ndarray:
-    """Pareto rank of each row (0 = non-dominated), all objectives minimised."""
-    n = len(losses)
-    ranks = np.full(n, -1)
-    remaining = np.arange(n)
-    rank = 0
-    while remaining.size:
-        sub = losses[remaining]
-        dominated = np.array([
-            bool(np.any(np.all(sub <= row, axis=1) & np.any(sub < row, axis=1))) for row in sub
-        ])
-        front = remaining[~dominated]
-        ranks[front] = rank
-        remaining = remaining[dominated]
-        rank += 1
-    return ranks
-
-
 def _is_fixed(dist: BaseDistribution) -> bool:
     return dist.single()
 
 
 def _mutate(rng: np.random.RandomState, dist: BaseDistribution, current: Any) -> Any:
-    """A value from ``dist`` different from ``current`` (where there is one)."""
-    if isinstance(dist, CategoricalDistribution):
-        others = [c for c in dist.choices if c != current]
-        return others[rng.randint(len(others))]
-    if isinstance(dist, IntDistribution):
-        values = [v for v in range(dist.low, dist.high + 1, dist.step) if v != current]
-        return int(values[rng.randint(len(values))])
-    if isinstance(dist, FloatDistribution):
-        if dist.log:
-            return float(np.exp(rng.uniform(np.log(dist.low), np.log(dist.high))))
-        return float(rng.uniform(dist.low, dist.high))
-    raise TypeError(f"cannot mutate a {type(dist).__name__}")
+    """:func:`nas.samplers._mutation.mutate` with one draw among the other values."""
+
+    def draw_float(low: float, high: float, log: bool) -> float:
+        if log:
+            return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        return float(rng.uniform(low, high))
+
+    return mutate(dist, current, pick_other_once(rng.randint), draw_float)
 
 
 @register_sampler("evolution", multi_objective=True)

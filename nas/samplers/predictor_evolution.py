@@ -39,6 +39,7 @@ what the uninterrupted one would have.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -55,12 +56,17 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.hypervolume import hypervolume_contributions
+from nas.dominance import hypervolume_contributions, pareto_mask, spread_reference
+from nas.samplers._mutation import mutate, pick_other_by_rejection
 from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
 from nas.samplers._registry import register_sampler
+from nas.store import study_trials
 
-__all__ = ["PredictorEvolutionSampler", "PREDICTORS", "fit_ensemble"]
+__all__ = ["PredictorEvolutionSampler", "PREDICTORS", "FEATURES", "fit_ensemble"]
 _MAX_TRIES = 200
+#: predictor features: ``auto`` = choice codes for ``ard``, else ``space.encode``;
+#: ``graph`` = the compact zero-cost graph features of :mod:`nas.features` (GRAF-style)
+FEATURES = ("auto", "graph")
 
 
 class PredictorEvolutionSampler(BaseSampler):
@@ -81,8 +87,11 @@ class PredictorEvolutionSampler(BaseSampler):
         local_search: bool = False,
         local_predictor: bool = False,
         exhaustive_limit: int = 20_000,
+        features: str = "auto",
         seed: int | None = None,
     ) -> None:
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
         if predictor not in (*PREDICTORS, "auto"):
             raise ValueError(
                 f"predictor must be one of auto, {', '.join(PREDICTORS)}, got {predictor!r}"
@@ -105,6 +114,7 @@ class PredictorEvolutionSampler(BaseSampler):
         self.local_search = local_search
         self.local_predictor = local_predictor
         self.exhaustive_limit = exhaustive_limit
+        self.features = features
         self._seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self._codes: dict[tuple[Any, ...], np.ndarray] = {}
         self._spaces: dict[tuple[Any, ...], Any] = {}
@@ -342,18 +352,26 @@ class PredictorEvolutionSampler(BaseSampler):
         ``benchmarks/nb201_search.py``): ``ard`` with 4.0 for one objective; ``gp`` with
         2.0 for accuracy vs latency.
         """
-        kind = self.predictor if self.predictor != "auto" else ("ard" if single else "gp")
+        if self.predictor != "auto":
+            kind = self.predictor
+        elif self.features == "graph":
+            kind = "gp-scaled"
+        else:
+            kind = "ard" if single else "gp"
         exploration = self.exploration if self.exploration is not None else (4.0 if single else 2.0)
         return kind, exploration
 
     def _encode(self, params: Mapping[str, Any], search_space: dict[str, BaseDistribution],
                 kind: str) -> np.ndarray:
-        """Predictor features: choice codes for ``ard``, else ``space.encode``."""
+        """Predictor features: choice codes for ``ard``, else ``space.encode``; or graph features."""
         # A memo of a pure function (not search state): encoding is the slow part of a pool.
-        key = (kind == "ard", *_key(params, search_space))
+        graph = self.features == "graph" and self.space is not None
+        key = (kind == "ard" and not graph, *_key(params, search_space))
         code = self._codes.get(key)
         if code is None:
-            if kind == "ard":
+            if graph:
+                code = _graph_code(self.space, params)
+            elif kind == "ard":
                 code = _choice_codes(params, search_space)
             elif self.space is not None:
                 from nas.architecture import Architecture
@@ -373,7 +391,7 @@ class PredictorEvolutionSampler(BaseSampler):
 # -- helpers -------------------------------------------------------------
 
 def _trials(study: Study, states: tuple[TrialState, ...] | None) -> list[FrozenTrial]:
-    return study._get_trials(deepcopy=False, states=states, use_cache=True)
+    return study_trials(study, states)
 
 
 def _key(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> tuple[Any, ...]:
@@ -430,12 +448,7 @@ def _best_rows(scores: np.ndarray, k: int) -> list[int]:
         return list(np.argsort(-scores[:, 0], kind="stable")[:k])
     spread = scores.std(axis=0)
     normalised = (scores - scores.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    dominated = np.zeros(len(scores), dtype=bool)
-    for start in range(0, len(scores), 256):
-        rows = scores[start:start + 256]
-        at_least = np.all(scores[None, :, :] >= rows[:, None, :], axis=2)
-        better = np.any(scores[None, :, :] > rows[:, None, :], axis=2)
-        dominated[start:start + 256] = np.any(at_least & better, axis=1)
+    dominated = ~pareto_mask(scores, ["maximize"] * scores.shape[1])
     order = np.lexsort((-normalised.sum(axis=1), dominated))
     return list(order[:k])
 
@@ -448,7 +461,7 @@ def _best_hypervolume_gain(
     span = np.where(high > low, high - low, 1.0)
     observed = -(scores - low) / span
     predicted = -(optimistic - low) / span
-    reference = observed.max(axis=0) + 0.1
+    reference = spread_reference(observed)  # the worst observed, 10% of the range beyond
     gains = hypervolume_contributions(observed, predicted, reference)
     if gains.max() > 0:
         return int(np.argmax(gains))
@@ -529,11 +542,43 @@ def _neighbour_values(rng: np.random.Generator, dist: BaseDistribution, current:
 
 
 def _mutate(rng: np.random.Generator, dist: BaseDistribution, current: Any) -> Any:
-    for _ in range(_MAX_TRIES):
-        value = _random_value(rng, dist)
-        if value != current:
-            return value
-    return current
+    """:func:`nas.samplers._mutation.mutate`, drawing among all values until one differs."""
+
+    def draw_float(low: float, high: float, log: bool) -> float:
+        if log:
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return float(rng.uniform(low, high))
+
+    return mutate(dist, current, pick_other_by_rejection(rng.integers, _MAX_TRIES), draw_float)
+
+
+def _graph_code(space: Any, params: Mapping[str, Any]) -> np.ndarray:
+    """The compact zero-cost graph features of :mod:`nas.features` (the default choices filled in)."""
+    arch = {**space.default(), **params}
+    if not callable(getattr(space, "graph", None)):  # choice features depend on overrides
+        return _graph_code_of(space, tuple(sorted(arch.items())))
+    # A cell graph's features depend on the architecture alone: one memo for every sampler.
+    return _cached_graph_code(space.name, tuple(sorted(arch.items())))
+
+
+def _graph_code_of(space: Any, items: tuple[tuple[str, Any], ...]) -> np.ndarray:
+    from nas.architecture import Architecture
+    from nas.features import compact_columns, feature_names, graph_features
+
+    return graph_features(space, Architecture(dict(items)))[compact_columns(feature_names(space))]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _cached_graph_code(space_name: str, items: tuple[tuple[str, Any], ...]) -> np.ndarray:
+    """A memo of a pure function (the registry's space by name), shared by every seed's sampler."""
+    return _graph_code_of(_registry_space(space_name), items)
+
+
+@functools.lru_cache(maxsize=16)
+def _registry_space(name: str) -> Any:
+    from search_spaces import create_space
+
+    return create_space(name, {})
 
 
 def _choice_codes(params: Mapping[str, Any], search_space: Mapping[str, BaseDistribution]) -> np.ndarray:
@@ -579,11 +624,37 @@ def predictor_evolution_sampler(
     local_search: bool = False,
     local_predictor: bool = False,
     exhaustive_limit: int = 20_000,
+    features: str = "auto",
 ) -> optuna.samplers.BaseSampler:
     """Predictor-guided evolution (LINAS, Cummings et al. 2022): a GP ranks the space or an evolved pool."""
     return PredictorEvolutionSampler(
         space, n_startup_trials=n_startup_trials, predictor=predictor,
         ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
         pool_size=pool_size, n_generations=n_generations, local_search=local_search,
-        local_predictor=local_predictor, exhaustive_limit=exhaustive_limit, seed=seed,
+        local_predictor=local_predictor, exhaustive_limit=exhaustive_limit, features=features,
+        seed=seed,
+    )
+
+
+@register_sampler("predictor-graph", multi_objective=True)
+def predictor_graph_sampler(
+    *,
+    seed: int | None,
+    space: Any,
+    directions: list[str],
+    n_startup_trials: int = 10,
+    predictor: str = "auto",
+    ensemble_size: int = 3,
+    exploration: float | None = None,
+    top_k: int = 5,
+    pool_size: int = 500,
+    n_generations: int = 2,
+    exhaustive_limit: int = 20_000,
+) -> optuna.samplers.BaseSampler:
+    """Predictor-guided evolution on zero-cost graph features (GRAF, Kadlecová et al. 2024)."""
+    return PredictorEvolutionSampler(
+        space, n_startup_trials=n_startup_trials, predictor=predictor,
+        ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
+        pool_size=pool_size, n_generations=n_generations, exhaustive_limit=exhaustive_limit,
+        features="graph", seed=seed,
     )

@@ -5,8 +5,10 @@ zero-cost proxies (one minibatch, no training; :func:`proxies.score`), rank
 them by the mean of their per-proxy ranks, and hand the top ``top_k`` to
 :class:`~nas.samplers.predictor_evolution.PredictorEvolutionSampler` as its
 initial design. The proxy time is not a query: :attr:`WarmStart.seconds`
-reports it separately, and scores can be cached in a CSV so a second study
-(or every seed of a benchmark) pays it once.
+reports it separately. Scores go to the store's proxy score cache
+(:class:`nas.store.ProxyScoreCache`, the one the ``proxy`` evaluator uses: the
+same architecture, proxy, task and seed give the same score), so a second
+study with the same seed pays them once.
 
 >>> start = rank_by_proxies(space, task, ["nwot"], random_pool(space, 100, seed=0))  # doctest: +SKIP
 >>> start.archs[0]  # the pool's best-scored architecture                           # doctest: +SKIP
@@ -14,23 +16,22 @@ reports it separately, and scores can be cached in a CSV so a second study
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 
 from nas.architecture import Architecture
-from nas.errors import ConfigError
+from nas.errors import ConfigError, StorageError
 from nas.samplers._registry import register_sampler
 from nas.samplers.predictor_evolution import PredictorEvolutionSampler
+from nas.store import ProxyScoreCache, write_engine
 
-__all__ = ["WarmStart", "ProxyScoreCache", "random_pool", "rank_by_proxies", "rank_scores"]
+__all__ = ["WarmStart", "random_pool", "rank_by_proxies", "rank_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +46,6 @@ class WarmStart:
 
     def top(self, k: int) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.archs[:k]]
-
-
-class ProxyScoreCache:
-    """Proxy scores by (arch key, proxy) in a CSV file: ``key,proxy,score,seconds``."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._scores: dict[tuple[str, str], tuple[float | None, float]] = {}
-        if self.path.is_file():
-            with open(self.path, newline="", encoding="utf-8") as handle:
-                for row in csv.DictReader(handle):
-                    value = None if row["score"] in ("", "None") else float(row["score"])
-                    self._scores[(row["key"], row["proxy"])] = (value, float(row["seconds"]))
-
-    def get(self, key: str, proxy: str) -> tuple[float | None, float] | None:
-        return self._scores.get((key, proxy))
-
-    def put(self, key: str, proxy: str, score: float | None, seconds: float) -> None:
-        new = not self.path.is_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["key", "proxy", "score", "seconds"])
-            writer.writerow([key, proxy, "" if score is None else repr(score), f"{seconds:.6f}"])
-        self._scores[(key, proxy)] = (score, seconds)
 
 
 def random_pool(space: Any, size: int, seed: int = 0) -> list[Architecture]:
@@ -99,9 +74,13 @@ def rank_by_proxies(
 ) -> WarmStart:
     """Score ``pool`` with ``proxy_names`` on one batch of ``task``; best first.
 
+    Each network is initialised and scored as the ``proxy`` evaluator does
+    (``seed`` picks the batch and the initial weights), so both share ``cache``.
     ``seconds`` is the proxy compute time of this call (cached scores count
     their recorded time, so a cached run reports what computing them cost).
     """
+    import torch
+
     import proxies
 
     names = list(proxy_names)
@@ -111,33 +90,36 @@ def rank_by_proxies(
             f"sampler.params.proxies: unknown proxy {unknown[0] if unknown else '(none given)'}; "
             f"known: {', '.join(proxies.PROXIES.names())}"
         )
+    cache = cache if cache is not None else ProxyScoreCache(None)
     spec = task.prepare(getattr(task, "device", "cpu") or "cpu")
     batch = None
     table = np.full((len(pool), len(names)), np.nan)
     seconds = 0.0
     for i, arch in enumerate(pool):
-        missing = []
+        hits = cache.get_timed(arch.key, names, task.name, seed)
         for j, name in enumerate(names):
-            hit = cache.get(arch.key, name) if cache is not None else None
-            if hit is None:
-                missing.append(j)
-                continue
-            table[i, j] = np.nan if hit[0] is None else hit[0]
-            seconds += hit[1]
+            if name in hits:
+                score, took = hits[name]
+                table[i, j] = np.nan if score is None else score
+                seconds += took
+        missing = [j for j, name in enumerate(names) if name not in hits]
         if not missing:
             continue
         if batch is None:
             batch = task.example_batch(seed=seed)
         started = time.perf_counter()
-        model = space.build(arch, spec)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # the initial weights the proxy evaluator scores
+            model = space.build(arch, spec)
         build_seconds = (time.perf_counter() - started) / len(missing)
         results = proxies.score(model, batch, [names[j] for j in missing], seed=seed)
+        fresh = {}
         for j in missing:
             result = results[names[j]]
             table[i, j] = np.nan if result.score is None else result.score
             seconds += result.seconds + build_seconds
-            if cache is not None:
-                cache.put(arch.key, names[j], result.score, result.seconds + build_seconds)
+            fresh[names[j]] = (result.score, result.seconds + build_seconds)
+        cache.put(arch.key, task.name, seed, fresh)
     scores = rank_scores(table)
     order = np.argsort(-scores, kind="stable")
     log.info("zero-cost warm start: %d architectures x %d proxies in %.1f s",
@@ -181,9 +163,14 @@ def zc_warmstart_sampler(
         raise ConfigError("sampler.name: 'zc-warmstart' needs the study's space and task")
     if top_k < 1 or pool_size < top_k:
         raise ConfigError("sampler.params.top_k: need 1 <= top_k <= pool_size")
+    try:
+        engine = write_engine(cache) if cache else None
+    except StorageError as exc:
+        raise ConfigError(f"sampler.params.cache: {exc} (a storage URL for the proxy score "
+                          "cache, e.g. sqlite:///nas.db, or \"\" for none)") from None
     pool = random_pool(space, pool_size, seed=seed or 0)
     start = rank_by_proxies(space, task, list(proxies), pool, seed=seed or 0,
-                            cache=ProxyScoreCache(cache) if cache else None)
+                            cache=ProxyScoreCache(engine))
     return PredictorEvolutionSampler(
         space, n_startup_trials=max(n_startup_trials, 2), initial_design=start.top(top_k),
         predictor=predictor, exploration=exploration, seed=seed,

@@ -19,10 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nas.config import StudyConfig, check_components
+from nas.config import StudyConfig
 from nas.errors import NasError
+from nas.search.components import check_components
 from nas.search.study import create_or_load_study, storage_for
 from nas.search.worker import build_components, build_worker, run_worker_loop
+from nas.store import count_states, resolve_url
 
 __all__ = ["SearchResult", "run", "run_worker"]
 
@@ -50,14 +52,12 @@ def run(
     Everything that can be wrong with the input is checked before the study
     is created, so a bad file or missing data never leaves a study behind.
     """
-    from nas.store import resolve_url
-
     url = resolve_url(config.storage)
     check_components(config)
     components = build_components(config, "cpu")  # checks the data files exist
     components[2].setup()  # evaluator params and checkpoints too, before any study exists
     storage = storage_for(url)
-    study = create_or_load_study(config, storage)
+    study = create_or_load_study(config, storage, task=components[1])
     start = time.time()
     deadline = start + config.budget.timeout if config.budget.timeout else None
     n_trials = config.budget.n_trials
@@ -74,7 +74,7 @@ def run(
         except KeyboardInterrupt:
             interrupted = True
         bar.update(study, force=True)
-    counts = _counts(study)
+    counts = count_states(study)
     return SearchResult(
         study_name=config.name,
         storage=url,
@@ -99,7 +99,7 @@ def run_worker(config: StudyConfig, url: str, n_trials: int | None, worker_index
         except KeyboardInterrupt:
             interrupted = True
         bar.update(setup.study, force=True)
-    counts = _counts(setup.study)
+    counts = count_states(setup.study)
     return SearchResult(config.name, url, counts.get("COMPLETE", 0), counts.get("FAIL", 0),
                         interrupted, time.time() - start)
 
@@ -200,13 +200,6 @@ def _quiet_optuna() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _counts(study: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state.name] = counts.get(t.state.name, 0) + 1
-    return counts
 
 
 # -- progress ----------------------------------------------------------------

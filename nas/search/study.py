@@ -9,29 +9,31 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from nas.config import StudyConfig, parse_study
+from nas.config import StudyConfig
+from nas.config import config_from_study as parsed_config_from_study
+from nas.dominance import NUM_CLASSES_ATTR
 from nas.errors import ConfigError, StorageError
+from nas.search.heartbeat import heartbeat_settings
+from nas.store import RetryStaleTrial, open_storage, resolve_url
 
 if TYPE_CHECKING:
     import optuna
+
+    from nas.store import StudyStorage
 
 __all__ = [
     "create_or_load_study",
     "load_study",
     "config_from_study",
-    "count_states",
     "storage_for",
 ]
 
 
-def storage_for(url: str | None) -> optuna.storages.RDBStorage:
+def storage_for(url: str | None) -> StudyStorage:
     """Writer storage with heartbeats: a dead worker's trial is failed and retried.
 
     Interval and grace come from :func:`nas.search.heartbeat.heartbeat_settings`.
     """
-    from nas.search.heartbeat import RetryStaleTrial, heartbeat_settings
-    from nas.store import open_storage, resolve_url
-
     settings = heartbeat_settings()
     grace = settings.grace
     if resolve_url(url).startswith("sqlite"):
@@ -45,8 +47,15 @@ def storage_for(url: str | None) -> optuna.storages.RDBStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
-    """The study named in ``config``: created, or loaded when it exists and agrees."""
+def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) -> optuna.Study:
+    """The study named in ``config``: created, or loaded when it exists and agrees.
+
+    ``task`` (prepared) adds its number of classes, so readers know its chance level
+    (the default accuracy floor of :mod:`nas.dominance`) without loading its data, and
+    its :class:`~search_spaces.TaskSpec` as the attr ``task_spec``: its ``extra`` holds the
+    preprocessing the data needs (image mean/std of the training split, a text vocabulary),
+    recorded with the study as with every export.
+    """
     import optuna
 
     names = {s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
@@ -68,6 +77,17 @@ def create_or_load_study(config: StudyConfig, storage: Any) -> optuna.Study:
         "seed": config.seed,
         "family": _family(config),
     }
+    if config.plugins:
+        from nas.plugins import plugin_sources
+
+        attrs["nas_plugin_sources"] = plugin_sources(config.plugins)
+    if task is not None:
+        from dataclasses import asdict
+
+        attrs["task_spec"] = json.loads(json.dumps(asdict(task.spec), default=str))
+    num_classes = _num_classes(task)
+    if num_classes is not None:
+        attrs[NUM_CLASSES_ATTR] = num_classes
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     _enqueue_start_archs(config, study)
@@ -97,19 +117,21 @@ def load_study(name: str, storage: Any) -> optuna.Study:
 
 
 def config_from_study(study: optuna.Study) -> StudyConfig:
-    raw = study.user_attrs.get("nas_config")
-    if not raw:
-        raise ConfigError(f"study '{study.study_name}' was not created by nas (no nas_config)")
-    return parse_study(raw)
+    """The study file that launched ``study``, its plugins imported (so its names resolve).
 
+    A file plugin missing on this machine is imported from the source stored with the study.
+    """
+    from dataclasses import replace
 
-def count_states(study: optuna.Study) -> dict[str, int]:
-    from optuna.trial import TrialState
+    from nas.plugins import load_plugins, materialise
 
-    counts = {s.name: 0 for s in TrialState}
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state.name] += 1
-    return counts
+    config = parsed_config_from_study(study)
+    if config.plugins:
+        sources = study.user_attrs.get("nas_plugin_sources") or {}
+        config = replace(config, plugins=materialise(config.plugins, sources))
+    load_plugins(config.plugins)
+    return config
+
 
 
 def _check_compatible(config: StudyConfig, study: optuna.Study) -> None:
@@ -140,3 +162,11 @@ def _family(config: StudyConfig) -> str:
         return TASKS.get(config.task.name).family
     except Exception:  # noqa: BLE001 - informational only
         return ""
+
+
+def _num_classes(task: Any) -> int | None:
+    """The task's number of classes, or None without a prepared task (its spec is unknown)."""
+    try:
+        return int(task.spec.num_classes) if task is not None else None
+    except (RuntimeError, AttributeError, TypeError, ValueError):
+        return None

@@ -10,6 +10,10 @@ this loop on the same study; they coordinate only through the store:
 * **Heartbeats**: a thread records a heartbeat for the running trial; a worker
   that dies stops beating, and any other worker fails its trial within two
   heartbeat intervals and re-queues it for another worker (``nas.search.heartbeat``).
+* **Writes**: the loop is Optuna's ask, ``suggest_*``, ``set_user_attr`` and
+  tell; the store (``nas.store.StudyStorage``) writes the sampled architecture
+  in one transaction at :func:`nas.store.flush` and the result in another at
+  tell.
   Attr ``host`` (``hostname:pid``) names the process running a trial.
 * **Failures**: an exception in an evaluation fails that trial with the error
   in its attrs, and the search goes on; Ctrl-C fails the running trial with
@@ -30,8 +34,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nas.config import StudyConfig
+from nas.device import resolve_device
 from nas.errors import ConfigError, InvalidArchitecture, NasError
-from nas.search.heartbeat import TrialHeartbeat, fail_dead_trials
+from nas.store import (
+    TrialHeartbeat,
+    count_states,
+    fail_stale_trials,
+    flush,
+    heartbeat_interval,
+    within_budget,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -39,7 +51,7 @@ if TYPE_CHECKING:
     from nas.evaluators import Evaluator
     from search_spaces import SearchSpace
 
-__all__ = ["WorkerSetup", "build_worker", "run_worker_loop", "resolve_device"]
+__all__ = ["WorkerSetup", "build_worker", "run_worker_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,8 @@ _POLL_S = 0.5
 #: a worker whose last this-many trials all failed stops: a broken evaluator or study
 #: file would otherwise burn trial numbers forever (the errors are in the trials' attrs).
 MAX_CONSECUTIVE_FAILURES = 10
+#: trial user attr: the choices the architecture does not use (``SearchSpace.active_choices``)
+INACTIVE_CHOICES_ATTR = "inactive_choices"
 
 
 @dataclass
@@ -60,20 +74,14 @@ class WorkerSetup:
     worker_index: int = 0
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def build_components(config: StudyConfig, device: str = "cpu") -> tuple[Any, Any, Any]:
     """Space, prepared task and evaluator for ``config`` (raises NasError on bad input)."""
     from nas.evaluators import EVALUATORS
+    from nas.plugins import load_plugins
     from nas.tasks import create_task
     from search_spaces import create_space
 
+    load_plugins(config.plugins)  # a spawned worker process imports the study's plugins too
     space = create_space(config.space.name, dict(config.space.params))
     task_params = dict(config.task.params)
     task = create_task(config.task.name, seed=config.seed, **task_params)
@@ -135,13 +143,12 @@ def run_worker_loop(
     import optuna
     from optuna.trial import TrialState
 
-    from nas.store import TrialWriter
-
     study = setup.study
-    writer = TrialWriter(study)
     done_here = 0
     failures_in_a_row = 0
     last_check = 0.0
+    interval = heartbeat_interval(study)
+    check_every = interval / 2 if interval else float("inf")
     # We run Optuna's heartbeat ourselves around ask/tell; its warnings assume optimize().
     warnings.filterwarnings("ignore", message="Heartbeat of storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -150,24 +157,22 @@ def run_worker_loop(
             break
         # While a trial runs its heartbeat thread looks for dead trials; between
         # trials this loop does, at the same pace (every half interval).
-        if time.monotonic() - last_check >= _check_every(study):
-            fail_dead_trials(study)
+        if time.monotonic() - last_check >= check_every:
+            fail_stale_trials(study)
             last_check = time.monotonic()
-        waiting = True
         if n_trials is not None:
-            states = _count(study)
+            states = count_states(study)
             if states["COMPLETE"] >= n_trials:
                 break
             if states["COMPLETE"] + states["RUNNING"] >= n_trials:
                 time.sleep(_POLL_S)  # others hold the last slots; wait in case one fails
                 continue
-            waiting = states["WAITING"] > 0
-        trial = _ask(study, waiting)
-        if n_trials is not None and not _within_budget(study, trial.number, n_trials):
+        trial = study.ask()
+        if n_trials is not None and not within_budget(study, trial.number, n_trials):
             trial.set_user_attr("nas_skipped", "budget reached by other workers")
             study.tell(trial, state=TrialState.PRUNED)
             continue
-        state = _run_one(setup, trial, writer)
+        state = _run_one(setup, trial)
         if state == TrialState.COMPLETE:
             done_here += 1
         failures_in_a_row = failures_in_a_row + 1 if state == TrialState.FAIL else 0
@@ -182,25 +187,26 @@ def run_worker_loop(
     return done_here
 
 
-def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
+def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
     import optuna
     from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study = setup.study
-    heartbeat = TrialHeartbeat(study, trial._trial_id)
+    heartbeat = TrialHeartbeat(study, trial)
     heartbeat.start()
     try:
-        # The architecture's params and the host attr in one transaction (Optuna
-        # would commit each suggest on its own).
+        trial.set_user_attr("host", f"{socket.gethostname()}:{os.getpid()}")
         try:
-            with writer.deferred_params(trial, {"host": f"{socket.gethostname()}:{os.getpid()}"}):
-                arch = setup.space.sample(trial)
-                setup.space.validate(arch)
+            arch = setup.space.sample(trial)
+            setup.space.validate(arch)
         except InvalidArchitecture as exc:
             trial.set_user_attr("invalid", str(exc))
             study.tell(trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
+        # The architecture's params and the host attr in one transaction, before the
+        # evaluation: a dead worker's trial is re-queued with its architecture.
+        flush(trial)
         started = time.perf_counter()
         try:
             evaluation = setup.evaluator.evaluate(arch, trial)
@@ -235,14 +241,19 @@ def _run_one(setup: WorkerSetup, trial: optuna.Trial, writer: Any) -> Any:
             "worker": setup.worker_index,
             **dict(evaluation.attrs),
         }
+        inactive = sorted(set(arch) - setup.space.active_choices(arch))
+        if inactive:  # choices this architecture does not use (the dashboard hides them)
+            record[INACTIVE_CHOICES_ATTR] = inactive
+        if len(values) > 1:
+            from nas.dominance import HYPERVOLUME_ATTR, hypervolume_after
+
+            record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
+        for key, value in record.items():
+            trial.set_user_attr(key, value)
         # Attrs, values and state in one transaction: a crash leaves a RUNNING trial
         # that is failed and retried, never a COMPLETE one without its architecture
         # and metrics.
-        if len(values) > 1:
-            from nas.hypervolume import HYPERVOLUME_ATTR, hypervolume_after
-
-            record[HYPERVOLUME_ATTR] = hypervolume_after(study, values)  # for the dashboard
-        writer.complete(trial, values, record)
+        study.tell(trial, values)
         return TrialState.COMPLETE
     except UpdateFinishedTrialError:
         # Our heartbeat was missed for longer than the grace period (machine paused,
@@ -283,87 +294,3 @@ def _objective_values(config: StudyConfig, metrics: Any) -> list[float]:
             )
         values.append(float(metrics[objective.metric]))
     return values
-
-
-def _count(study: Any) -> dict[str, int]:
-    from optuna.trial import TrialState
-
-    counts = dict.fromkeys(("COMPLETE", "RUNNING", "WAITING", "FAIL", "PRUNED"), 0)
-    engine = _engine(study)
-    if engine is not None:  # one aggregate query instead of loading the trials
-        import sqlalchemy as sa
-
-        with _reading(engine) as conn:
-            rows = conn.execute(
-                sa.text("SELECT state, COUNT(*) FROM trials WHERE study_id = :s GROUP BY state"),
-                {"s": study._study_id},
-            )
-            counts.update({str(state): int(n) for state, n in rows})
-        return counts
-    for t in study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-    ):
-        counts[t.state.name] += 1
-    return counts
-
-
-def _ask(study: Any, waiting: bool) -> Any:
-    """``study.ask()``, without its read of the trials changed since the last ask when
-    the store has just said that no trial waits to be retried.
-
-    Optuna's ask reads them (every field of each) only to find a WAITING trial to
-    pop; a sampler that needs the study's trials reads them itself, as before. A
-    trial re-queued in between is popped by the next ask.
-    """
-    import optuna
-
-    if waiting or _engine(study) is None:
-        return study.ask()
-    study._thread_local.cached_all_trials = None  # as ask: the trial cache is per trial
-    return optuna.Trial(study, study._storage.create_new_trial(study._study_id))
-
-
-def _within_budget(study: Any, number: int, n_trials: int) -> bool:
-    from optuna.trial import TrialState
-
-    engine = _engine(study)
-    if engine is not None:
-        import sqlalchemy as sa
-
-        with _reading(engine) as conn:
-            ahead_count = conn.execute(
-                sa.text("SELECT COUNT(*) FROM trials WHERE study_id = :s AND number < :n "
-                        "AND state IN ('COMPLETE', 'RUNNING')"),
-                {"s": study._study_id, "n": number},
-            ).scalar_one()
-        return int(ahead_count) < n_trials
-    ahead = [
-        t for t in study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)
-        )
-        if t.number < number
-    ]
-    return len(ahead) < n_trials
-
-
-def _reading(engine: Any) -> Any:
-    """A connection for one read, in autocommit: no BEGIN and no ROLLBACK round trip
-    (and psycopg drops its prepared statements on every ROLLBACK)."""
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
-def _check_every(study: Any) -> float:
-    getter = getattr(study._storage, "get_heartbeat_interval", None)
-    interval = getter() if getter is not None else None
-    return float(interval) / 2 if interval else float("inf")
-
-
-def _rdb(study: Any) -> Any:
-    from nas.store import rdb_backend
-
-    return rdb_backend(study._storage)
-
-
-def _engine(study: Any) -> Any:
-    rdb = _rdb(study)
-    return rdb.engine if rdb is not None else None

@@ -1,10 +1,23 @@
 """The study store: Optuna's RDB storage plus our ``nas_`` tables. Torch-free.
 
-Writers (search, workers) use :func:`open_storage`; readers (dashboard,
-``nas list``/``nas show``) use :func:`read_engine` and the pandas readers.
+The one door to Optuna: writers (search, workers) open a
+:class:`StudyStorage` with :func:`open_storage`, and reach a running study
+beyond Optuna's public API only through the functions below (batched writes,
+budget counts, heartbeats, the samplers' view of the trials). Readers
+(dashboard, ``nas list``/``nas show``) use :func:`read_engine` and the pandas
+readers. Importing this package imports neither torch nor Optuna.
 """
 
-from nas.store._connect import migrate, open_storage, rdb_backend, read_engine, write_engine
+from typing import TYPE_CHECKING, Any
+
+from nas.store._clock import optuna_now
+from nas.store._connect import migrate, open_storage, read_engine, write_engine
+from nas.store._heartbeat import (
+    RetryStaleTrial,
+    TrialHeartbeat,
+    fail_stale_trials,
+    heartbeat_interval,
+)
 from nas.store._incremental import (
     objective_ranges,
     param_distributions,
@@ -12,6 +25,7 @@ from nas.store._incremental import (
     trials_fingerprint,
 )
 from nas.store._models import ExportRecord, NasBase, ProxyCacheEntry, SupernetCheckpoint
+from nas.store._proxy_cache import ProxyScoreCache
 from nas.store._read import (
     list_studies,
     load_trials,
@@ -20,33 +34,64 @@ from nas.store._read import (
     pareto_mask,
     study_info,
 )
-from nas.store._trial_writes import TrialWriter, optuna_now
+from nas.store._study import (
+    count_states,
+    flush,
+    rdb_backend,
+    study_engine,
+    study_storage,
+    study_trials,
+    within_budget,
+)
 from nas.store._url import DEFAULT_STORAGE, redact, resolve_url, sqlite_path
+
+if TYPE_CHECKING:
+    from nas.store._storage import StudyStorage
 
 __all__ = [
     "DEFAULT_STORAGE",
     "ExportRecord",
     "NasBase",
     "ProxyCacheEntry",
+    "ProxyScoreCache",
+    "RetryStaleTrial",
+    "StudyStorage",
     "SupernetCheckpoint",
-    "TrialWriter",
-    "optuna_now",
+    "TrialHeartbeat",
+    "count_states",
+    "fail_stale_trials",
+    "flush",
+    "heartbeat_interval",
     "list_studies",
     "load_trials",
     "migrate",
     "objective_columns",
     "objective_ranges",
     "open_storage",
-    "rdb_backend",
+    "optuna_now",
     "param_distributions",
     "pareto_front",
     "pareto_mask",
+    "rdb_backend",
     "read_engine",
     "redact",
     "refresh_trials",
     "resolve_url",
     "sqlite_path",
+    "study_engine",
     "study_info",
+    "study_storage",
+    "study_trials",
     "trials_fingerprint",
+    "within_budget",
     "write_engine",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # StudyStorage subclasses Optuna's classes: imported on first use, not with the package.
+    if name == "StudyStorage":
+        from nas.store._storage import StudyStorage
+
+        return StudyStorage
+    raise AttributeError(f"module 'nas.store' has no attribute {name!r}")

@@ -22,11 +22,9 @@ from nas.errors import StorageError
 from nas.store._url import redact, resolve_url, sqlite_path
 
 if TYPE_CHECKING:
-    import optuna
+    from nas.store._storage import StudyStorage
 
-__all__ = [
-    "open_storage", "read_engine", "write_engine", "migrate", "rdb_backend", "SQLITE_BUSY_TIMEOUT_S",
-]
+__all__ = ["open_storage", "read_engine", "write_engine", "migrate", "SQLITE_BUSY_TIMEOUT_S"]
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +40,15 @@ def open_storage(
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
     failed_trial_callback: Callable[..., None] | None = None,
-) -> optuna.storages.RDBStorage:
-    """Optuna storage for a writer (search, worker), with our tables migrated."""
+) -> StudyStorage:
+    """Optuna storage for a writer (search, worker), with our tables migrated.
+
+    Optuna's ``RDBStorage`` behind :class:`~nas.store.StudyStorage`, the
+    engine's one door to it (batched trial writes, budget counts, heartbeats).
+    """
     import optuna
+
+    from nas.store._storage import StudyStorage
 
     url = resolve_url(url)
     _prepare_sqlite(url)
@@ -73,7 +77,7 @@ def open_storage(
             raise StorageError(f"cannot open storage {redact(url)}: {_first_line(exc)}") from None
     _ping_after_idle(storage.engine)
     migrate(storage.engine)
-    return storage
+    return StudyStorage(storage)
 
 
 def _stale_callback_kwargs(optuna: Any, callback: Callable[..., None] | None) -> dict[str, Any]:
@@ -84,14 +88,6 @@ def _stale_callback_kwargs(optuna: Any, callback: Callable[..., None] | None) ->
     name = ("heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params
             else "failed_trial_callback")
     return {name: callback}
-
-
-def rdb_backend(storage: Any) -> optuna.storages.RDBStorage | None:
-    """The ``RDBStorage`` behind an Optuna storage (which a study wraps in a cache), or None."""
-    from optuna.storages import RDBStorage
-
-    backend = getattr(storage, "_backend", storage)
-    return backend if isinstance(backend, RDBStorage) else None
 
 
 def write_engine(url: str | None = None) -> sa.Engine:

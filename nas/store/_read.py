@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from nas.dominance import pareto_mask
 from nas.errors import StorageError
 
 __all__ = [
@@ -167,54 +168,6 @@ def load_trials(engine: sa.Engine, study_name: str, since_trial_id: int = 0) -> 
 
 def objective_columns(engine: sa.Engine, study_name: str) -> list[str]:
     return list(study_info(engine, study_name)["objectives"])
-
-
-def pareto_mask(values: np.ndarray, directions: list[str]) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``values`` (n × k)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return np.zeros(len(values), dtype=bool)
-    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
-    losses = values * signs
-    if losses.shape[1] == 2:
-        return _pareto_mask_2d(losses)
-    # Sort by the first objective so each point need only be compared to earlier ones.
-    order = np.lexsort(losses.T[::-1])
-    mask = np.zeros(len(losses), dtype=bool)
-    front: list[np.ndarray] = []
-    for i in order:
-        row = losses[i]
-        if front:
-            stack = np.vstack(front)
-            if np.any(np.all(stack <= row, axis=1) & np.any(stack < row, axis=1)):
-                continue
-            if np.any(np.all(stack == row, axis=1)):
-                mask[i] = True  # ties are on the front too
-                continue
-        front.append(row)
-        mask[i] = True
-    return mask
-
-
-def _pareto_mask_2d(losses: np.ndarray) -> np.ndarray:
-    """Two minimised objectives in O(n log n): one sort and a running minimum.
-
-    In lexicographic order every dominator of a point comes before it, so a
-    point is dominated when an earlier one has a lower second loss, or the same
-    second loss with a lower first loss (identical points do not dominate).
-    """
-    order = np.lexsort((losses[:, 1], losses[:, 0]))
-    first, second = losses[order, 0], losses[order, 1]
-    n = len(order)
-    running = np.minimum.accumulate(second)
-    before = np.concatenate(([np.inf], running[:-1]))
-    # Position of the earliest point holding the running minimum (lowest first loss).
-    holder = np.maximum.accumulate(np.where(second < before, np.arange(n), 0))
-    holder_before = np.concatenate(([0], holder[:-1]))
-    dominated = (before < second) | ((before == second) & (first[holder_before] < first))
-    mask = np.zeros(n, dtype=bool)
-    mask[order] = ~dominated
-    return mask
 
 
 def pareto_front(trials: pd.DataFrame, objectives: list[str], directions: list[str]) -> pd.DataFrame:

@@ -19,14 +19,20 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from nas.config import StudyConfig
-from nas.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from nas.supernet.trainer import SupernetSettings
-    from supernets import Supernet
+from nas.device import resolve_device
+from nas.errors import CheckpointError, StorageError
+from nas.store import SupernetCheckpoint, read_engine, write_engine
+from nas.supernet.trainer import SupernetSettings, SupernetTrainer
+from nas.tasks import create_task
+from search_spaces import create_space
+from supernets import Supernet, create_supernet
+from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
 
 __all__ = ["SupernetRun", "train_supernet", "config_hash", "latest_checkpoint", "load_supernet"]
 
@@ -47,8 +53,6 @@ class SupernetRun:
 
 def config_hash(config: StudyConfig, settings: SupernetSettings | None = None) -> str:
     """A stable hash of what decides the supernet's weights (not epochs or folders)."""
-    from nas.supernet.trainer import SupernetSettings
-
     settings = settings or SupernetSettings.from_mapping(config.supernet)
     relevant = settings.to_dict()
     for key in ("epochs", "checkpoint_dir", "checkpoint", "keep_last"):
@@ -73,10 +77,6 @@ def train_supernet(
 ) -> SupernetRun:
     """Train (or resume) the study's supernet to ``[supernet] epochs``; ``stop_after`` ends early."""
     import torch
-
-    from nas.search.worker import resolve_device
-    from nas.supernet.trainer import SupernetSettings, SupernetTrainer
-    from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
 
     settings = SupernetSettings.from_mapping(config.supernet)
     digest = config_hash(config, settings)
@@ -116,10 +116,6 @@ def train_supernet(
 
 def build_supernet(config: StudyConfig, settings: SupernetSettings, device: str) -> tuple[Supernet, Any]:
     """The study's prepared task and a fresh supernet on ``device``."""
-    from nas.tasks import create_task
-    from search_spaces import create_space
-    from supernets import create_supernet
-
     space = create_space(config.space.name, dict(config.space.params))
     task_params = dict(config.task.params)
     if settings.batch_size:
@@ -132,16 +128,12 @@ def build_supernet(config: StudyConfig, settings: SupernetSettings, device: str)
 
 def latest_checkpoint(folder: Path, study: str, digest: str) -> Path | None:
     """The highest-epoch checkpoint of this study and configuration in ``folder``."""
-    pattern = re.compile(re.escape(f"{study}-{digest}-epoch") + r"(\d+)\.pt$")
-    found = [(int(m.group(1)), p) for p in folder.glob("*.pt") if (m := pattern.match(p.name))]
-    return max(found)[1] if found else None
+    found = _checkpoints(folder, study, digest)
+    return found[-1] if found else None
 
 
 def load_supernet(path: str | Path, space: Any, task: Any, device: str = "cpu") -> Supernet:
     """A supernet for ``space`` on the prepared ``task`` with the checkpoint's weights."""
-    from supernets import create_supernet
-    from supernets.checkpoint import load_into, read_checkpoint
-
     data = read_checkpoint(path)
     if data.get("space") != space.name:
         raise CheckpointError(f"supernet checkpoint {path} is for space '{data.get('space')}', "
@@ -153,11 +145,6 @@ def load_supernet(path: str | Path, space: Any, task: Any, device: str = "cpu") 
 
 def find_recorded_checkpoint(storage: str | None, space: str, task: str) -> Path | None:
     """The newest checkpoint recorded in ``nas_supernets`` for a space and task whose file exists."""
-    import sqlalchemy as sa
-
-    from nas.errors import StorageError
-    from nas.store import SupernetCheckpoint, read_engine
-
     try:
         engine = read_engine(storage)
     except StorageError:
@@ -180,10 +167,6 @@ def find_recorded_checkpoint(storage: str | None, space: str, task: str) -> Path
 
 
 def _record(storage: str | None, path: Path, config: StudyConfig, digest: str, epoch: int) -> None:
-    from sqlalchemy.orm import Session
-
-    from nas.store import SupernetCheckpoint, write_engine
-
     engine = write_engine(storage)
     try:
         with Session(engine) as session:
@@ -198,10 +181,15 @@ def _prune(folder: Path, study: str, digest: str, keep: int) -> None:
     """Delete all but the ``keep`` newest checkpoints of this configuration (a GNN's are ~50 MB)."""
     if keep <= 0:
         return
+    for path in _checkpoints(folder, study, digest)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+def _checkpoints(folder: Path, study: str, digest: str) -> list[Path]:
+    """This study and configuration's checkpoints in ``folder``, oldest epoch first."""
     pattern = re.compile(re.escape(f"{study}-{digest}-epoch") + r"(\d+)\.pt$")
     found = sorted((int(m.group(1)), p) for p in folder.glob("*.pt") if (m := pattern.match(p.name)))
-    for _, path in found[:-keep]:
-        path.unlink(missing_ok=True)
+    return [path for _epoch, path in found]
 
 
 def _progress(total: int, done: int, enabled: bool) -> Any:

@@ -1,11 +1,26 @@
-"""Node-classification tasks: Cora and CiteSeer (Planetoid public split) and a synthetic graph.
+"""Node classification on the user's graph, and the Cora/CiteSeer/synthetic presets over it.
+
+``node-classification`` reads one graph: ``path`` to a PyG ``Data`` saved
+with ``torch.save`` (or a dict of tensors) or an ``.npz``, with ``x``
+(nodes × features), ``edge_index`` (2 × edges), ``y`` (one label per node)
+and optional boolean ``train_mask``/``val_mask``/``test_mask``; or a PyG
+dataset class by name with a local root (``dataset = "Planetoid"``,
+``root = "..."``, ``args = { name = "PubMed" }``), which must not download.
+Without masks, a seeded stratified split (task ``seed``) takes
+``val_fraction`` (0.2) and ``test_fraction`` (0.2) of each class; train is
+the rest.
 
 Full-batch training on the whole graph, the standard setting for these data
-sets. Features are row-normalised, as in Kipf & Welling (2017). The training
-batch carries the features as a *sparse* tensor: Cora's 2708×1433 matrix is
-1.3% non-zero, so input dropout and the first projection on the non-zeros
-only are ~50× cheaper than on the dense matrix (DESIGN.md, "Costs"); models
-accept dense features too, which is what evaluation and export use.
+sets. Features are row-normalised, as in Kipf & Welling (2017)
+(``normalize = false`` keeps them). The training batch carries the features
+as a *sparse* tensor: Cora's 2708×1433 matrix is 1.3% non-zero, so input
+dropout and the first projection on the non-zeros only are ~50× cheaper than
+on the dense matrix (DESIGN.md, "Costs"); models accept dense features too,
+which is what export uses.
+
+``cora`` and ``citeseer`` read the raw Planetoid files (public split
+140/500/1000); ``synthetic-graph`` generates a seeded graph. Both are this
+task with another source, so the same checks, normalisation and metrics apply.
 """
 
 from __future__ import annotations
@@ -13,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from nas.errors import ConfigError
+from nas.errors import ConfigError, DataError, NasError
 from nas.tasks import TASKS
 from nas.tasks._base import Task, require_file
+from nas.tasks._files import check_labels, existing, seeded_split
 from search_spaces import Batch, TaskSpec
 
 if TYPE_CHECKING:
@@ -24,21 +40,36 @@ if TYPE_CHECKING:
 __all__ = ["NodeClassificationTask", "PlanetoidTask", "SyntheticGraphTask"]
 
 _PLANETOID_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+_MASKS = ("train_mask", "val_mask", "test_mask")
+_PARAMS = ("path", "dataset", "root", "args", "val_fraction", "test_fraction", "normalize")
 
 
+@TASKS.register("node-classification")
 class NodeClassificationTask(Task):
-    """Shared logic: one graph, boolean split masks, accuracy on a split."""
+    """One graph, boolean split masks, accuracy on a split."""
 
+    name = "node-classification"
     family: ClassVar[str] = "graph"
+    #: the parameters a study file may set
+    known_params: ClassVar[tuple[str, ...]] = _PARAMS
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        unknown = sorted(set(self.params) - set(self.known_params))
+        if unknown:
+            raise ConfigError(f"task.params: unknown parameter '{unknown[0]}' for task "
+                              f"'{self.name}'; known: {', '.join(self.known_params) or 'none'}")
+        for key, default in (("val_fraction", 0.2), ("test_fraction", 0.2)):
+            value = self.params.get(key, default)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+                raise ConfigError(f"task.params.{key}: must be a number in (0, 1), got {value!r}")
         self._graph: Any = None
 
     def prepare(self, device: Any = "cpu") -> TaskSpec:
         if self._graph is None or self.device != device:
-            graph = self._load()
-            graph.x = graph.x / graph.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
+            graph = self._checked(self._load())
+            if self.params.get("normalize", True):
+                graph.x = graph.x / graph.x.sum(dim=1, keepdim=True).clamp(min=1e-12)
             self._graph = graph.to(device)
             self._sparse_x = self._graph.x.to_sparse_coo().coalesce()
             self.device = device
@@ -46,13 +77,65 @@ class NodeClassificationTask(Task):
                 family="graph",
                 input_dim=int(graph.num_features),
                 num_classes=int(graph.y.max()) + 1,
-                extra={"num_nodes": int(graph.num_nodes), "num_edges": int(graph.edge_index.size(1))},
+                extra={"num_nodes": int(graph.num_nodes), "num_edges": int(graph.edge_index.size(1)),
+                       "normalize": bool(self.params.get("normalize", True))},
             )
         assert self._spec is not None
         return self._spec
 
     def _load(self) -> Any:
-        raise NotImplementedError
+        """The graph as a PyG ``Data``; presets override it."""
+        if self.params.get("dataset") is not None:
+            return _pyg_dataset(self.params)
+        path = existing("task.params.path", self.params.get("path"))
+        return _read_graph_file(path)
+
+    def _checked(self, graph: Any) -> Any:
+        """Shapes, label range and masks checked; a seeded stratified split where masks are missing."""
+        import torch
+
+        key = "task.params.path"
+        for name in ("x", "edge_index", "y"):
+            if getattr(graph, name, None) is None:
+                raise DataError(f"{key}: the graph has no '{name}'")
+        x, edge_index, y = graph.x, graph.edge_index, graph.y
+        if x.dim() != 2 or x.size(0) < 2:
+            raise DataError(f"{key}: x has shape {tuple(x.shape)}; expected nodes × features")
+        n = x.size(0)
+        graph.x = x.float()
+        if edge_index.dim() != 2 or edge_index.size(0) != 2 or edge_index.is_floating_point():
+            raise DataError(f"{key}: edge_index has shape {tuple(edge_index.shape)} "
+                            f"({edge_index.dtype}); expected 2 × edges integer node indices")
+        if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= n):
+            raise DataError(f"{key}: edge_index refers to node {int(edge_index.max())}; the graph "
+                            f"has {n} nodes (0..{n - 1})")
+        graph.edge_index = edge_index.long()
+        if y.dim() != 1 or y.size(0) != n or y.is_floating_point():
+            raise DataError(f"{key}: y has shape {tuple(y.shape)} ({y.dtype}); expected ({n},) "
+                            "integer class labels, one per node")
+        graph.y = y.long()
+        check_labels(key, y.numpy() if y.device.type == "cpu" else y.cpu().numpy(),
+                     max(int(y.max()) + 1, 1) if y.min() >= 0 else 0)
+        present = [getattr(graph, m, None) is not None for m in _MASKS]
+        if any(present) and not all(present):
+            missing = _MASKS[present.index(False)]
+            raise DataError(f"{key}: the graph has some split masks but no '{missing}'")
+        if not all(present):
+            split = seeded_split(graph.y.numpy(), {"val": float(self.params.get("val_fraction", 0.2)),
+                                                   "test": float(self.params.get("test_fraction", 0.2))},
+                                 self.seed)
+            for name, mask_name in zip(("train", "val", "test"), _MASKS):
+                mask = torch.zeros(n, dtype=torch.bool)
+                mask[torch.from_numpy(split[name])] = True
+                graph[mask_name] = mask
+        for mask_name in _MASKS:
+            mask = graph[mask_name]
+            if mask.dtype != torch.bool or mask.shape != (n,):
+                raise DataError(f"{key}: {mask_name} has shape {tuple(mask.shape)} ({mask.dtype}); "
+                                f"expected ({n},) booleans")
+            if not bool(mask.any()):
+                raise DataError(f"{key}: the {mask_name.split('_')[0]} split is empty")
+        return graph
 
     def train_batches(self, epoch: int) -> Iterable[Batch]:
         g = self._graph
@@ -97,10 +180,13 @@ class NodeClassificationTask(Task):
         return masks[split]
 
 
+
+
 class PlanetoidTask(NodeClassificationTask):
     """A Planetoid citation graph from the raw files (public split 140/500/1000 for Cora)."""
 
     dataset: ClassVar[str] = ""
+    known_params: ClassVar[tuple[str, ...]] = ()
 
     def _load(self) -> Any:
         from torch_geometric.io import read_planetoid_data
@@ -137,6 +223,7 @@ class SyntheticGraphTask(NodeClassificationTask):
     """
 
     name = "synthetic-graph"
+    known_params: ClassVar[tuple[str, ...]] = ("num_nodes", "num_classes", "num_features")
 
     def _load(self) -> Any:
         import torch
@@ -170,3 +257,61 @@ class SyntheticGraphTask(NodeClassificationTask):
         masks[2][order[2 * n // 5 :]] = True
         return Data(x=x, edge_index=edge_index, y=y, train_mask=masks[0], val_mask=masks[1],
                     test_mask=masks[2])
+
+
+def _read_graph_file(path: Any) -> Any:
+    """A PyG ``Data`` (or dict of tensors) saved with ``torch.save``, or an ``.npz`` of arrays."""
+    import numpy as np
+    import torch
+    from torch_geometric.data import Data
+
+    key = "task.params.path"
+    if path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: torch.from_numpy(data[k]) for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{key}: {path} is not a readable .npz file ({exc})") from None
+        return Data(**arrays)
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+
+    try:
+        # weights_only: a PyG Data is plain tensors; nothing in the file runs as code.
+        with torch.serialization.safe_globals([Data, DataEdgeAttr, DataTensorAttr, GlobalStorage]):
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle/zip errors of a foreign file
+        raise DataError(f"{key}: {path} is not a torch.save'd PyG Data or .npz "
+                        f"({str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__})") from None
+    if isinstance(loaded, dict):
+        loaded = Data(**loaded)
+    if not isinstance(loaded, Data):
+        raise DataError(f"{key}: {path} holds a {type(loaded).__name__}; expected a PyG Data")
+    return loaded
+
+
+def _pyg_dataset(params: dict[str, Any]) -> Any:
+    """The first graph of a PyG dataset class read from a local ``root`` (never downloaded)."""
+    import torch_geometric.datasets as datasets
+
+    name = params["dataset"]
+    cls = getattr(datasets, str(name), None)
+    if not isinstance(cls, type):
+        raise ConfigError(f"task.params.dataset: '{name}' is not a torch_geometric.datasets class")
+    root = existing("task.params.root", params.get("root"), folder_ok=True)
+    args = params.get("args") or {}
+    if not isinstance(args, dict):
+        raise ConfigError("task.params.args: must be a table of the dataset's arguments")
+
+    def no_download(self: Any) -> None:
+        raise DataError(f"task.params.root: {root} lacks the raw files of {name} "
+                        f"({', '.join(map(str, self.raw_file_names))}); nothing is downloaded")
+
+    local = type(cls.__name__, (cls,), {"download": no_download})
+    try:
+        return local(str(root), **args)[0]
+    except NasError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the dataset's own errors, one line
+        raise DataError(f"task.params.dataset: {name}({', '.join(f'{k}={v!r}' for k, v in args.items())}) "
+                        f"failed: {type(exc).__name__}: {str(exc).strip()[:200]}") from None

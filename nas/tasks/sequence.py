@@ -1,4 +1,10 @@
-"""Next-token prediction tasks: tiny-shakespeare (characters) and a synthetic token stream.
+"""Next-token prediction: ``text`` (any UTF-8 file), its tiny-shakespeare preset, a synthetic stream.
+
+``text`` reads ``path``, a UTF-8 text file, as a stream of characters. The
+vocabulary is the sorted set of characters of the *training* part plus one
+unknown token (the last index) that every other character maps to; it is in
+``spec.extra["vocabulary"]`` and so in every export, which encodes new text
+the same way. ``tinyshakespeare`` is this task over ``text/tinyshakespeare.txt``.
 
 Both are one long token stream cut in two: the first 90% trains, the last 10%
 is held out. Training batches are random windows of ``seq_len + 1`` tokens
@@ -21,17 +27,19 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.errors import ConfigError, DataError
 from nas.tasks import TASKS
 from nas.tasks._base import Task, require_file
+from nas.tasks._files import existing
 from search_spaces import Batch, TaskSpec
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TokenStreamTask", "TinyShakespeareTask", "SyntheticSequenceTask"]
+__all__ = ["TokenStreamTask", "TextTask", "TinyShakespeareTask", "SyntheticSequenceTask"]
 
 _TRAIN_FRACTION = 0.9
 _SPLITS = ("train", "val", "test")
@@ -63,19 +71,25 @@ class TokenStreamTask(Task):
         """The whole token stream (1-D long tensor) and the vocabulary size."""
         raise NotImplementedError
 
+    def _extra(self) -> dict[str, Any]:
+        """What an export needs to encode new input (a text task's vocabulary)."""
+        return {}
+
     # -- Task API ---------------------------------------------------------
     def prepare(self, device: Any = "cpu") -> TaskSpec:
         if self._train is None or self.device != device:
             stream, vocab = self._load_stream()
             cut = int(len(stream) * _TRAIN_FRACTION)
             if cut <= self.seq_len + 1 or len(stream) - cut <= self.seq_len + 1:
-                raise DataError(f"task '{self.name}': the text is too short for seq_len {self.seq_len}")
+                raise DataError(f"task.params.path: the text ({len(stream)} tokens) is too short for "
+                                f"seq_len {self.seq_len}: the train or held-out split is empty")
             self._train = stream[:cut].to(device)
             self._heldout = stream[cut:].to(device)
             self.device = device
             self._spec = TaskSpec(family="sequence", input_dim=vocab, num_classes=vocab,
                                   input_size=self.seq_len,
-                                  extra={"train_tokens": cut, "heldout_tokens": len(stream) - cut})
+                                  extra={"train_tokens": cut, "heldout_tokens": len(stream) - cut,
+                                         **self._extra()})
         assert self._spec is not None
         return self._spec
 
@@ -141,20 +155,54 @@ class TokenStreamTask(Task):
         return value
 
 
-@TASKS.register("tinyshakespeare")
-class TinyShakespeareTask(TokenStreamTask):
-    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols)."""
+@TASKS.register("text")
+class TextTask(TokenStreamTask):
+    """Character-level language modelling on any UTF-8 text file (``path``)."""
 
-    name = "tinyshakespeare"
+    name = "text"
+    defaults: ClassVar[dict[str, int]] = {**TokenStreamTask.defaults}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        unknown = sorted(set(self.params) - {"path", *self.defaults})
+        if unknown:
+            raise ConfigError(f"task.params: unknown parameter '{unknown[0]}' for task '{self.name}'; "
+                              f"known: path, {', '.join(self.defaults)}")
+        self.vocabulary = ""
+
+    def text_file(self) -> Path:
+        """The file to read; a preset overrides it."""
+        return existing("task.params.path", self.params.get("path"))
 
     def _load_stream(self) -> tuple[Any, int]:
         import torch
 
-        path = require_file(self.data_dir / "text" / "tinyshakespeare.txt", self.name)
-        text = path.read_text(encoding="utf-8")
-        alphabet = sorted(set(text))
-        index = {ch: i for i, ch in enumerate(alphabet)}
-        return torch.tensor([index[ch] for ch in text], dtype=torch.long), len(alphabet)
+        path = self.text_file()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"task.params.path: {path} is not UTF-8 text (byte {exc.start})") from None
+        if not text:
+            raise DataError(f"task.params.path: {path} is empty")
+        cut = int(len(text) * _TRAIN_FRACTION)
+        self.vocabulary = "".join(sorted(set(text[:cut])))
+        unknown = len(self.vocabulary)
+        index = {ch: i for i, ch in enumerate(self.vocabulary)}
+        tokens = [index.get(ch, unknown) for ch in text]
+        return torch.tensor(tokens, dtype=torch.long), unknown + 1
+
+    def _extra(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary, "unknown_token": len(self.vocabulary)}
+
+
+@TASKS.register("tinyshakespeare")
+class TinyShakespeareTask(TextTask):
+    """Character-level tiny-shakespeare (``text/tinyshakespeare.txt``, 1.1M characters, 65 symbols + unknown)."""
+
+    name = "tinyshakespeare"
+
+    def text_file(self) -> Path:
+        return require_file(self.data_dir / "text" / "tinyshakespeare.txt", self.name)
 
 
 @TASKS.register("synthetic-seq")

@@ -83,6 +83,53 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+GNN = "gnn-no-message-passing"
+_GNN_STUDY = f"""
+name = "{GNN}"
+seed = 0
+device = "cpu"
+[space]
+name = "gnn"
+[space.choices]
+mp_layers = 0
+hidden_dim = [16]
+propagation_steps = [5]
+[task]
+name = "cora"
+[[objectives]]
+metric = "val_accuracy"
+direction = "maximize"
+[[objectives]]
+metric = "params"
+direction = "minimize"
+[sampler]
+name = "random"
+[evaluator]
+name = "train"
+params = {{ epochs = 3, latency_repeats = 1, save_weights = false }}
+[budget]
+n_trials = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def gnn_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """SQLite URL of a 2-trial GNN study on Cora (3 epochs each) without message passing:
+    its conv type, heads, aggregation and skips are choices the models do not use."""
+    folder = tmp_path_factory.mktemp("gnn-store")
+    url = f"sqlite:///{folder / 'gnn.db'}"
+    (folder / "gnn.toml").write_text(_GNN_STUDY)
+    done = subprocess.run(
+        [sys.executable, "-m", "nas", "search", str(folder / "gnn.toml"), "--storage", url,
+         "--no-progress"],
+        cwd=REPO, env={**os.environ, "NAS_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO),
+                       "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return url
+
+
 def _add_empty_study(url: str) -> None:
     import optuna
 

@@ -20,19 +20,33 @@ def test_shows_the_best_trial_first_with_choices_metrics_and_layers(
     assert f"**Trial {best.number}**" in header and "tabular lookup" in header
     choices, metrics = (frame.value for frame in app.dataframe[:2])
     assert choices.set_index("choice")["value"].to_dict() == best.params
-    metric_values = metrics.set_index("metric")["value"]
+    table = metrics.set_index("metric")
     recorded = json.loads(best.user_attrs["metrics"]) if isinstance(
         best.user_attrs["metrics"], str) else best.user_attrs["metrics"]
-    assert float(metric_values["val_accuracy"]) == pytest.approx(best.values[0], rel=1e-5)
-    assert float(metric_values["flops"]) == pytest.approx(recorded["flops"], rel=1e-5)
+    # Every metric in its display unit, the unit beside it (hardware metrics included).
+    assert 0 < best.values[0] < 1  # stored as a fraction
+    assert float(table.loc["val_accuracy", "value"]) == pytest.approx(100 * best.values[0], rel=1e-4)
+    assert float(table.loc["flops", "value"]) == pytest.approx(recorded["flops"] / 1e6, rel=1e-3)
+    assert float(table.loc["edgegpu_latency", "value"]) == pytest.approx(
+        recorded["edgegpu_latency"], rel=1e-3)
+    assert table.loc[["val_accuracy", "test_accuracy", "params", "flops", "edgegpu_latency",
+                      "edgegpu_energy"], "unit"].tolist() == ["%", "%", "M params", "MFLOPs",
+                                                              "ms", "mJ"]
     assert app.query_params["trial"] == str(best.number)
-    # The drawing of an NB201 network: stem, the three cell nodes with their searched ops, head.
+    # The network (stem, the searched cell × 15, head), then the cell as its graph:
+    # nodes 0 to 3 and one labelled arrow for each of the six edges.
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     boxes = " ".join(a["text"] for a in spec["layout"]["annotations"] if a.get("text"))
-    assert "stem" in boxes and "head" in boxes
-    for node in (1, 2, 3):
-        assert f"cell node {node}" in boxes
-    assert f"0→1: {best.params['edge_0']}" in boxes or best.params["edge_0"] == "none"
+    assert "stem" in boxes and "searched cell × 15" in boxes and "head" in boxes
+    cell = json.loads(app.get("plotly_chart")[1].proto.spec)
+    arrows = [a for a in cell["layout"]["annotations"] if a.get("showarrow")]
+    assert len(arrows) == 6
+    assert cell["data"][0]["text"] == ["0", "1", "2", "3"]
+    labels = [a["text"] for a in cell["layout"]["annotations"] if not a.get("showarrow")]
+    names = {"nor_conv_3x3": "conv 3×3", "nor_conv_1x1": "conv 1×1",
+             "avg_pool_3x3": "avg pool 3×3", "skip_connect": "skip", "none": "none"}
+    assert sorted(labels) == sorted([names[best.params[f"edge_{i}"]] for i in range(6)]
+                                    + ["input", "output"])
     assert app.button[0].label == f"Export trial {best.number}"
 
 
@@ -44,6 +58,32 @@ def test_trial_from_the_url(dashboard_store, open_page, page_texts):
     study = optuna.load_study(study_name="nb201-three", storage=dashboard_store)
     choices = app.dataframe[0].value.set_index("choice")["value"].to_dict()
     assert choices == study.trials[3].params
+
+
+def test_choices_the_architecture_does_not_use_are_hidden(gnn_store, open_page, page_texts):
+    # Without message passing a GNN has no conv layer: its conv type, heads, aggregation
+    # and skips change nothing, so the page leaves them out (the space says which:
+    # SearchSpace.active_choices, recorded by the search with each trial).
+    study = optuna.load_study(study_name="gnn-no-message-passing", storage=gnn_store)
+    trial = next(t for t in study.trials if t.values)
+    assert sorted(trial.user_attrs["inactive_choices"]) == ["aggregation", "conv", "heads", "skip"]
+    app = open_page(gnn_store, "architecture", study=study.study_name, trial=str(trial.number))
+    assert not app.exception
+    choices = app.dataframe[0].value.set_index("choice")["value"].to_dict()
+    assert set(choices) == set(trial.params) - {"aggregation", "conv", "heads", "skip"}
+    assert any("not used by this architecture, so not shown: aggregation, conv, heads, skip" in t
+               for t in page_texts(app, "caption"))
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    boxes = " ".join(a["text"] for a in spec["layout"]["annotations"] if a.get("text"))
+    assert "message passing" not in boxes and f"<br>{trial.params['conv']}" not in boxes
+    assert "propagation" in boxes
+    # Cora's accuracy is stored as a fraction and shown in %.
+    metrics = app.dataframe[1].value.set_index("metric")
+    assert 0 < trial.values[0] < 1
+    assert metrics.loc["val_accuracy", "unit"] == "%"
+    assert float(metrics.loc["val_accuracy", "value"]) == pytest.approx(100 * trial.values[0],
+                                                                        rel=1e-5)
+    assert study.user_attrs["num_classes"] == 7  # Cora's chance level is 1/7
 
 
 def test_empty_study_has_nothing_to_show(dashboard_store, open_page, page_texts):

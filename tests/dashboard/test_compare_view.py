@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import optuna
+import pytest
 
 
 def _front_numbers(study: optuna.Study, indices: tuple[int, int]) -> list[int]:
-    """Non-dominated complete trials on two objectives (accuracy up, params down), by brute force."""
+    """Non-dominated complete trials on two objectives (accuracy up, params down), by brute
+    force, among the models above chance accuracy (the task's 1 / num_classes)."""
+    floor = 1.0 / study.user_attrs["num_classes"]
     points = [(t.number, t.values[indices[0]], t.values[indices[1]]) for t in study.trials
-              if t.state == optuna.trial.TrialState.COMPLETE]
+              if t.state == optuna.trial.TrialState.COMPLETE and t.values[indices[0]] > floor]
     front = []
     for number, accuracy, params in points:
         dominated = any(a >= accuracy and p <= params and (a > accuracy or p < params)
@@ -33,9 +38,23 @@ def test_overlays_the_fronts_of_two_studies(dashboard_store, open_page, chart_tr
         expected = _front_numbers(study, (0, 1))
         assert summary.loc[name, "Pareto points"] == len(expected)
         assert len(traces[name]["x"]) == len(expected)
-        assert summary.loc[name, "complete"] == len(study.trials)
-    volumes = summary["hypervolume (common reference)"]
-    assert np.isfinite(volumes).all() and (volumes > 0).all()
+        assert summary.loc[name, "complete"] == len(study.get_trials(
+            states=[optuna.trial.TrialState.COMPLETE]))  # re-proposals are PRUNED
+    volumes = summary["hypervolume"]
+    assert np.isfinite(volumes).all() and (volumes > 0).all() and (volumes <= 1).all()
+    # The same figure as each study's own Study page, and as its last trial recorded.
+    for name in chosen:
+        study_page = open_page(dashboard_store, "study", study=name)
+        headline = next(m for m in study_page.metric if m.label == "hypervolume")
+        assert f"{volumes[name]:.4f}" == headline.value
+        study = optuna.load_study(study_name=name, storage=dashboard_store)
+        last = max((t for t in study.trials if t.values), key=lambda t: t.number)
+        assert volumes[name] == pytest.approx(last.user_attrs["hypervolume"], rel=1e-9)
+    # Axes and hovers in display units.
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["yaxis"]["title"]["text"] == "val_accuracy (%) · higher is better"
+    assert all(0.1 * 100 < y <= 100 for t in traces.values() for y in t["y"])
+    assert "val_accuracy = " in traces["nb201-two"]["hovertext"][0]
 
 
 def test_one_study_and_no_study(dashboard_store, open_page, page_texts):

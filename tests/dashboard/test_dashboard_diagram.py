@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from dashboard._diagram import diagram_figure, layer_blocks
+from dashboard._diagram import cell_edges, cell_figure, diagram_figure, layer_blocks
 from search_spaces import SPACES, create_space
 
 
@@ -34,13 +34,22 @@ def test_every_space_draws_input_to_output_in_readable_boxes(space_name):
         assert len(arrows) == len(blocks) - 1
 
 
-def test_nb201_cell_shows_each_searched_edge():
+def test_nb201_cell_is_drawn_as_its_graph():
     arch = _sampled("nb201", 0)
-    text = " ".join(d for block in layer_blocks(arch, "nb201") for d in block.details)
-    edges = {"edge_0": "0→1", "edge_1": "0→2", "edge_2": "1→2", "edge_3": "0→3",
-             "edge_4": "1→3", "edge_5": "2→3"}
-    for edge, label in edges.items():
-        assert (f"{label}: {arch[edge]}" in text) == (arch[edge] != "none")
+    edges = cell_edges(arch)
+    # NAS-Bench-201's cell: 4 nodes, an edge from every node to every later one.
+    assert sorted(edges) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert edges[(0, 1)] == arch["edge_0"] and edges[(2, 3)] == arch["edge_5"]
+    figure = cell_figure(edges)
+    arrows = [a for a in figure.layout.annotations if a.showarrow]
+    assert sorted((a.ax, a.x) for a in arrows) == sorted(
+        (figure.data[0].x[s], figure.data[0].x[t]) for s, t in edges)
+    # A "none" edge (no connection) is dashed: a dotted line drawn over its arrow.
+    dashed = [s for s in figure.layout.shapes if s.line.dash == "dot"]
+    assert len(dashed) == sum(op == "none" for op in edges.values())
+    # No two edge labels on top of each other.
+    labels = [(a.x, a.y) for a in figure.layout.annotations if not a.showarrow]
+    assert len(set(labels)) == len(labels)
 
 
 def test_mobilenet_stages_show_only_their_active_blocks():

@@ -16,6 +16,16 @@ from nas.store import open_storage, sqlite_path
 _STUDY_LIST_TTL_S = 1.1
 
 
+def _best(app, name: str) -> str:  # type: ignore[no-untyped-def]
+    """The best values shown under the study's link: objective, direction, value with unit."""
+    captions = [str(c.value) for c in app.caption]
+    links = [str(link.proto.label) for link in app.get("page_link")]
+    assert f"Open {name}" in links
+    names = [label.removeprefix("Open ") for label in links if label.startswith("Open ")]
+    best = [c.removeprefix("Best: ") for c in captions if c.startswith("Best: ")]
+    return dict(zip(names, best))[name]
+
+
 def _table(app) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     return app.dataframe[0].value.set_index("study")
 
@@ -32,16 +42,22 @@ def test_lists_every_study_with_setup_progress_and_best_values(dashboard_store, 
         assert table.loc[name, "running"] == 0
     two = table.loc["nb201-two"]
     assert (two.space, two.task, two.sampler) == ("nb201", "nb201-cifar10", "nsga2")
-    assert two.objectives == "val_accuracy (max), params (min)"
     study = optuna.load_study(study_name="nb201-two", storage=dashboard_store)
     best_accuracy = max(t.values[0] for t in study.trials if t.values)
     smallest = min(t.values[1] for t in study.trials if t.values)
-    assert two["best values"] == f"val_accuracy {best_accuracy:.4g}, params {smallest:.4g}"
-    assert table.loc["empty-study", "best values"] == ""
+    assert 0 < best_accuracy < 1
+    # Each objective, its direction and its best value in its display unit (accuracy
+    # stored as a fraction, shown as %).
+    assert _best(app, "nb201-two") == (f"val_accuracy ↑ {100 * best_accuracy:.2f}%, "
+                                       f"params ↓ {smallest / 1e6:.4g} M params")
+    assert _best(app, "empty-study") == "val_accuracy ↑ –, params ↓ –"
     links = {link.proto.label: (link.proto.page, link.proto.query_string)
              for link in app.get("page_link")}
     assert links["Open nb201-two"] == ("study", "study=nb201-two")
-    assert len(links) == 3
+    assert len([label for label in links if label.startswith("Open ")]) == 3
+    # The sidebar's links to every page.
+    assert {label for label in links if not label.startswith("Open ")} == {
+        "Studies", "Study", "Architecture", "Fidelity", "Compare"}
 
 
 def test_missing_storage_file_shows_a_message_then_the_studies_once_it_exists(
@@ -102,14 +118,14 @@ def test_refresh_shows_trials_a_running_search_adds(dashboard_store, open_page, 
     finished = study.trials[0]
     study.add_trial(optuna.trial.create_trial(params=finished.params,
                                               distributions=finished.distributions,
-                                              values=[99.0, 1.0]))
+                                              values=[0.99, 1.0]))
     running = study.ask()
     time.sleep(_STUDY_LIST_TTL_S)
     app.run()
     after = _table(app).loc["nb201-two"]
     assert after.complete == before.complete + 1
     assert after.running == 1
-    assert after["best values"] == "val_accuracy 99, params 1"
+    assert _best(app, "nb201-two") == "val_accuracy ↑ 99.00%, params ↓ 1e-06 M params"
     study.tell(running, state=optuna.trial.TrialState.FAIL)
     time.sleep(_STUDY_LIST_TTL_S)
     app.run()

@@ -54,7 +54,7 @@ def test_never_queries_an_architecture_twice_and_beats_random(nb201):
         plain = search(nb201, optuna.samplers.RandomSampler(seed=seed), 35)
         guided_tail = np.mean([t.value for t in guided.trials[10:]])
         plain_tail = np.mean([t.value for t in plain.trials[10:]])
-        wins += guided_tail > plain_tail + 1.0
+        wins += guided_tail > plain_tail + 0.01  # one point of accuracy
     # The predictor's picks after the random start are clearly better on average.
     assert wins == 3
 
@@ -70,7 +70,7 @@ def test_after_the_start_each_proposal_is_a_neighbour_of_a_leading_trial(nb201):
 
 def test_one_objective_skips_equivalent_archs_and_reaches_the_table_top(nb201):
     space, task = nb201
-    valid = task.table.columns[task.valid_column]
+    valid = task.table.columns[task.valid_column] / 100  # the table's %, the store's fraction
     top = np.quantile(valid, 0.995)  # 79 of 15,625 architectures
     for seed in range(2):
         study = search(nb201, PredictorEvolutionSampler(space, seed=seed), 60)

@@ -31,7 +31,7 @@ def nb201(data_dir, tmp_path_factory):
     task = create_task("nb201-cifar10", data_dir=data_dir)
     task.prepare("cpu")
     # Proxy scores are cached across this module's runs (the cache is part of the contract).
-    PARAMS["zc-warmstart"]["cache"] = str(tmp_path_factory.mktemp("zc") / "scores.csv")
+    PARAMS["zc-warmstart"]["cache"] = f"sqlite:///{tmp_path_factory.mktemp('zc') / 'scores.db'}"
     return create_space("nb201", {}), task
 
 

@@ -169,3 +169,19 @@ def test_an_architecture_stored_before_the_new_choices_still_loads_as_it_trained
     assert arch["propagation_at"] == "logits" and arch["decay_on"] == "all"
     with pytest.raises(InvalidArchitecture, match="missing choice 'dropout'"):
         space.validate({k: v for k, v in stored.items() if k != "dropout"})
+
+
+def test_active_choices_leave_out_what_the_model_does_not_use(space):
+    arch = dict(space.default())
+    arch.update(mp_layers=2, conv="gat")
+    assert space.active_choices(arch) == frozenset(arch) - {"aggregation"}
+    arch.update(conv="sage")
+    assert space.active_choices(arch) == frozenset(arch) - {"heads"}
+    arch.update(mp_layers=0)
+    assert space.active_choices(arch) == frozenset(arch) - {"conv", "heads", "aggregation", "skip"}
+    # Choices that do nothing cannot change the model: the same parameter count.
+    spec = TaskSpec("graph", 8, 3)
+    other = {**arch, "conv": "gat", "heads": 4, "aggregation": "max", "skip": "concat"}
+    count = [sum(p.numel() for p in space.build(space.validate(a), spec).parameters())
+             for a in (arch, other)]
+    assert count[0] == count[1]

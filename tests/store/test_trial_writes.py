@@ -1,4 +1,5 @@
-"""A worker writes each trial in few statements and transactions, with what Optuna would store.
+"""The store writes each trial a worker runs in few statements and transactions, with what
+Optuna would store (``nas.store.StudyStorage``: params and attrs wait for ``flush`` or ``tell``).
 
 Real worker loops on the NAS-Bench-201 tabular task (no training) against a
 real SQLite file and, where ``$NAS_TEST_POSTGRES_URL`` is set, the real
@@ -20,7 +21,7 @@ from optuna.trial import TrialState
 from nas.config import parse_study
 from nas.search.study import create_or_load_study, load_study, storage_for
 from nas.search.worker import build_worker, run_worker_loop
-from nas.store import TrialWriter, rdb_backend
+from nas.store import flush, rdb_backend, study_storage
 
 #: Statements per trial of one worker on the tabular task (28 measured): Optuna's ask (17),
 #: our budget, heartbeat, params and result writes, and a dead-worker check every 2.5 s.
@@ -28,6 +29,9 @@ from nas.store import TrialWriter, rdb_backend
 MAX_STATEMENTS_PER_TRIAL = 32
 #: Transactions that write, per trial: create, first heartbeat, params, result.
 MAX_WRITES_PER_TRIAL = 4
+
+# We drive ask/tell ourselves, as the worker loop does, on a storage with heartbeats.
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -120,7 +124,7 @@ def test_the_sampler_sees_the_same_history_as_with_optunas_own_writes(
     data = tabular(data_dir, sampler, objectives, **params)
     plain = run_study(data, optuna.storages.InMemoryStorage(), 12)
     batched = run_study(data, storage_for(url), 12)
-    assert TrialWriter(plain).batched is False and TrialWriter(batched).batched is True
+    assert study_storage(plain) is None and study_storage(batched).batched
 
     def history(study):
         return [(t.number, t.params, t.values, t.user_attrs["arch_key"])
@@ -138,19 +142,20 @@ def test_a_trial_failed_by_another_worker_keeps_no_result(url, data_dir):
     config = parse_study(data)
     create_or_load_study(config, storage)
     study = build_worker(config, storage).study
-    writer = TrialWriter(study)
     trial = study.ask()
-    with writer.deferred_params(trial, {"host": "here:1"}):
-        trial.suggest_int("x", 0, 9)
-    # Another worker saw its heartbeat go stale and failed it.
-    storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    trial.set_user_attr("host", "here:1")
+    trial.suggest_int("x", 0, 9)
+    flush(trial)
+    # Another worker (its own storage) saw the heartbeat go stale and failed the trial.
+    storage_for(url).set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    trial.set_user_attr("metrics", {"val_accuracy": 1.0})
     with pytest.raises(UpdateFinishedTrialError):
-        writer.complete(trial, [1.0], {"metrics": {"val_accuracy": 1.0}})
+        study.tell(trial, [1.0])
     stored = load_study(data["name"], storage_for(url)).trials[0]
     assert stored.state == TrialState.FAIL and stored.values is None
     assert stored.user_attrs == {"host": "here:1"} and "x" in stored.params
     # ... and params of a trial that no longer runs are refused, as Optuna does.
-    with pytest.raises(UpdateFinishedTrialError), writer.deferred_params(trial, {}):
+    with pytest.raises(UpdateFinishedTrialError):
         trial.suggest_int("y", 0, 9)
 
 
@@ -160,15 +165,45 @@ def test_a_param_whose_distribution_changed_is_refused_as_optuna_does(url, data_
     create_or_load_study(parse_study(data), storage)
     study = load_study(data["name"], storage)
     first = study.ask()
-    with TrialWriter(study).deferred_params(first, {}):
-        first.suggest_int("width", 8, 64)
+    first.suggest_int("width", 8, 64)
     study.tell(first, [0.5])
-    second = study.ask()
-    # A fresh writer (another worker process) checks against what the study holds.
-    with pytest.raises(ValueError), TrialWriter(study).deferred_params(second, {"host": "h:1"}):
-        second.suggest_categorical("width", ["narrow", "wide"])
-    stored = load_study(data["name"], storage_for(url)).trials[1]
-    assert stored.params == {} and stored.user_attrs == {}
+    # Another worker process checks against what the study holds; this one against what
+    # it wrote itself.
+    for worker in (load_study(data["name"], storage_for(url)), study):
+        trial = worker.ask()
+        trial.set_user_attr("host", "h:1")
+        trial.suggest_categorical("width", ["narrow", "wide"])
+        with pytest.raises(ValueError, match="[Cc]annot set different distribution"):
+            flush(trial)
+        worker.tell(trial, state=TrialState.FAIL)  # the refused params are not written again
+    stored = load_study(data["name"], storage_for(url)).trials
+    assert [t.params for t in stored] == [{"width": first.params["width"]}, {}, {}]
+    assert [t.state for t in stored] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
+
+
+def test_a_queued_trial_and_a_rejected_one_are_written_whole(url, data_dir):
+    # A re-queued (enqueued) trial popped by ask is written in batches too; a trial
+    # told PRUNED before any flush gets its params, attrs and state in one go.
+    data = tabular(data_dir)
+    storage = storage_for(url)
+    create_or_load_study(parse_study(data), storage)
+    study = load_study(data["name"], storage)
+    study.enqueue_trial({"x": 7}, user_attrs={"retry_of": 0})
+    queued = study.ask()
+    assert queued.suggest_int("x", 0, 9) == 7
+    queued.set_user_attr("host", "h:1")
+    flush(queued)
+    told = study.tell(queued, [0.7])
+    rejected = study.ask()
+    rejected.suggest_int("x", 0, 9)
+    rejected.set_user_attr("invalid", "no such cell")
+    study.tell(rejected, state=TrialState.PRUNED)
+    first, second = load_study(data["name"], storage_for(url)).trials
+    assert (first.state, first.params, first.values) == (TrialState.COMPLETE, {"x": 7}, [0.7])
+    assert first.user_attrs == {"retry_of": 0, "host": "h:1"}
+    assert told == first  # what tell returns (from memory) is what a read returns
+    assert second.state == TrialState.PRUNED and second.params == rejected.params
+    assert second.user_attrs == {"invalid": "no such cell"}
 
 
 def test_completion_time_is_stored_as_optuna_stores_the_start_in_any_time_zone(
@@ -179,8 +214,12 @@ def test_completion_time_is_stored_as_optuna_stores_the_start_in_any_time_zone(
     time.tzset()
     try:
         data = tabular(data_dir)
-        run_study(data, storage_for(url), 2)
-        for t in load_study(data["name"], storage_for(url)).trials:
+        study = run_study(data, storage_for(url), 2)
+        trial = study.ask()
+        told = study.tell(trial, [0.5])  # tell's answer comes from memory, not a read
+        trials = load_study(data["name"], storage_for(url)).trials
+        assert told == trials[-1]
+        for t in trials:
             took = (t.datetime_complete - t.datetime_start).total_seconds()
             assert 0 <= took < 60, (t.datetime_start, t.datetime_complete)
     finally:

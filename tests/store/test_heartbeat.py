@@ -8,7 +8,8 @@ import time
 import pytest
 
 from nas.errors import ConfigError
-from nas.search.heartbeat import MAX_RETRIES, TrialHeartbeat, fail_dead_trials, heartbeat_settings
+from nas.search.heartbeat import MAX_RETRIES, heartbeat_settings
+from nas.store import TrialHeartbeat, fail_stale_trials, flush, study_engine
 
 INTERVAL = 0.6  # seconds
 GRACE = INTERVAL + 1.5  # on SQLite (one-second timestamps): nas.search.study.storage_for
@@ -34,7 +35,7 @@ def study(monkeypatch, sqlite_url):
 def _beats(study, trial_id):
     import sqlalchemy as sa
 
-    engine = study._storage._backend.engine
+    engine = study_engine(study)
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT heartbeat FROM trial_heartbeats WHERE trial_id = :t"),
                             {"t": trial_id}).scalar()
@@ -44,19 +45,20 @@ def _ask(study):
     trial = study.ask()
     trial.suggest_categorical("op", ["conv", "pool", "skip"])
     trial.set_user_attr("metrics", {"half": "written"})
+    flush(trial)  # what the worker writes before its evaluation
     return trial
 
 
 def test_a_running_trial_beats_and_is_left_alone(study):
     trial = _ask(study)
-    beat = TrialHeartbeat(study, trial._trial_id)
+    beat = TrialHeartbeat(study, trial)
     beat.start()
     try:
         first = _beats(study, trial._trial_id)
         assert first is not None
         time.sleep(3 * INTERVAL)
         assert _beats(study, trial._trial_id) > first
-        assert fail_dead_trials(study) == []
+        assert fail_stale_trials(study) == []
     finally:
         beat.stop()
     assert study.trials[0].state.name == "RUNNING"
@@ -67,8 +69,8 @@ def test_a_silent_trial_is_failed_and_requeued_once_with_its_architecture(study)
     study._storage.record_heartbeat(trial._trial_id)
     time.sleep(GRACE + 1.1)  # + the one-second rounding
     # Two workers look at the same moment: one fails and re-queues, the other sees nothing.
-    assert fail_dead_trials(study) == [trial.number]
-    assert fail_dead_trials(study) == []
+    assert fail_stale_trials(study) == [trial.number]
+    assert fail_stale_trials(study) == []
     dead, retry = study.get_trials(deepcopy=False)
     assert dead.state.name == "FAIL"
     assert dead.user_attrs["error"].startswith("worker lost: no heartbeat for more than")
@@ -86,7 +88,7 @@ def test_retries_stop_after_max_retries(study):
             trial.suggest_categorical("op", ["conv", "pool", "skip"])
         study._storage.record_heartbeat(trial._trial_id)
         time.sleep(GRACE + 1.1)  # + the one-second rounding
-        numbers += fail_dead_trials(study)
+        numbers += fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
     assert [t.state.name for t in trials] == ["FAIL"] * (MAX_RETRIES + 1)
     assert "not re-queued" in trials[-1].user_attrs["error"]
@@ -96,7 +98,7 @@ def test_retries_stop_after_max_retries(study):
 def test_a_worker_lost_before_its_first_beat_is_failed_too(study):
     trial = _ask(study)  # created, never beaten: killed between ask and the heartbeat
     time.sleep(2 * GRACE + 0.3)
-    assert fail_dead_trials(study) == [trial.number]
+    assert fail_stale_trials(study) == [trial.number]
     assert "before its first heartbeat" in study.trials[0].user_attrs["error"]
 
 
@@ -126,9 +128,9 @@ def test_a_trial_lost_before_its_first_beat_is_judged_by_its_age_in_any_time_zon
     time.tzset()
     try:
         trial = _ask(study)
-        assert fail_dead_trials(study) == []
+        assert fail_stale_trials(study) == []
         time.sleep(2 * GRACE + 0.3)
-        assert fail_dead_trials(study) == [trial.number]
+        assert fail_stale_trials(study) == [trial.number]
     finally:
         monkeypatch.undo()
         time.tzset()
