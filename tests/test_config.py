@@ -103,7 +103,7 @@ def test_effective_config_omits_storage_and_keeps_overrides():
 
 
 def test_a_space_baseline_preset_is_parsed_and_an_unknown_one_is_named():
-    from nas.config import check_components
+    from nas.search.components import check_components
 
     config = parse_study(with_(space={"name": "gnn", "baseline": "gat"},
                                objectives=[{"metric": "val_accuracy", "direction": "maximize"}],
