@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--baselines", default="gcn,gat,appnp", help="comma-separated presets")
     parser.add_argument("--data-dir", default=None, help="folder holding planetoid/")
     parser.add_argument("--skip-search", action="store_true", help="baselines only")
+    parser.add_argument("--arch", default=None,
+                        help="JSON architecture to retrain instead of searching (e.g. a best trial's)")
     args = parser.parse_args()
 
     import optuna
@@ -66,7 +68,13 @@ def main() -> None:
           f"workers; fidelity {fidelity}; load average {os.getloadavg()[0]:.1f}", flush=True)
     seeds = list(range(args.seeds))
     rows = []
-    if not args.skip_search:
+    if args.arch:
+        import json
+
+        space, _task, evaluator = build_components(config, "cpu")
+        rows.append(("given", _retrain(evaluator, space.validate(json.loads(args.arch)), seeds),
+                     "architecture given with --arch"))
+    elif not args.skip_search:
         start = time.perf_counter()
         run(config, progress=False)
         search_s = time.perf_counter() - start
@@ -87,6 +95,7 @@ def main() -> None:
         params = dict(config.space.params, baseline=name)
         preset = _replace(config, space=Component(config.space.name, FrozenDict(params)))
         space, _task, evaluator = build_components(preset, "cpu")
+        print(f"baseline {name}: {dict(space.default())}", flush=True)
         rows.append((name, _retrain(evaluator, space.default(), seeds), "hand-designed"))
     print(f"\n{config.task.name} test accuracy, seeds {seeds[0]}-{seeds[-1]}, same evaluator "
           f"and recipe ({fidelity}):")
@@ -102,6 +111,7 @@ def _retrain(evaluator, arch, seeds: list[int]) -> tuple[list[float], float]:
     for seed in seeds:
         evaluator.seed = seed
         tests.append(100 * evaluator.evaluate(arch).metrics["test_accuracy"])
+        print(f"  seed {seed}: test accuracy {tests[-1]:.1f}", flush=True)
     return tests, time.perf_counter() - start
 
 

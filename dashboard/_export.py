@@ -28,11 +28,19 @@ class ExportResult:
     files: tuple[Path, ...]
 
 
-def run_export(study: str, trial: int, storage: str, out_dir: Path) -> ExportResult:
-    """``nas export STUDY --trial N --storage URL --out OUT_DIR``; files found under ``out_dir``."""
+def run_export(study: str, trial: int, storage: str, out_dir: Path,
+               untrained: bool = False) -> ExportResult:
+    """``nas export STUDY --trial N --storage URL --out OUT_DIR``; files found under ``out_dir``.
+
+    ``untrained`` passes ``--untrained``: a trial scored without training (a table
+    lookup, a zero-cost proxy) is then exported with its seeded random initialisation
+    instead of being refused; a trained trial exports its weights either way.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "nas", "export", study, "--trial", str(trial),
                "--storage", storage, "--out", str(out_dir)]
+    if untrained:
+        command.append("--untrained")
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:

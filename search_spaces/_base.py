@@ -209,8 +209,10 @@ class SearchSpace(ABC):
         baseline = overrides.pop("baseline", None)
         start_from = overrides.pop("start_from", ())
         if baseline is not None:
-            # A hand-designed preset: every choice fixed to it, explicit choices still win.
+            # A hand-designed preset: every choice fixed to it, explicit choices still win;
+            # there is nothing left to search, so no warm start either.
             overrides = {**self.baseline(str(baseline)), **overrides}
+            start_from = ()
         base = self.base_choices()
         self._choices = _apply_overrides(self.name, base, overrides)
         for name in overrides:

@@ -30,10 +30,18 @@ def _export_section(data: StudyData, number: int) -> None:
                "the model and records the export; the dashboard's own connection stays "
                "read-only), then offers the files here.")
     key = f"export-{data.name}-{number}"
+    untrained = st.checkbox(
+        "Export the untrained initialisation if the trial has no trained weights",
+        key=f"untrained-{key}",
+        help="A trial scored by a table lookup or a zero-cost proxy was never trained: "
+             "`nas export` refuses it unless asked for its seeded random initialisation "
+             "(or for `--finetune-epochs E` from a shell).")
     if st.button(f"Export trial {number}", key=f"button-{key}"):
         out_dir = Path(tempfile.mkdtemp(prefix="nas-dashboard-export-"))
         with st.spinner("Exporting…"):
-            st.session_state[key] = (run_export(data.name, number, storage_url(), out_dir), out_dir)
+            st.session_state[key] = (
+                run_export(data.name, number, storage_url(), out_dir, untrained=untrained),
+                out_dir)
     if key not in st.session_state:
         return
     result, out_dir = st.session_state[key]

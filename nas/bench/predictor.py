@@ -131,8 +131,11 @@ def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndar
 
     ``path`` is a ``scores.jsonl`` of ``benchmarks/proxy_correlation.py``: one
     JSON object per line with ``row`` (the table index) and ``scores``
-    (proxy -> [score, seconds]); later lines add to earlier ones.
+    (proxy -> [score, seconds]); later lines add to earlier ones. Scores come
+    back on the predictor's signed log scale (:func:`~nas.predictors.signed_log`).
     """
+    from nas.predictors import signed_log
+
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--proxy-scores: no such file: {path}")
@@ -148,7 +151,7 @@ def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndar
                           f"{', '.join(proxies)}; need at least 10")
     matrix = np.array([[math.nan if scores[r][p][0] is None else float(scores[r][p][0])
                         for p in proxies] for r in rows], dtype=np.float64)
-    return np.asarray(rows), matrix
+    return np.asarray(rows), signed_log(matrix)
 
 
 class _RowWriter:

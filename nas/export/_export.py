@@ -183,8 +183,7 @@ class _Exporter:
                  data_task: str | None, task_params: dict[str, Any], artifacts: str | None) -> None:
         import tempfile
 
-        # The plugin-aware reader: a study's plugin space must resolve to be rebuilt.
-        from nas.search.study import config_from_study
+        from nas.search.study import config_from_study  # imports the study's plugins
 
         self.study, self.url = study, url
         self.formats, self.strict = formats, strict

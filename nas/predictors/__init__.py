@@ -9,6 +9,7 @@ Samplers use it as their surrogate; ``nas bench predictor`` measures it.
 from __future__ import annotations
 
 from nas.predictors._models import MODELS, BaggedBoosting, PairwiseRanker, create_model
-from nas.predictors._predictor import PerformancePredictor
+from nas.predictors._predictor import PerformancePredictor, signed_log
 
-__all__ = ["MODELS", "BaggedBoosting", "PairwiseRanker", "PerformancePredictor", "create_model"]
+__all__ = ["MODELS", "BaggedBoosting", "PairwiseRanker", "PerformancePredictor", "create_model",
+           "signed_log"]

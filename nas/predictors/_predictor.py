@@ -2,9 +2,11 @@
 
 Features are the zero-cost graph features of :mod:`nas.features` (the
 compact set by default), optionally followed by extra columns the caller
-supplies per architecture (zero-cost proxy scores, a supernet's score).
-Where an extra value is missing (``NaN``), the column's median over the
-labelled architectures stands in.
+supplies per architecture (zero-cost proxy scores, a supernet's score),
+on a signed log scale (synflow reaches 1e30 and more, beyond float32, which
+the trees work in; the order, which is all trees use, is kept). Where an
+extra value is missing (``NaN``), the column's median over the labelled
+architectures stands in.
 
 >>> predictor = PerformancePredictor(space, seed=0).fit(archs, accuracies)  # doctest: +SKIP
 >>> scores = predictor.predict(candidates)     # higher = predicted better  # doctest: +SKIP
@@ -20,7 +22,7 @@ import numpy as np
 from nas.features import compact_columns, feature_matrix, feature_names
 from nas.predictors._models import create_model
 
-__all__ = ["PerformancePredictor"]
+__all__ = ["PerformancePredictor", "signed_log"]
 
 
 class PerformancePredictor:
@@ -41,8 +43,7 @@ class PerformancePredictor:
         if self.compact:
             x = x[:, compact_columns(feature_names(self.space))]
         if extra is not None:
-            extra = np.asarray(extra, dtype=np.float64).reshape(len(x), -1)
-            x = np.hstack([x, extra])
+            x = np.hstack([x, signed_log(np.asarray(extra, dtype=np.float64).reshape(len(x), -1))])
         return x
 
     def fit(self, archs: Sequence[Mapping[str, Any]], values: Sequence[float],
@@ -63,3 +64,9 @@ class PerformancePredictor:
     def _filled(self, x: np.ndarray) -> np.ndarray:
         missing = np.isnan(x)
         return np.where(missing, self.fill_[None, :], x) if missing.any() else x
+
+
+def signed_log(values: np.ndarray) -> np.ndarray:
+    """``sign(v) * log(1 + |v|)``: same order, any float64 brought within float32's range."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.sign(values) * np.log1p(np.abs(values))

@@ -104,6 +104,13 @@ def test_export_button_runs_the_exporter_and_offers_the_files(
     dashboard_store, open_page, page_texts
 ):
     app = open_page(dashboard_store, "architecture", study="nb201-two", timeout=300)
+    # A table lookup trained nothing: the exporter refuses it and says what to pass.
+    app.button[0].click().run(timeout=300)
+    assert not app.exception
+    refused = page_texts(app, "error")
+    assert len(refused) == 1 and "has no trained weights" in refused[0], refused
+    assert "--untrained" in refused[0]
+    app.checkbox[0].check().run(timeout=300)
     app.button[0].click().run(timeout=300)
     assert not app.exception
     assert not page_texts(app, "error"), page_texts(app, "error")

@@ -12,6 +12,7 @@ import torch
 import nas
 from nas.errors import ExportError
 from nas.export import export_trials, select_trials
+from nas.export._formats import parity_error
 from tests.conftest import DATA_DIR, run_nas
 from tests.export.conftest import run_torch_only
 
@@ -100,7 +101,6 @@ def test_trained_gnn_reloads_without_nas_and_is_the_scored_model(quickstart_stud
     state = model.network.state_dict()
     assert loaded["state_dict"].keys() == state.keys()
     assert all(torch.equal(loaded["state_dict"][k], state[k]) for k in state)
-    from nas.export._formats import parity_error
 
     # Within 1e-4 of the largest logit's magnitude (float32 sums over 1433 raw features).
     assert parity_error(loaded["torchscript"][0], expected) <= 1e-4
