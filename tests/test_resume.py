@@ -88,7 +88,10 @@ def test_interrupted_search_resumes_to_exactly_n_trials(tmp_path, how, n_jobs):
     study.write_text(STUDY.format(n_jobs=n_jobs))
     db = tmp_path / "nas.db"
     command = search_command(study, db)
-    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, start_new_session=True,
+    # The default heartbeat interval (not the 1 s the kill tests use to see stale trials
+    # quickly): a worker must stop within it, also on a loaded 2-core machine.
+    env = {**ENV, "NAS_HEARTBEAT_INTERVAL_S": "5", "NAS_HEARTBEAT_GRACE_S": "10"}
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while states(db).get("COMPLETE", 0) < 2:
@@ -105,7 +108,7 @@ def test_interrupted_search_resumes_to_exactly_n_trials(tmp_path, how, n_jobs):
     # A trial cut off outside its evaluation may stay RUNNING; the re-run fails it once its
     # heartbeat is stale and re-queues it, so the count below is still exact.
 
-    again = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True,
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
     final = states(db)
@@ -143,7 +146,10 @@ def test_sigint_to_the_parent_alone_interrupts_its_workers_and_resume_retries_th
     study.write_text(STUDY.format(n_jobs=2))
     db = tmp_path / "nas.db"
     command = search_command(study, db)
-    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, start_new_session=True,
+    # The default heartbeat interval (not the 1 s the kill tests use to see stale trials
+    # quickly): a worker must stop within it, also on a loaded 2-core machine.
+    env = {**ENV, "NAS_HEARTBEAT_INTERVAL_S": "5", "NAS_HEARTBEAT_GRACE_S": "10"}
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while states(db).get("COMPLETE", 0) < 1 or states(db).get("RUNNING", 0) < 1:
@@ -163,7 +169,7 @@ def test_sigint_to_the_parent_alone_interrupts_its_workers_and_resume_retries_th
     cut_archs = {trial_params(db)[n] for n in interrupted if n in trial_params(db)}
     assert cut_archs and requeued == {n for n in interrupted if n in trial_params(db)}
 
-    again = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True,
+    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"{N_TRIALS} complete, 0 failed" in again.stdout
