@@ -42,4 +42,4 @@ def test_the_tutorial_runs_as_written(tmp_path):
     assert len(ran) == 8, "the page lost a block"
     assert ran[1].strip().endswith("5 passed, 0 failed")  # nas check-plugin: every check passed
     assert " predicts " in ran[-2]
-    assert ran[-1].startswith("5 trials; 5 stored")
+    assert ran[-1].startswith("5 trials; 5 complete stored")
