@@ -88,10 +88,7 @@ def test_interrupted_search_resumes_to_exactly_n_trials(tmp_path, how, n_jobs):
     study.write_text(STUDY.format(n_jobs=n_jobs))
     db = tmp_path / "nas.db"
     command = search_command(study, db)
-    # The default heartbeat interval (not the 1 s the kill tests use to see stale trials
-    # quickly): a worker must stop within it, also on a loaded 2-core machine.
-    env = {**ENV, "NAS_HEARTBEAT_INTERVAL_S": "5", "NAS_HEARTBEAT_GRACE_S": "10"}
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
+    first = subprocess.Popen(command, cwd=tmp_path, env=ENV, start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while states(db).get("COMPLETE", 0) < 2:
@@ -108,7 +105,7 @@ def test_interrupted_search_resumes_to_exactly_n_trials(tmp_path, how, n_jobs):
     # A trial cut off outside its evaluation may stay RUNNING; the re-run fails it once its
     # heartbeat is stale and re-queues it, so the count below is still exact.
 
-    again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+    again = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
     final = states(db)
