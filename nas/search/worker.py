@@ -324,6 +324,12 @@ def mark_interrupted(study: Any, trial: Any) -> None:
     from optuna.trial import TrialState
 
     try:
+        # The params sampled so far are written first: the closed trial records the
+        # architecture it was cut at, the one its retry below re-runs.
+        flush(trial)
+    except Exception:  # noqa: BLE001 - the store is gone; tell below says so too
+        log.debug("could not write trial %d's params", trial.number, exc_info=True)
+    try:
         trial.set_user_attr("error", "interrupted")
         trial.set_user_attr(INTERRUPTED_ATTR, True)
         study.tell(trial, state=TrialState.FAIL)
