@@ -53,7 +53,7 @@ DIRECTIONS = ("maximize", "minimize")
 _TOP_KEYS = {
     "name", "storage", "seed", "n_jobs", "device", "space", "task",
     "objectives", "sampler", "evaluator", "budget", "description", "pruner", "supernet",
-    "artifacts", "plugins",
+    "artifacts", "plugins", "warm_start",
 }
 #: task params holding file paths: relative ones are relative to the study file
 _PATH_PARAM_RE = re.compile(r"^(path|root|\w+_path)$")
@@ -123,6 +123,9 @@ class StudyConfig:
     description: str = ""
     #: plugin modules or files (absolute paths) imported before any name is resolved
     plugins: tuple[str, ...] = ()
+    #: earlier studies in the same storage whose trials are the sampler's prior
+    #: (:mod:`nas.search.transfer`)
+    warm_start: tuple[str, ...] = ()
     #: the parsed TOML, kept so a study records exactly what launched it
     raw: Mapping[str, Any] = field(default_factory=lambda: FrozenDict({}), compare=False)
 
@@ -229,6 +232,7 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         device=_device("device", data.get("device", "auto")),
         description=str(data.get("description", "")),
         plugins=_plugins(data.get("plugins", [])),
+        warm_start=_warm_start(data.get("warm_start", []), name),
         raw=FrozenDict(dict(data)),
     )
 
@@ -275,6 +279,19 @@ def _plugins(value: Any) -> tuple[str, ...]:
                           "e.g. [\"my_space.py\", \"mypkg.nas_plugins\"]")
     # A file plugin is stored absolute, so workers and exporters find it from any folder.
     return tuple(str(Path(v).expanduser().resolve()) if is_file_plugin(v) else v for v in value)
+
+
+def _warm_start(value: Any, own_name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"warm_start: must be a list of study names, got {value!r}")
+    names = tuple(_study_name("warm_start", v) for v in value)
+    if own_name in names:
+        raise ConfigError(f"warm_start: '{own_name}' is this study; name earlier studies")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"warm_start: a study is named twice in {list(names)}")
+    return names
 
 
 def _thaw(value: Any) -> Any:

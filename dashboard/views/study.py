@@ -26,7 +26,7 @@ from dashboard._plots import (
 )
 from dashboard._units import axis_label, display_frame, format_value, unit_symbol
 from nas.dominance import pareto_mask
-from nas.store import param_distributions
+from nas.store import WARM_START_ATTR, param_distributions
 
 # Below this many trials fANOVA's importances are unstable (they change with the forest's seed).
 FEW_TRIALS = 30
@@ -64,6 +64,10 @@ def _summary(data: StudyData) -> None:
     counts = trials.state.where(~((trials.state == "FAIL") & interrupted), "INTERRUPTED").value_counts()
     parts = [f"{k} **{info[k]}**" for k in ("family", "space", "task", "sampler") if info.get(k)]
     st.markdown(" · ".join(parts) or "(no nas settings recorded)")
+    if info.get(WARM_START_ATTR):
+        sources = ", ".join(f"**{name}** ({n} trials)" for name, n in info[WARM_START_ATTR].items())
+        st.caption(f"Warm-started from {sources}: their architectures' ranks were the "
+                   "sampler's prior.")
     columns = st.columns(5)
     columns[0].metric("complete", int(counts.get("COMPLETE", 0)))
     columns[1].metric("running", int(counts.get("RUNNING", 0)))

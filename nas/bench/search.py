@@ -23,7 +23,13 @@ range over the whole table (reference point = worst accuracy, worst latency).
 (``sampler,seed,queries,best_test_acc`` or ``...,hypervolume``),
 ``OUT/regret.png`` (mean and 95% band per sampler) and ``OUT/table.md``, and
 returns the table. Proxy compute time of ``zc-warmstart`` is reported
-separately (it is not a query)::
+separately (it is not a query).
+
+With ``warm_start=("cifar10", 100)`` every sampler also runs warm: per seed, a
+finished ``cifar10`` search of ``100`` queries by the same sampler (same seed)
+is the prior (:mod:`nas.samplers._prior`), as ``warm_start = [...]`` in a study
+file makes earlier studies the prior of a new one; its queries are not counted.
+Such rows carry the source in ``results.csv``'s ``warm_start`` column::
 
     result = run_search_benchmark("cifar10", ["random", "tpe"], [50, 100], seeds=3,
                                   out="bench-search", data_dir="../shared/data")
@@ -47,7 +53,8 @@ import numpy as np
 from nas.dominance import hypervolume, normalise, to_losses
 from nas.errors import ConfigError
 from nas.evaluators.tabular import lookup
-from nas.samplers import SAMPLERS, check_sampler, create_sampler
+from nas.samplers import SAMPLERS, check_sampler, create_sampler, uses_prior
+from nas.samplers._prior import ENQUEUED_PRIOR_ARCHS, best_prior_archs, prior_trials
 from nas.tasks import create_task
 from search_spaces import create_space
 
@@ -61,6 +68,8 @@ __all__ = [
     "parse_samplers",
     "parse_queries",
     "parse_params",
+    "parse_warm_start",
+    "run_label",
     "run_search",
     "hypervolume_curve",
     "confidence",
@@ -98,6 +107,7 @@ def run_search_benchmark(
     jobs: int = 1,
     zc_proxies: Sequence[str] = ("nwot",),
     zc_pool: int = 50,
+    warm_start: tuple[str, int] | None = None,
 ) -> SearchBenchmarkResult:
     """Run ``seeds`` searches per sampler (``None``: every sampler for ``objectives``); write OUT.
 
@@ -109,6 +119,9 @@ def run_search_benchmark(
     params = dict(params or {})
     _check(dataset, names, queries, seeds, first_seed, objectives, params, jobs, zc_proxies,
            zc_pool)
+    if warm_start is not None and multi:
+        raise ConfigError("--warm-start: takes one objective (--objectives accuracy)")
+    warm = [""] + ([f"{warm_start[0]}:{warm_start[1]}"] if warm_start is not None else [])
     queries = sorted(set(queries))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,8 +129,8 @@ def run_search_benchmark(
         dict(sampler=s, seed=seed, dataset=dataset, n_queries=queries[-1], multi=multi,
              params=params.get(s, {}), data_dir=str(data_dir),
              zc_proxies=list(zc_proxies), zc_pool=zc_pool,
-             zc_cache=f"sqlite:///{(out / 'proxy_scores.db').resolve()}")
-        for s in names for seed in range(first_seed, first_seed + seeds)
+             zc_cache=f"sqlite:///{(out / 'proxy_scores.db').resolve()}", warm_start=w)
+        for s in names for w in warm for seed in range(first_seed, first_seed + seeds)
     ]
     started = time.time()
     if jobs > 1:
@@ -128,10 +141,11 @@ def run_search_benchmark(
     figure = "hypervolume" if multi else "best_test_acc"
     with open(out / "results.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["sampler", "seed", "queries", figure])
+        writer.writerow(["sampler", "warm_start", "seed", "queries", figure])
         for run in runs:
             for q in queries:
-                writer.writerow([run["sampler"], run["seed"], q, f"{run['curve'][q - 1]:.6f}"])
+                writer.writerow([run["sampler"], run["warm_start"], run["seed"], q,
+                                 f"{run['curve'][q - 1]:.6f}"])
     table = markdown_table(runs, queries, figure, dataset, seeds)
     (out / "table.md").write_text(table, encoding="utf-8")
     plot_curves(runs, figure, out / "regret.png", dataset, multi, str(data_dir))
@@ -152,6 +166,28 @@ def parse_queries(text: str) -> list[int]:
     except ValueError:
         raise ConfigError(f"--queries: '{text}' is not a comma list of whole numbers, "
                           "e.g. 50,100,200") from None
+
+
+def parse_warm_start(text: str | None) -> tuple[str, int] | None:
+    """``--warm-start``: ``DATASET`` or ``DATASET:QUERIES`` (default 100 queries)."""
+    if not text:
+        return None
+    dataset, _, queries = text.partition(":")
+    if dataset not in TASKS:
+        raise ConfigError(f"--warm-start: unknown dataset '{dataset}'; allowed: {', '.join(TASKS)}")
+    try:
+        count = int(queries) if queries else 100
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"--warm-start: '{queries}' is not a query count of 1 or more, "
+                          "e.g. cifar10:100")
+    return dataset, count
+
+
+def run_label(run: Mapping[str, Any]) -> str:
+    """A run's row in the tables: the sampler, and its prior when warm-started."""
+    return run["sampler"] + (f" ← {run['warm_start']}" if run.get("warm_start") else "")
 
 
 def parse_params(text: str) -> dict[str, dict[str, Any]]:
@@ -217,6 +253,7 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
     task.prepare("cpu")
     directions: list[Any] = ["maximize", "minimize"] if job["multi"] else ["maximize"]
     params = dict(job["params"])
+    prior = _prior(job) if job.get("warm_start") else []
     proxy_seconds = 0.0
     if job["sampler"] == "zc-warmstart":
         params.setdefault("proxies", job["zc_proxies"])
@@ -224,10 +261,13 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
         params.setdefault("cache", job["zc_cache"])
     started = time.perf_counter()
     sampler = create_sampler(job["sampler"], params, seed=job["seed"], directions=directions,
-                             space=space, task=task)
+                             space=space, task=task, prior=prior)
     if job["sampler"] == "zc-warmstart":
         proxy_seconds = getattr(sampler, "proxy_seconds", time.perf_counter() - started)
     study = optuna.create_study(directions=directions, sampler=sampler)
+    if prior and not uses_prior(job["sampler"]):  # as a study file's warm_start does
+        for arch in best_prior_archs(prior, ENQUEUED_PRIOR_ARCHS):
+            study.enqueue_trial(arch)
     records: list[tuple[float, float, float]] = []  # (val, test, latency)
 
     def objective(trial: optuna.Trial) -> Any:
@@ -250,7 +290,16 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
         chosen = [int(np.flatnonzero(values[: i + 1, 0] == best[i])[0]) for i in range(len(values))]
         curve = values[chosen, 1]
     return dict(sampler=job["sampler"], seed=job["seed"], curve=curve.tolist(),
-                proxy_seconds=proxy_seconds, search_seconds=search_seconds)
+                proxy_seconds=proxy_seconds, search_seconds=search_seconds,
+                warm_start=job.get("warm_start", ""),
+                archs=[t.params for t in study.trials], values=values[:, 0].tolist())
+
+
+def _prior(job: Mapping[str, Any]) -> list[Any]:
+    """The prior of a warm run: the same sampler's finished search on the source dataset."""
+    dataset, _, queries = job["warm_start"].partition(":")
+    source = run_search(dict(job, dataset=dataset, n_queries=int(queries), warm_start=""))
+    return prior_trials(zip(source["archs"], source["values"]))
 
 
 def hypervolume_curve(points: np.ndarray, task: Any) -> np.ndarray:
@@ -279,9 +328,9 @@ def confidence(values: np.ndarray) -> tuple[float, float]:
 def markdown_table(runs: list[dict[str, Any]], queries: list[int], figure: str, dataset: str,
                    seeds: int) -> str:
     """Mean ± 95% CI per sampler and query count; ``*`` marks a CI above every baseline's."""
-    samplers = list(dict.fromkeys(r["sampler"] for r in runs))
+    samplers = list(dict.fromkeys(run_label(r) for r in runs))
     stats = {
-        (s, q): confidence(np.array([r["curve"][q - 1] for r in runs if r["sampler"] == s]))
+        (s, q): confidence(np.array([r["curve"][q - 1] for r in runs if run_label(r) == s]))
         for s in samplers for q in queries
     }
     baselines = [s for s in ("random", "evolution", "tpe", "nsga2") if s in samplers]
@@ -304,7 +353,7 @@ def markdown_table(runs: list[dict[str, Any]], queries: list[int], figure: str, 
                 mean - half > stats[(b, q)][0] + stats[(b, q)][1] for b in baselines
             )
             cells.append(f"{mean:.3f} ± {half:.3f}" + (" *" if beats else ""))
-        mine = [r for r in runs if r["sampler"] == s]
+        mine = [r for r in runs if run_label(r) == s]
         search = np.mean([r["search_seconds"] for r in mine])
         proxy = np.mean([r["proxy_seconds"] for r in mine])
         lines.append(f"| {s} | " + " | ".join(cells) + f" | {search:.1f} | {proxy:.1f} |")
@@ -329,8 +378,8 @@ def plot_curves(runs: list[dict[str, Any]], figure: str, path: Path, dataset: st
         offset = float(columns[task.test_column][int(np.argmax(selector))])
         label = f"regret: {offset:.2f} - test accuracy of the selected arch (%)"
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for s in dict.fromkeys(r["sampler"] for r in runs):
-        curves = np.array([r["curve"] for r in runs if r["sampler"] == s])
+    for s in dict.fromkeys(run_label(r) for r in runs):
+        curves = np.array([r["curve"] for r in runs if run_label(r) == s])
         curves = offset - curves if not multi else curves
         mean = curves.mean(axis=0)
         half = 1.96 * curves.std(axis=0, ddof=1) / math.sqrt(len(curves)) if len(curves) > 1 else 0

@@ -29,6 +29,10 @@ def bench_search(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes."),
     zc_proxies: str = typer.Option("nwot", "--zc-proxies", help="Proxies of zc-warmstart (comma list)."),
     zc_pool: int = typer.Option(50, "--zc-pool", min=1, help="Pool scored per seed by zc-warmstart."),
+    warm_start: str = typer.Option(
+        None, "--warm-start",
+        help="DATASET[:QUERIES]: also run each sampler warm-started from its finished search "
+             "of QUERIES (default 100) on DATASET, same seed; rows marked '← DATASET:QUERIES'."),
     out: Path = typer.Option(Path("bench-search"), "--out", help="Folder for results.csv, regret.png, table.md."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
@@ -44,6 +48,7 @@ def bench_search(
         parse_params,
         parse_queries,
         parse_samplers,
+        parse_warm_start,
         run_search_benchmark,
     )
     from nas.errors import ConfigError
@@ -56,6 +61,7 @@ def bench_search(
         first_seed=first_seed, objectives=objectives, params=parse_params(params), jobs=jobs,
         out=out, data_dir=data_dir if data_dir is not None else default_data_dir(),
         zc_proxies=zc_proxies.split(","), zc_pool=zc_pool,
+        warm_start=parse_warm_start(warm_start),
     )
     if fmt == Format.table:
         typer.echo(result.table)
@@ -72,16 +78,16 @@ def _records(runs: list[dict], queries: list[int], objectives: str) -> list[dict
     """Mean and 95% CI half-width per sampler and query count (as in the table)."""
     import numpy as np
 
-    from nas.bench.search import confidence
+    from nas.bench.search import confidence, run_label
 
     figure = "hypervolume" if objectives == "latency" else "best_test_accuracy_percent"
     records = []
-    for sampler in dict.fromkeys(r["sampler"] for r in runs):
-        mine = [r for r in runs if r["sampler"] == sampler]
+    for sampler in dict.fromkeys(run_label(r) for r in runs):
+        mine = [r for r in runs if run_label(r) == sampler]
         for q in sorted(set(queries)):
             mean, half = confidence(np.array([r["curve"][q - 1] for r in mine]))
             records.append({
-                "sampler": sampler, "queries": q, "figure": figure, "mean": mean,
+                "sampler": mine[0]["sampler"], "warm_start": mine[0]["warm_start"], "queries": q, "figure": figure, "mean": mean,
                 "ci95_half_width": half, "seeds": len(mine),
                 "search_seconds_per_seed": float(np.mean([r["search_seconds"] for r in mine])),
                 "proxy_seconds_per_seed": float(np.mean([r["proxy_seconds"] for r in mine])),

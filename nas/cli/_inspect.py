@@ -128,7 +128,7 @@ def check_plugin(
 
 def print_front(url: str, study: str, fmt: str = "table", all_trials: bool = False) -> None:
     """Print the Pareto front (or best trial, or every complete trial) of ``study``."""
-    from nas.store import load_trials, pareto_front, read_engine, study_info
+    from nas.store import WARM_START_ATTR, load_trials, pareto_front, read_engine, study_info
 
     engine = read_engine(url)
     info = study_info(engine, study)
@@ -159,8 +159,10 @@ def print_front(url: str, study: str, fmt: str = "table", all_trials: bool = Fal
          str(r.get("fidelity") or ""), _arch_cell(r["arch"])]
         for r in records
     ]
+    warm = info.get(WARM_START_ATTR) or {}
     print_table(headers, table_rows,
-                title=f"{study}: {title} ({len(records)} of {n_complete} complete)",
+                title=f"{study}: {title} ({len(records)} of {n_complete} complete)"
+                + "".join(f"; warm-started from {n} ({k} trials)" for n, k in warm.items()),
                 right=tuple(range(len(metrics) + 1)))
 
 

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 
     from search_spaces import SearchSpace
 
-__all__ = ["SAMPLERS", "SamplerPlugin", "register_sampler", "create_sampler", "check_sampler"]
+__all__ = ["SAMPLERS", "SamplerPlugin", "register_sampler", "create_sampler", "check_sampler",
+           "uses_prior"]
 
 # Arguments every factory receives from the search loop, never from the study file;
-# ``task`` (the prepared task) only reaches factories that declare it.
-_CONTEXT_ARGS = ("seed", "space", "directions", "task")
+# ``task`` (the prepared task) and ``prior`` (earlier studies' trials, ``warm_start``,
+# a list of :class:`nas.samplers._prior.PriorTrial`) only reach factories that declare them.
+_CONTEXT_ARGS = ("seed", "space", "directions", "task", "prior")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ def register_sampler(
     return decorate
 
 
+def uses_prior(name: str) -> bool:
+    """Whether sampler ``name`` takes earlier studies' trials itself (else they are enqueued)."""
+    return "prior" in inspect.signature(SAMPLERS.get(name).factory).parameters
+
+
 def check_sampler(name: str, params: dict[str, Any], n_objectives: int) -> SamplerPlugin:
     """Raise :class:`ConfigError` if ``params`` or the objective count do not fit."""
     plugin = SAMPLERS.get(name)
@@ -92,11 +99,15 @@ def create_sampler(
     directions: Sequence[str],
     space: SearchSpace | None = None,
     task: Any = None,
+    prior: Sequence[Any] = (),
 ) -> optuna.samplers.BaseSampler:
     plugin = check_sampler(name, params, len(directions))
     context: dict[str, Any] = {"seed": seed, "space": space, "directions": list(directions)}
-    if "task" in inspect.signature(plugin.factory).parameters:
+    declared = inspect.signature(plugin.factory).parameters
+    if "task" in declared:
         context["task"] = task
+    if "prior" in declared:
+        context["prior"] = list(prior)
     try:
         return plugin.factory(**context, **params)
     except (TypeError, ValueError) as exc:

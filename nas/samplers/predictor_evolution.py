@@ -62,6 +62,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.dominance import hypervolume_contributions, pareto_mask, spread_reference
 from nas.samplers._mutation import mutate, pick_other_by_rejection
 from nas.samplers._predictors import PREDICTORS, fit_ensemble, gaussian_copula
+from nas.samplers._prior import PriorMean, PriorTrial, best_prior_archs, capped
 from nas.samplers._registry import register_sampler
 from nas.store import study_trials
 
@@ -91,6 +92,8 @@ class PredictorEvolutionSampler(BaseSampler):
         local_predictor: bool = False,
         exhaustive_limit: int = 20_000,
         features: str = "auto",
+        prior: Sequence[PriorTrial] = (),
+        prior_design: int = 3,
         seed: int | None = None,
     ) -> None:
         if features not in FEATURES:
@@ -105,9 +108,17 @@ class PredictorEvolutionSampler(BaseSampler):
             )
         if n_generations < 1 or (exploration is not None and exploration < 0):
             raise ValueError("need n_generations >= 1 and exploration >= 0")
+        if prior_design < 1:
+            raise ValueError(f"need prior_design >= 1, got {prior_design}")
         self.space = space
         self.n_startup_trials = n_startup_trials
         self.initial_design = [dict(a) for a in initial_design]
+        #: earlier studies' trials (``warm_start``): the predictor's mean, and with no
+        #: other initial design, their ``prior_design`` best architectures come first
+        self.prior = capped(prior)
+        if self.prior and not self.initial_design:
+            self.initial_design = best_prior_archs(self.prior, prior_design)
+        self._prior_models: dict[tuple[Any, ...], Any] = {}
         self.predictor = predictor
         self.ensemble_size = ensemble_size
         self.exploration = exploration
@@ -150,7 +161,8 @@ class PredictorEvolutionSampler(BaseSampler):
         design = self._next_design(search_space, seen)
         if design is not None:
             return design
-        if len(completed) < self.n_startup_trials:
+        # With a prior (one objective), the predictor is informed from the first trial on.
+        if len(completed) < self.n_startup_trials and not (single and self.prior):
             if not single:
                 return _random_unseen(rng, search_space, seen)
             for _ in range(_MAX_TRIES):
@@ -208,8 +220,7 @@ class PredictorEvolutionSampler(BaseSampler):
             # canonical forms; a small finite space is scored whole instead of a pool.
             features = np.stack([self._encode(self._canonical(t.params, search_space),
                                               search_space, kind) for t in completed])
-            model = fit_ensemble(kind, features, gaussian_copula(scores[:, 0]),
-                                 self.ensemble_size, rng)
+            model = self._fit(kind, features, gaussian_copula(scores[:, 0]), rng, search_space)
             whole = self._whole_space(search_space)
             if whole is not None:
                 archs, keys = whole
@@ -260,6 +271,35 @@ class PredictorEvolutionSampler(BaseSampler):
         if scores.shape[1] == 1:
             return candidates[_best_index(optimistic[:, 0], rng)]
         return candidates[_best_hypervolume_gain(scores, optimistic, rng)]
+
+    def _fit(self, kind: str, features: np.ndarray, targets: np.ndarray,
+             rng: np.random.Generator, search_space: dict[str, BaseDistribution]) -> Any:
+        """The predictor of one objective: on the study's trials, around the prior's mean if any."""
+        if not self.prior:
+            return fit_ensemble(kind, features, targets, self.ensemble_size, rng)
+        return PriorMean(
+            self._prior_model(kind, search_space),
+            lambda x, y: fit_ensemble(kind, x, y, self.ensemble_size, rng),
+        ).fit(features, targets)
+
+    def _prior_model(self, kind: str, search_space: dict[str, BaseDistribution]) -> Any:
+        """The predictor fitted on the prior's trials: a memo of the prior, not search state."""
+        memo = (kind, *sorted((n, repr(d)) for n, d in search_space.items()))
+        if memo not in self._prior_models:
+            usable = [t for t in self.prior if all(n in t.params for n in search_space)]
+            if not usable:
+                self._prior_models[memo] = _ZeroModel()
+            else:
+                features = np.stack([
+                    self._encode(self._canonical({n: t.params[n] for n in search_space},
+                                                 search_space), search_space, kind)
+                    for t in usable])
+                targets = np.array([t.score for t in usable])
+                # A fixed stream: the prior model is the same in every process and trial.
+                self._prior_models[memo] = fit_ensemble(kind, features, targets,
+                                                        self.ensemble_size,
+                                                        np.random.default_rng(self._seed))
+        return self._prior_models[memo]
 
     def _pick(
         self,
@@ -394,6 +434,13 @@ class PredictorEvolutionSampler(BaseSampler):
 
 
 # -- helpers -------------------------------------------------------------
+
+class _ZeroModel:
+    """A prior that knows nothing of these choices: mean 0, no spread."""
+
+    def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(len(features)), np.zeros(len(features))
+
 
 def _trials(study: Study, states: tuple[TrialState, ...] | None) -> list[FrozenTrial]:
     return study_trials(study, states)
@@ -630,6 +677,8 @@ def predictor_evolution_sampler(
     local_predictor: bool = False,
     exhaustive_limit: int = 20_000,
     features: str = "auto",
+    prior_design: int = 3,
+    prior: Sequence[PriorTrial] = (),
 ) -> optuna.samplers.BaseSampler:
     """Predictor-guided evolution (LINAS, Cummings et al. 2022): a GP ranks the space or an evolved pool."""
     return PredictorEvolutionSampler(
@@ -637,7 +686,7 @@ def predictor_evolution_sampler(
         ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
         pool_size=pool_size, n_generations=n_generations, local_search=local_search,
         local_predictor=local_predictor, exhaustive_limit=exhaustive_limit, features=features,
-        seed=seed,
+        prior=prior, prior_design=prior_design, seed=seed,
     )
 
 
@@ -655,11 +704,13 @@ def predictor_graph_sampler(
     pool_size: int = 500,
     n_generations: int = 2,
     exhaustive_limit: int = 20_000,
+    prior_design: int = 3,
+    prior: Sequence[PriorTrial] = (),
 ) -> optuna.samplers.BaseSampler:
     """Predictor-guided evolution on zero-cost graph features (GRAF, Kadlecová et al. 2024)."""
     return PredictorEvolutionSampler(
         space, n_startup_trials=n_startup_trials, predictor=predictor,
         ensemble_size=ensemble_size, exploration=exploration, top_k=top_k,
         pool_size=pool_size, n_generations=n_generations, exhaustive_limit=exhaustive_limit,
-        features="graph", seed=seed,
+        features="graph", prior=prior, prior_design=prior_design, seed=seed,
     )

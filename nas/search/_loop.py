@@ -25,6 +25,7 @@ from nas.config import StudyConfig
 from nas.errors import NasError
 from nas.search.components import check_components
 from nas.search.study import create_or_load_study, storage_for
+from nas.search.transfer import load_prior
 from nas.search.worker import build_components, build_worker, run_worker_loop
 from nas.store import count_states, is_interrupted, resolve_url
 
@@ -62,7 +63,8 @@ def run(
     components = build_components(config, "cpu")  # checks the data files exist
     components[2].setup()  # evaluator params and checkpoints too, before any study exists
     storage = storage_for(url)
-    study = create_or_load_study(config, storage, task=components[1])
+    prior = load_prior(config, storage, components[0]) if config.warm_start else None
+    study = create_or_load_study(config, storage, task=components[1], prior=prior)
     start = time.time()
     deadline = start + config.budget.timeout if config.budget.timeout else None
     n_trials = config.budget.n_trials

@@ -48,14 +48,17 @@ def storage_for(url: str | None) -> StudyStorage:
     )
 
 
-def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) -> optuna.Study:
+def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None,
+                         prior: tuple[list[Any], dict[str, int]] | None = None) -> optuna.Study:
     """The study named in ``config``: created, or loaded when it exists and agrees.
 
     ``task`` (prepared) adds its number of classes, so readers know its chance level
     (the default accuracy floor of :mod:`nas.dominance`) without loading its data, and
     its :class:`~search_spaces.TaskSpec` as the attr ``task_spec``: its ``extra`` holds the
     preprocessing the data needs (image mean/std of the training split, a text vocabulary),
-    recorded with the study as with every export.
+    recorded with the study as with every export. ``prior`` (from
+    :func:`nas.search.transfer.load_prior`) is recorded with a new study, and where its
+    sampler takes no prior, its best architectures become the first trials.
     """
     import optuna
 
@@ -97,7 +100,21 @@ def create_or_load_study(config: StudyConfig, storage: Any, task: Any = None) ->
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     _enqueue_start_archs(config, study)
+    if prior is not None:
+        _start_warm(config, study, *prior)
     return study
+
+
+def _start_warm(config: StudyConfig, study: optuna.Study, prior: list[Any],
+                used: dict[str, int]) -> None:
+    from nas.samplers import best_prior_archs, uses_prior
+    from nas.samplers._prior import ENQUEUED_PRIOR_ARCHS
+    from nas.search.transfer import record_warm_start
+
+    record_warm_start(study, used)
+    if not uses_prior(config.sampler.name):
+        for arch in best_prior_archs(prior, ENQUEUED_PRIOR_ARCHS):
+            study.enqueue_trial(arch, skip_if_exists=True)
 
 
 def _enqueue_start_archs(config: StudyConfig, study: optuna.Study) -> None:

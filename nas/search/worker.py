@@ -128,6 +128,7 @@ def build_worker(
 
     from nas.samplers import create_sampler
     from nas.search.study import load_study
+    from nas.search.transfer import load_prior
 
     device = resolve_device(config.device)
     if components is None or device != "cpu":
@@ -135,9 +136,10 @@ def build_worker(
     space, task, evaluator = components
     evaluator.setup()
     seed = config.seed + 1000 * worker_index
+    prior = load_prior(config, storage, space)[0] if config.warm_start else []
     sampler = create_sampler(
         config.sampler.name, dict(config.sampler.params),
-        seed=seed, directions=config.directions, space=space, task=task,
+        seed=seed, directions=config.directions, space=space, task=task, prior=prior,
     )
     from nas.pruners import create_pruner
 

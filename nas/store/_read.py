@@ -45,6 +45,8 @@ ARCH_KEY_ATTR = "arch_key"
 #: trial user attr of a trial closed (PRUNED) without evaluation: its architecture is that
 #: of the COMPLETE trial with this number, so no budget is spent on it twice
 DUPLICATE_ATTR = "nas_duplicate_of"
+#: study user attr of a warm-started study (``warm_start``): {earlier study: trials used}
+WARM_START_ATTR = "nas_warm_start"
 
 
 def list_studies(engine: sa.Engine) -> pd.DataFrame:
