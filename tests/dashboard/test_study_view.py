@@ -295,3 +295,22 @@ def test_missing_storage_file_shows_a_message(open_page, page_texts, tmp_path):
     app = open_page(f"sqlite:///{tmp_path / 'nowhere.db'}", "study", study="nb201-two")
     assert not app.exception
     assert any("No study database yet" in text for text in page_texts(app, "warning"))
+
+
+def test_a_warm_started_study_names_its_sources(open_page, page_texts, sqlite_url, data_dir):
+    import nas
+
+    def study(name: str, task: str, **extra: object) -> dict:
+        return {"name": name, "space": {"name": "nb201"},
+                "task": {"name": task, "data_dir": str(data_dir)},
+                "objectives": [{"metric": "val_accuracy", "direction": "maximize"}],
+                "sampler": {"name": "random"}, "evaluator": {"name": "tabular"},
+                "budget": {"n_trials": 6}, **extra}
+
+    nas.run(study("c10", "nb201-cifar10"), storage=sqlite_url)
+    nas.run(study("c100", "nb201-cifar100", warm_start=["c10"]), storage=sqlite_url)
+    warm = open_page(sqlite_url, "study", study="c100")
+    assert not warm.exception
+    assert any(c.startswith("Warm-started from **c10** (6 trials)") for c in page_texts(warm, "caption"))
+    cold = open_page(sqlite_url, "study", study="c10")
+    assert not any("Warm-started" in c for c in page_texts(cold, "caption"))
