@@ -57,6 +57,15 @@ class CharLMSpace(LayeredSpace):
 
     families = ("sequence",)
 
+    #: nanoGPT's CPU recipe for tiny-shakespeare (Karpathy, ``config/train_shakespeare_char.py``
+    #: with its README's CPU overrides): 4 layers, 4 heads, width 128, FFN 4 x 128, no dropout.
+    #: Context (64) and batch (12) are the task's ``seq_len`` and ``batch_size``.
+    baselines = {
+        "nanogpt-cpu": {"num_layers": 4, "model_dim": 128,
+                        **{f"layer{i}_heads": 4 for i in range(1, MAX_LAYERS + 1)},
+                        **{f"layer{i}_ffn_dim": 512 for i in range(1, MAX_LAYERS + 1)}},
+    }
+
     def base_choices(self) -> dict[str, Choice]:
         choices: dict[str, Choice] = {
             "num_layers": Categorical((4, 2, 3, 6), allowed=tuple(range(1, MAX_LAYERS + 1))),

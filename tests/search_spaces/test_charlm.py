@@ -98,3 +98,16 @@ def test_a_small_model_learns_the_synthetic_sequence(data_dir):
     assert metrics["val_bpc"] < guessing - 1.0, metrics
     assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / math.log(2))
     assert metrics["params"] > 0 and metrics["flops"] > 0 and metrics["latency_ms"] > 0
+
+
+def test_the_nanogpt_cpu_preset_is_nanogpts_shakespeare_model():
+    preset = create_space("charlm", {"baseline": "nanogpt-cpu"})
+    assert preset.size() == 1
+    arch = preset.default()
+    model = preset.build(arch, TaskSpec(family="sequence", input_dim=65, num_classes=65, input_size=64))
+    # nanoGPT prints 0.80M for this configuration: it leaves the position table out and
+    # ties its head to the token embedding, where ours has a head of its own.
+    weights = (sum(p.numel() for p in model.parameters()) - model.pos_embed.numel()
+               - model.head.weight.numel())
+    assert round(weights / 1e6, 2) == 0.80
+    assert [b.attn.num_heads for b in model.blocks] == [4, 4, 4, 4]
