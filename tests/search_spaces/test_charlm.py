@@ -110,4 +110,4 @@ def test_the_nanogpt_cpu_preset_is_nanogpts_shakespeare_model():
     weights = (sum(p.numel() for p in model.parameters()) - model.pos_embed.numel()
                - model.head.weight.numel())
     assert round(weights / 1e6, 2) == 0.80
-    assert [b.attn.num_heads for b in model.blocks] == [4, 4, 4, 4]
+    assert [(b.attn.heads, b.mlp.fc1.out_features) for b in model.blocks] == [(4, 512)] * 4
