@@ -37,6 +37,18 @@ def study_toml(name: str, *, space: str | Mapping[str, Any], task: str | Mapping
     return "\n".join(lines) + "\n"
 
 
+def gnn_cora_study(name: str, choices: Mapping[str, Any], *, epochs: int, n_trials: int = 1,
+                   seed: int = 0) -> str:
+    """A GNN trained on Cora for ``epochs`` (patience as long) in one CPU process: the
+    smallest study whose trials leave weights to export."""
+    return study_toml(
+        name, seed=seed, n_jobs=1, device="cpu", space={"name": "gnn", "choices": choices},
+        task="cora",
+        evaluator={"name": "train",
+                   "params": {"epochs": epochs, "patience": epochs, "latency_repeats": 1}},
+        n_trials=n_trials)
+
+
 def write_study(folder: Path, text: str, file: str = "study.toml") -> Path:
     """``text`` written to ``folder / file`` (the folder made if missing)."""
     folder.mkdir(parents=True, exist_ok=True)
