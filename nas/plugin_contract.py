@@ -1,13 +1,18 @@
 """``nas check-plugin``: the registry contracts run on a user's plugin, each check one line.
 
-The same promises the built-ins' contract tests (``tests/test_contracts.py``,
-``tests/search_spaces/test_space_contract.py``) hold them to, in a form a
-user can run on their own file: a space samples architectures that validate,
-round-trip through JSON and encode to one length, refuses a bad one naming
-the field, and builds a model that gives logits of the right shape and
-gradients on a small task of each family it claims; a task prepares with its
-defaults and gives seeded batches in range; a proxy scores a model to a
-number. Nothing here touches a study.
+The one copy of the contract checks: ``nas check-plugin`` runs them on what a
+user's file registers, and the built-ins' contract tests (``tests/test_contracts.py``,
+``tests/search_spaces/test_space_contract.py``) call the same functions on every
+registered name. A space samples architectures that validate, round-trip through
+JSON and encode to one finite length, refuses a bad one naming the field, and
+builds a model that gives finite logits of the right shape and gradients on a
+small task of each family it claims; a task prepares with its defaults and gives
+seeded batches in range; a proxy scores a model to a number. Each ``check_*``
+function raises ``AssertionError`` saying what is broken. Nothing here touches a
+study.
+
+    space = create_space("gnn")
+    check_round_trip(space, sample_architectures(space, 5))
 """
 
 from __future__ import annotations
@@ -17,10 +22,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from nas.errors import ConfigError
-from nas.plugins import load_plugins
+import numpy as np
 
-__all__ = ["Check", "check_plugin", "describe", "raise_on_failure"]
+from nas.architecture import Architecture
+from nas.errors import ConfigError, InvalidArchitecture
+from nas.plugins import load_plugins
+from search_spaces import Batch
+
+__all__ = [
+    "Check",
+    "check_plugin",
+    "describe",
+    "raise_on_failure",
+    "sample_architectures",
+    "check_round_trip",
+    "check_refuses_unknown_choice",
+    "check_forward_backward",
+    "check_task_spec",
+    "check_example_batch",
+    "check_train_batch",
+]
 
 
 @dataclass(frozen=True)
@@ -66,11 +87,11 @@ def _space_checks(name: str, cls: Any) -> list[Check]:
     space = run("constructs with no overrides and has choices", lambda: _space(cls))
     if space is None:
         return out
-    archs = run("samples 5 architectures that validate", lambda: _sampled(space, 5))
+    archs = run("samples 5 architectures that validate", lambda: sample_architectures(space, 5))
     if archs:
         run("architectures round-trip through JSON and encode to one length",
-            lambda: _round_trip(space, archs))
-    run("refuses an unknown choice", lambda: _refuses(space))
+            lambda: check_round_trip(space, archs))
+    run("refuses an unknown choice", lambda: check_refuses_unknown_choice(space))
     if not cls.families:
         out.append(Check("space", name, "declares families", "set families = (\"image\",) or similar"))
     for family in cls.families:
@@ -92,9 +113,7 @@ def _task_checks(name: str, cls: Any) -> list[Check]:
     spec = run("prepares with its default parameters", lambda: task.prepare("cpu"))
     if spec is None:
         return out
-    run("has a family, input_dim > 0 and at least 2 classes",
-        lambda: _expect(spec.family == cls.family and spec.input_dim > 0 and spec.num_classes >= 2,
-                        f"spec {spec}"))
+    run("has a family, input_dim > 0 and at least 2 classes", lambda: check_task_spec(cls, spec))
     run("gives a seeded example batch with labels in range", lambda: _batches(task, spec))
     return out
 
@@ -104,8 +123,6 @@ def _proxy_checks(name: str, proxy: Any) -> list[Check]:
 
     out: list[Check] = []
     run = _runner(out, "proxy", name)
-    from search_spaces import Batch
-
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
     batch = Batch((torch.randn(4, 3, 2, 2, generator=torch.Generator().manual_seed(0)),),
                   torch.tensor([0, 1, 2, 0]))
@@ -126,6 +143,106 @@ _CHECKERS: dict[str, Callable[[str, Any], list[Check]]] = {
     "space": _space_checks, "task": _task_checks, "proxy": _proxy_checks,
     "evaluator": _named("evaluator"), "sampler": _named("sampler"),
 }
+
+
+# -- the checks ----------------------------------------------------------------
+
+def sample_architectures(space: Any, count: int, seed: int = 0) -> list[Architecture]:
+    """``count`` valid architectures drawn as a search draws them (``space.sample(trial)``,
+    a draw that ``validate`` refuses is drawn again, ten tries per architecture)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    archs: list[Architecture] = []
+    for _ in range(count * 10):
+        trial = study.ask()
+        try:
+            archs.append(space.validate(space.sample(trial)))
+        except InvalidArchitecture:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            continue
+        study.tell(trial, 0.0)
+        if len(archs) == count:
+            return archs
+    raise AssertionError(f"{space.name}: only {len(archs)} valid architectures in {count * 10} draws")
+
+
+def check_round_trip(space: Any, archs: list[Architecture]) -> None:
+    """``archs`` encode to one length of finite numbers, are JSON-safe (a trial attr), come
+    back equal, with the same key, from JSON and from ``validate(arch.to_dict())``."""
+    encodings = [space.encode(a) for a in archs]
+    lengths = {e.shape for e in encodings}
+    _expect(len(lengths) == 1, f"encode() gives several lengths: {sorted(lengths)}")
+    _expect(all(np.isfinite(e).all() for e in encodings), "encode() gives non-finite numbers")
+    for arch in archs:
+        json.dumps(arch.to_dict())
+        copy = Architecture.from_json(arch.to_json())
+        _expect(copy == arch and copy.key == arch.key, f"{arch} does not round-trip")
+        _expect(space.validate(arch.to_dict()) == arch, f"{arch} changes when validated again")
+
+
+def check_refuses_unknown_choice(space: Any) -> None:
+    """``validate`` refuses the default architecture plus an unknown choice, naming it."""
+    try:
+        space.validate({**space.default().to_dict(), "no_such_choice": 1})
+    except InvalidArchitecture as exc:
+        _expect("no_such_choice" in str(exc), f"the error does not name the field: {exc}")
+        return
+    raise AssertionError("validate() accepted an unknown choice")
+
+
+def check_forward_backward(space: Any, arch: Architecture, spec: Any,
+                           inputs: tuple[Any, ...]) -> Any:
+    """The model ``space.build(arch, spec)`` (returned), in train mode, gives finite logits
+    of the family's shape for ``inputs``, and some non-zero, all finite gradients."""
+    import torch
+
+    model = space.build(arch, spec)
+    model.train()
+    logits = model(*inputs)
+    if spec.family == "sequence":  # one prediction per token
+        expected: tuple[int, ...] = (*inputs[0].shape, spec.num_classes)
+    else:  # one per image, one per graph node
+        expected = (inputs[0].shape[0], spec.num_classes)
+    _expect(tuple(logits.shape) == expected, f"{arch}: logits {tuple(logits.shape)}, expected {expected}")
+    _expect(bool(torch.isfinite(logits).all()), f"{arch}: non-finite logits")
+    logits.float().sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    _expect(any(g.abs().sum() > 0 for g in grads), f"{arch}: no parameter gets a gradient")
+    _expect(all(torch.isfinite(g).all() for g in grads), f"{arch}: non-finite gradients")
+    return model
+
+
+def check_task_spec(cls: Any, spec: Any) -> None:
+    """The spec a task of class ``cls`` prepared: its family, inputs and at least 2 classes."""
+    _expect(spec.family == cls.family and spec.input_dim > 0 and spec.num_classes >= 2,
+            f"spec {spec}")
+
+
+def check_example_batch(task: Any, spec: Any) -> None:
+    """``task.example_batch`` gives a batch with inputs and labels in range, the same
+    targets and inputs again for the same seed."""
+    import torch
+
+    batch = task.example_batch(batch_size=4, seed=0)
+    again = task.example_batch(batch_size=4, seed=0)
+    _expect(isinstance(batch, Batch) and bool(batch.inputs), "example_batch gives no Batch with inputs")
+    _expect(int(batch.targets.min()) >= 0 and int(batch.targets.max()) < spec.num_classes,
+            "example batch labels are outside 0..num_classes-1")
+    _expect(torch.equal(batch.targets, again.targets)
+            and all(torch.equal(_dense(a), _dense(b)) for a, b in zip(again.inputs, batch.inputs)),
+            "example_batch(seed=0) is not seeded")
+
+
+def check_train_batch(task: Any, spec: Any) -> None:
+    """The first batch of ``task.train_batches(0)`` has inputs and labels in range (a task
+    that cannot train, a lookup table, raises its ``NotApplicable``)."""
+    first = next(iter(task.train_batches(0)))
+    _expect(isinstance(first, Batch) and bool(first.inputs),
+            "train_batches(0) gives a batch without inputs")
+    _expect(int(first.targets.min()) >= 0 and int(first.targets.max()) < spec.num_classes,
+            "train batch labels are outside 0..num_classes-1")
 
 
 # -- helpers -------------------------------------------------------------------
@@ -160,88 +277,24 @@ def _expect(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+def _forward_all(space: Any, archs: list[Architecture], spec: Any, inputs: tuple[Any, ...]) -> None:
+    for arch in archs:
+        check_forward_backward(space, arch, spec, inputs)
+
+
+def _batches(task: Any, spec: Any) -> None:
+    check_example_batch(task, spec)
+    check_train_batch(task, spec)
+
+
+def _dense(tensor: Any) -> Any:
+    return tensor.to_dense() if tensor.is_sparse else tensor
+
+
 def _space(cls: Any) -> Any:
     space = cls()
     _expect(bool(space.choices()), "choices() is empty")
     return space
-
-
-def _sampled(space: Any, count: int) -> list[Any]:
-    import optuna
-
-    from nas.errors import InvalidArchitecture
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    archs = []
-    for _ in range(count * 10):
-        trial = study.ask()
-        try:
-            archs.append(space.validate(space.sample(trial)))
-        except InvalidArchitecture:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        study.tell(trial, 0.0)
-        if len(archs) == count:
-            return archs
-    raise AssertionError(f"only {len(archs)} valid architectures in {count * 10} draws")
-
-
-def _round_trip(space: Any, archs: list[Any]) -> None:
-    from nas.architecture import Architecture
-
-    lengths = {space.encode(a).shape for a in archs}
-    _expect(len(lengths) == 1, f"encode() gives several lengths: {sorted(lengths)}")
-    for arch in archs:
-        json.dumps(arch.to_dict())
-        copy = Architecture.from_json(arch.to_json())
-        _expect(copy == arch and copy.key == arch.key, f"{arch} does not round-trip")
-
-
-def _refuses(space: Any) -> None:
-    from nas.errors import InvalidArchitecture
-
-    try:
-        space.validate({**space.default().to_dict(), "no_such_choice": 1})
-    except InvalidArchitecture as exc:
-        _expect("no_such_choice" in str(exc), f"the error does not name the field: {exc}")
-        return
-    raise AssertionError("validate() accepted an unknown choice")
-
-
-def _forward_all(space: Any, archs: list[Any], spec: Any, inputs: tuple[Any, ...]) -> None:
-    for arch in archs:
-        _forward(space, arch, spec, inputs)
-
-
-def _forward(space: Any, arch: Any, spec: Any, inputs: tuple[Any, ...]) -> None:
-    import torch
-
-    model = space.build(arch, spec)
-    logits = model(*inputs)
-    if spec.family == "graph":
-        expected: tuple[int, ...] = (inputs[0].shape[0], spec.num_classes)
-    elif spec.family == "image":
-        expected = (inputs[0].shape[0], spec.num_classes)
-    else:
-        expected = (*inputs[0].shape, spec.num_classes)
-    _expect(tuple(logits.shape) == expected, f"{arch}: logits {tuple(logits.shape)}, expected {expected}")
-    logits.float().sum().backward()
-    grads = [p.grad for p in model.parameters() if p.requires_grad]
-    _expect(any(g is not None for g in grads), f"{arch}: no parameter gets a gradient")
-    _expect(all(torch.isfinite(g).all() for g in grads if g is not None), f"{arch}: non-finite gradients")
-
-
-def _batches(task: Any, spec: Any) -> None:
-    import torch
-
-    batch = task.example_batch(batch_size=4, seed=0)
-    again = task.example_batch(batch_size=4, seed=0)
-    _expect(torch.equal(batch.targets, again.targets), "example_batch(seed=0) is not seeded")
-    _expect(int(batch.targets.min()) >= 0 and int(batch.targets.max()) < spec.num_classes,
-            "example batch labels are outside 0..num_classes-1")
-    first = next(iter(task.train_batches(0)))
-    _expect(bool(first.inputs), "train_batches(0) gives a batch without inputs")
 
 
 def describe(checks: list[Check]) -> str:

@@ -4,7 +4,9 @@ Each test is parametrized over a registry's names (timm-style), so a plugin
 added tomorrow is tested the day it is registered. The checks are cheap and
 about the contract a study file relies on; heavier per-family checks live
 next to the plugins (``tests/search_spaces/test_space_contract.py`` builds and
-trains every space, ``tests/samplers/`` runs every sampler on NAS-Bench-201).
+trains every space, ``tests/samplers/`` runs every sampler on NAS-Bench-201). The checks
+``nas check-plugin`` also runs on a user's plugin are called from ``nas/plugin_contract.py``,
+the one copy; the asserts here are what the built-ins promise beyond them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import inspect
 import json
 import math
 
-import numpy as np
 import optuna
 import pytest
 
@@ -21,9 +22,17 @@ from nas.architecture import Architecture
 from nas.config import parse_study
 from nas.errors import ConfigError, DataError, InvalidArchitecture, NasError, NotApplicable
 from nas.evaluators import EVALUATORS
+from nas.plugin_contract import (
+    check_example_batch,
+    check_refuses_unknown_choice,
+    check_round_trip,
+    check_task_spec,
+    check_train_batch,
+    sample_architectures,
+)
 from nas.samplers import SAMPLERS, check_sampler
 from nas.tasks import TASKS, create_task
-from search_spaces import SPACES, Batch, Categorical, create_space
+from search_spaces import SPACES, Categorical, create_space
 from tests.conftest import DATA_DIR
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -39,50 +48,25 @@ def _one_torch_thread():
     torch.set_num_threads(previous)
 
 
-def sampled(space, count: int, seed: int = 0) -> list[Architecture]:
-    """Valid architectures drawn as a search draws them (``space.sample(trial)``)."""
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    archs = []
-    for _ in range(count * 10):
-        trial = study.ask()
-        try:
-            archs.append(space.validate(space.sample(trial)))
-        except InvalidArchitecture:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        study.tell(trial, 0.0)
-        if len(archs) == count:
-            break
-    assert len(archs) == count, f"{space.name}: too few valid architectures in {count * 10} draws"
-    return archs
-
-
 # -- spaces -------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", SPACES.names())
 def test_space_samples_architectures_that_validate_and_round_trip(name):
     space = create_space(name)
     assert space.name == name
-    archs = [space.validate(space.default()), *sampled(space, 8)]
-    encodings = [space.encode(a) for a in archs]
-    assert len({e.shape for e in encodings}) == 1, "encode() must give one fixed length"
-    assert all(np.isfinite(e).all() for e in encodings)
+    archs = [space.validate(space.default()), *sample_architectures(space, 8)]
+    check_round_trip(space, archs)
     for arch in archs:
         assert set(arch) == set(space.choices())
-        copy = Architecture.from_json(arch.to_json())
-        assert copy == arch and copy.key == arch.key
         assert Architecture(dict(reversed(list(arch.items())))).key == arch.key
-        json.dumps(arch.to_dict())  # JSON-safe: stored as a trial attr
-        assert space.validate(arch.to_dict()) == arch
     assert len({a.key for a in archs}) > 1, "sampling gave one architecture only"
 
 
 @pytest.mark.parametrize("name", SPACES.names())
 def test_space_refuses_bad_architectures_naming_the_field(name):
     space = create_space(name)
+    check_refuses_unknown_choice(space)
     arch = space.default().to_dict()
-    with pytest.raises(InvalidArchitecture, match="no_such_choice"):
-        space.validate({**arch, "no_such_choice": 1})
     first = next(iter(arch))
     with pytest.raises(InvalidArchitecture, match=first):
         space.validate({k: v for k, v in arch.items() if k != first})
@@ -99,7 +83,7 @@ def test_space_overrides_narrow_it_and_unknown_overrides_are_refused(name):
     if wide:
         choice, spec = wide[0]
         narrowed = create_space(name, {choice: [spec.values[-1]]})
-        assert {a[choice] for a in sampled(narrowed, 5)} == {spec.values[-1]}
+        assert {a[choice] for a in sample_architectures(narrowed, 5)} == {spec.values[-1]}
         with pytest.raises(ConfigError, match=f"space.choices.{choice}: 'not-a-value' is not allowed"):
             create_space(name, {choice: ["not-a-value"]})
     with pytest.raises(ConfigError, match="space.choices.no_such_choice: unknown choice"):
@@ -181,35 +165,25 @@ def prepared(name: str):
 
 @pytest.mark.parametrize("name", TASKS.names())
 def test_task_prepares_and_gives_a_seeded_example_batch(name):
-    task, spec = prepared(name)
-    cls = TASKS.get(name)
-    assert task.name == name and cls.family == spec.family
-    assert spec.input_dim > 0 and spec.num_classes >= 2
-    assert task.spec == spec
-    batch = task.example_batch(batch_size=4, seed=0)
-    assert isinstance(batch, Batch) and batch.inputs
-    assert int(batch.targets.min()) >= 0 and int(batch.targets.max()) < spec.num_classes
     import torch
 
+    task, spec = prepared(name)
+    assert task.name == name and task.spec == spec
+    check_task_spec(TASKS.get(name), spec)
+    check_example_batch(task, spec)
+    batch = task.example_batch(batch_size=4, seed=0)
     logits = torch.zeros(*batch.targets.shape, spec.num_classes)
     selected_logits, targets = batch.selected(logits)
     assert selected_logits.shape == (len(targets), spec.num_classes) and len(targets) > 0
-    again = task.example_batch(batch_size=4, seed=0)
-    assert torch.equal(again.targets, batch.targets), "example_batch must be seeded"
-    assert all(torch.equal(a.to_dense() if a.is_sparse else a, b.to_dense() if b.is_sparse else b)
-               for a, b in zip(again.inputs, batch.inputs))
 
 
 @pytest.mark.parametrize("name", TASKS.names())
 def test_task_trains_in_batches_or_says_it_cannot(name):
     task, spec = prepared(name)
     try:
-        first = next(iter(task.train_batches(1)))
+        check_train_batch(task, spec)
     except NotApplicable as exc:
         assert name in str(exc)
-        return
-    assert isinstance(first, Batch)
-    assert int(first.targets.min()) >= 0 and int(first.targets.max()) < spec.num_classes
 
 
 # -- evaluators ---------------------------------------------------------------

@@ -60,7 +60,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.store._clock import optuna_stamp
-from nas.store._read import ARCH_KEY_ATTR, INTERRUPTED, INTERRUPTED_ATTR
+from nas.store._read import ARCH_KEY_ATTR, state_counts
 from nas.store._trial_sql import TrialStatements
 
 __all__ = ["StudyStorage"]
@@ -418,17 +418,9 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
 
     def count_states(self, study_id: int) -> dict[str, int]:
         """Trials per state name (every state, zero where none) and ``INTERRUPTED``
-        (FAIL trials with attr ``nas_interrupted``, left out of FAIL), in one query."""
-        counts = {s.name: 0 for s in TrialState}
-        counts[INTERRUPTED] = 0
+        (FAIL trials with attr ``nas_interrupted``, left out of FAIL): :func:`state_counts`."""
         with _reading(self.engine) as conn:
-            rows = conn.execute(sa.text(
-                "SELECT t.state, a.trial_id IS NOT NULL AS cut, COUNT(*) FROM trials t "
-                "LEFT JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = :key "
-                "AND t.state = 'FAIL' WHERE t.study_id = :s GROUP BY t.state, cut"),
-                {"s": study_id, "key": INTERRUPTED_ATTR})
-            for state, cut, n in rows:
-                counts[INTERRUPTED if cut else str(state)] += int(n)
+            counts = state_counts(conn, study_id)[study_id]
         if counts["WAITING"] == 0:
             with self._lock:
                 self._none_waiting[study_id] = time.monotonic()

@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.study_files import ACCURACY, PARAMS, search, study_toml, write_study
+
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "dashboard" / "app.py"
 DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
@@ -27,25 +29,12 @@ TWO_OBJECTIVES = "nb201-two"
 THREE_OBJECTIVES = "nb201-three"
 EMPTY = "empty-study"
 
-_STUDY = """
-name = "{name}"
-seed = {seed}
-[space]
-name = "nb201"
-[task]
-name = "nb201-cifar10"
-{objectives}
-[sampler]
-name = "{sampler}"
-[evaluator]
-name = "tabular"
-[budget]
-n_trials = {n_trials}
-"""
 
 
-def _objectives(*pairs: tuple[str, str]) -> str:
-    return "".join(f'[[objectives]]\nmetric = "{m}"\ndirection = "{d}"\n' for m, d in pairs)
+def _tabular_study(name: str, seed: int, sampler: str, n_trials: int,
+                   *objectives: tuple[str, str]) -> str:
+    return study_toml(name, seed=seed, space="nb201", task="nb201-cifar10", objectives=objectives,
+                      sampler=sampler, evaluator="tabular", n_trials=n_trials)
 
 
 @pytest.fixture(scope="session")
@@ -54,13 +43,9 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("dashboard-store")
     url = f"sqlite:///{folder / 'studies.db'}"
     files = {
-        TWO_OBJECTIVES: _STUDY.format(
-            name=TWO_OBJECTIVES, seed=0, sampler="nsga2", n_trials=30,
-            objectives=_objectives(("val_accuracy", "maximize"), ("params", "minimize"))),
-        THREE_OBJECTIVES: _STUDY.format(
-            name=THREE_OBJECTIVES, seed=1, sampler="random", n_trials=20,
-            objectives=_objectives(("val_accuracy", "maximize"), ("params", "minimize"),
-                                   ("edgegpu_latency", "minimize"))),
+        TWO_OBJECTIVES: _tabular_study(TWO_OBJECTIVES, 0, "nsga2", 30, ACCURACY, PARAMS),
+        THREE_OBJECTIVES: _tabular_study(THREE_OBJECTIVES, 1, "random", 20, ACCURACY, PARAMS,
+                                         ("edgegpu_latency", "minimize")),
     }
     env = {**os.environ, "NAS_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO)}
     # Create the tables first, so the two searches can then share the file (SQLite WAL).
@@ -84,32 +69,12 @@ def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 GNN = "gnn-no-message-passing"
-_GNN_STUDY = f"""
-name = "{GNN}"
-seed = 0
-device = "cpu"
-[space]
-name = "gnn"
-[space.choices]
-mp_layers = 0
-hidden_dim = [16]
-propagation_steps = [5]
-[task]
-name = "cora"
-[[objectives]]
-metric = "val_accuracy"
-direction = "maximize"
-[[objectives]]
-metric = "params"
-direction = "minimize"
-[sampler]
-name = "random"
-[evaluator]
-name = "train"
-params = {{ epochs = 3, latency_repeats = 1, save_weights = false }}
-[budget]
-n_trials = 2
-"""
+_GNN_STUDY = study_toml(
+    GNN, device="cpu",
+    space={"name": "gnn", "choices": {"mp_layers": 0, "hidden_dim": [16], "propagation_steps": [5]}},
+    task="cora", objectives=(ACCURACY, PARAMS),
+    evaluator={"name": "train", "params": {"epochs": 3, "latency_repeats": 1, "save_weights": False}},
+    n_trials=2)
 
 
 @pytest.fixture(scope="session")
@@ -118,15 +83,8 @@ def gnn_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     its conv type, heads, aggregation and skips are choices the models do not use."""
     folder = tmp_path_factory.mktemp("gnn-store")
     url = f"sqlite:///{folder / 'gnn.db'}"
-    (folder / "gnn.toml").write_text(_GNN_STUDY)
-    done = subprocess.run(
-        [sys.executable, "-m", "nas", "search", str(folder / "gnn.toml"), "--storage", url,
-         "--no-progress"],
-        cwd=REPO, env={**os.environ, "NAS_DATA_DIR": str(DATA_DIR), "PYTHONPATH": str(REPO),
-                       "OMP_NUM_THREADS": "1"},
-        capture_output=True, text=True, timeout=240,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    search(write_study(folder, _GNN_STUDY, "gnn.toml"), url, env={"OMP_NUM_THREADS": "1"},
+           timeout=240)
     return url
 
 

@@ -14,14 +14,15 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
 
-from tests.conftest import REPO, run_nas
+from tests.conftest import REPO
+from tests.study_files import gnn_cora_study, search, study_toml, write_study
 
 
 @dataclass(frozen=True)
@@ -45,132 +46,62 @@ class Study:
 
 def quickstart_copy() -> str:
     """``studies/quickstart.toml`` cut down: 4 trials, 3 epochs, one process, CPU."""
-    text = (REPO / "studies" / "quickstart.toml").read_text()
-    replacements = {
+    return _cut_down("quickstart.toml", {
         "n_trials = 24": "n_trials = 4",
         "n_jobs = 2": "n_jobs = 1",
         'device = "auto"': 'device = "cpu"',
         "epochs = 150, patience = 20, latency_repeats = 5": "epochs = 3, patience = 3, latency_repeats = 2",
         "population_size = 8": "population_size = 4",
-    }
+    })
+
+
+def gnn_supernet_copy() -> str:
+    """``studies/gnn_supernet.toml`` cut down: a 2-epoch supernet, 2 trials, CPU."""
+    return _cut_down("gnn_supernet.toml", {
+        "epochs = 300": "epochs = 2",
+        "n_trials = 40": "n_trials = 2",
+        'device = "auto"': 'device = "cpu"',
+        "latency_repeats = 5": "latency_repeats = 2",
+    })
+
+
+def _cut_down(file: str, replacements: dict[str, str]) -> str:
+    text = (REPO / "studies" / file).read_text()
     for old, new in replacements.items():
-        assert old in text, f"studies/quickstart.toml changed; update the test copy ({old})"
+        assert old in text, f"studies/{file} changed; update the test copy ({old})"
         text = text.replace(old, new)
     return text
 
 
-CHARLM_STUDY = textwrap.dedent("""
-    name = "tiny-charlm"
-    seed = 0
-    n_jobs = 1
-    device = "cpu"
-
-    [space]
-    name = "charlm"
-
-    [task]
-    name = "tinyshakespeare"
-    params = { seq_len = 32, batch_size = 8, steps_per_epoch = 4, eval_tokens = 512 }
-
-    [[objectives]]
-    metric = "val_loss"
-    direction = "minimize"
-
-    [sampler]
-    name = "random"
-
-    [evaluator]
-    name = "train"
-    params = { epochs = 1, latency_repeats = 2 }
-
-    [budget]
-    n_trials = 2
-""")
-
-NB201_STUDY = textwrap.dedent("""
-    name = "tiny-nb201"
-    seed = 0
-    n_jobs = 1
-    device = "cpu"
-
-    [space]
-    name = "nb201"
-
-    [task]
-    name = "nb201-cifar10"
-
-    [[objectives]]
-    metric = "val_accuracy"
-    direction = "maximize"
-
-    [sampler]
-    name = "random"
-
-    [evaluator]
-    name = "tabular"
-
-    [budget]
-    n_trials = 3
-""")
+def _tiny(name: str, **study: Any) -> str:
+    """A one-process CPU study (``tests.study_files.study_toml``'s arguments)."""
+    return study_toml(name, n_jobs=1, device="cpu", **study)
 
 
-IMAGE_STUDY = textwrap.dedent("""
-    name = "tiny-{space}"
-    seed = 0
-    n_jobs = 1
-    device = "cpu"
+CHARLM_STUDY = _tiny(
+    "tiny-charlm", space="charlm",
+    task={"name": "tinyshakespeare",
+          "params": {"seq_len": 32, "batch_size": 8, "steps_per_epoch": 4, "eval_tokens": 512}},
+    objectives=[("val_loss", "minimize")],
+    evaluator={"name": "train", "params": {"epochs": 1, "latency_repeats": 2}}, n_trials=2)
 
-    [space]
-    name = "{space}"
-    choices = {choices}
+NB201_STUDY = _tiny("tiny-nb201", space="nb201", task="nb201-cifar10", evaluator="tabular",
+                    n_trials=3)
 
-    [task]
-    name = "cifar10-subset"
-    params = {{ train_size = 128, val_size = 100, batch_size = 64, image_size = 16 }}
 
-    [[objectives]]
-    metric = "val_accuracy"
-    direction = "maximize"
+def image_study(space: str, choices: dict[str, Any]) -> str:
+    """One trial of ``space`` (narrowed to ``choices``) trained for an epoch on 16x16 CIFAR."""
+    return _tiny(
+        f"tiny-{space}", space={"name": space, "choices": choices},
+        task={"name": "cifar10-subset",
+              "params": {"train_size": 128, "val_size": 100, "batch_size": 64, "image_size": 16}},
+        evaluator={"name": "train", "params": {"epochs": 1, "latency_repeats": 1}}, n_trials=1)
 
-    [sampler]
-    name = "random"
-
-    [evaluator]
-    name = "train"
-    params = {{ epochs = 1, latency_repeats = 1 }}
-
-    [budget]
-    n_trials = 1
-""")
 
 #: One trial per conv type of the gnn space (enqueued), max aggregation where a conv has one.
-GNN_CONVS_STUDY = textwrap.dedent("""
-    name = "gnn-convs"
-    seed = 0
-    n_jobs = 1
-    device = "cpu"
-
-    [space]
-    name = "gnn"
-    choices = { pre_layers = 1, mp_layers = 2, post_layers = 1, hidden_dim = 16, heads = [1, 2] }
-
-    [task]
-    name = "cora"
-
-    [[objectives]]
-    metric = "val_accuracy"
-    direction = "maximize"
-
-    [sampler]
-    name = "random"
-
-    [evaluator]
-    name = "train"
-    params = { epochs = 2, patience = 2, latency_repeats = 1 }
-
-    [budget]
-    n_trials = 7
-""")
+GNN_CONVS_STUDY = gnn_cora_study(
+    "gnn-convs", {"pre_layers": 1, "mp_layers": 2, "post_layers": 1, "hidden_dim": 16,
+                  "heads": [1, 2]}, epochs=2, n_trials=7)
 
 
 def enqueue_every_conv(folder: Path, url: str) -> None:
@@ -199,36 +130,16 @@ def _shared_study(tmp_path_factory: pytest.TempPathFactory, name: str, toml: str
         done = folder / "done.json"
         if not done.is_file():
             shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
-            (folder / "study.toml").write_text(toml)
+            study_file = write_study(folder, toml)
             url = f"sqlite:///{folder / 'study.db'}"
             if prepare is not None:
                 prepare(folder, url)
-            # cwd = the study folder: the train evaluator writes checkpoints/<study>/ there.
             if "[supernet]" in toml:
-                result = run_nas("train-supernet", "study.toml", "--storage", url, "--no-progress",
-                                 cwd=folder)
-                assert result.returncode == 0, result.stderr[-2000:]
-            result = run_nas("search", "study.toml", "--storage", url, "--no-progress", cwd=folder)
-            assert result.returncode == 0, result.stderr[-2000:]
+                search(study_file, url, command="train-supernet")
+            search(study_file, url)
             done.write_text(json.dumps({"url": url}))
         url = json.loads(done.read_text())["url"]
     return Study(name, folder, url)
-
-
-def gnn_supernet_copy() -> str:
-    """``studies/gnn_supernet.toml`` cut down: a 2-epoch supernet, 2 trials, CPU."""
-    text = (REPO / "studies" / "gnn_supernet.toml").read_text()
-    replacements = {
-        "epochs = 300": "epochs = 2",
-        "n_trials = 40": "n_trials = 2",
-        'device = "auto"': 'device = "cpu"',
-        "latency_repeats = 5": "latency_repeats = 2",
-    }
-    for old, new in replacements.items():
-        assert old in text, f"studies/gnn_supernet.toml changed; update the test copy ({old})"
-        text = text.replace(old, new)
-    return text
 
 
 @pytest.fixture(scope="session")
@@ -248,17 +159,14 @@ def gnn_supernet_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 
 @pytest.fixture(scope="session")
 def mobilenet_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
-    depths = ", ".join(f"s{i}_depth = 1" for i in range(1, 6))
-    choices = f"{{ width_mult = 0.25, {depths} }}"
-    return _shared_study(tmp_path_factory, "tiny-mobilenet",
-                         IMAGE_STUDY.format(space="mobilenet", choices=choices))
+    choices = {"width_mult": 0.25, **{f"s{i}_depth": 1 for i in range(1, 6)}}
+    return _shared_study(tmp_path_factory, "tiny-mobilenet", image_study("mobilenet", choices))
 
 
 @pytest.fixture(scope="session")
 def vit_study(tmp_path_factory: pytest.TempPathFactory) -> Study:
-    choices = "{ depth = 2, embed_dim = 48, patch_size = 4, layer1_heads = 4, layer2_heads = 4 }"
-    return _shared_study(tmp_path_factory, "tiny-vit", IMAGE_STUDY.format(space="vit",
-                                                                        choices=choices))
+    choices = {"depth": 2, "embed_dim": 48, "patch_size": 4, "layer1_heads": 4, "layer2_heads": 4}
+    return _shared_study(tmp_path_factory, "tiny-vit", image_study("vit", choices))
 
 
 @pytest.fixture(scope="session")

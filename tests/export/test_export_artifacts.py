@@ -22,29 +22,12 @@ import torch
 import nas
 from nas.export import export_trials
 from nas.store.artifacts import WEIGHTS_ATTR, AtomicFileSystemArtifactStore, sha256_of
-from tests.conftest import DATA_DIR, REPO, run_nas
+from tests.conftest import DATA_DIR, REPO
+from tests.study_files import gnn_cora_study, search, write_study
 
-TWIN = textwrap.dedent("""
-    name = "twin"
-    seed = {seed}
-    n_jobs = 1
-    device = "cpu"
-    [space]
-    name = "gnn"
-    choices = {{ conv = "gcn", pre_layers = 1, mp_layers = 1, post_layers = 1, hidden_dim = 16, propagation_steps = 0 }}
-    [task]
-    name = "cora"
-    [[objectives]]
-    metric = "val_accuracy"
-    direction = "maximize"
-    [sampler]
-    name = "random"
-    [evaluator]
-    name = "train"
-    params = {{ epochs = 3, patience = 3, latency_repeats = 1 }}
-    [budget]
-    n_trials = 1
-""")
+#: one trained GNN trial on Cora, the same study file in two storages (its seed apart)
+TWIN_CHOICES = {"conv": "gcn", "pre_layers": 1, "mp_layers": 1, "post_layers": 1, "hidden_dim": 16,
+                "propagation_steps": 0}
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +35,8 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two studies named `twin` in two SQLite files, both searched from one folder."""
     folder = tmp_path_factory.mktemp("twins")
     for name, seed in (("a", 0), ("b", 1)):
-        (folder / f"{name}.toml").write_text(TWIN.format(seed=seed))
-        done = run_nas("search", f"{name}.toml", "--storage", f"sqlite:///{folder / name}.db",
-                       "--no-progress", cwd=folder)
-        assert done.returncode == 0, done.stderr[-2000:]
+        study = gnn_cora_study("twin", TWIN_CHOICES, epochs=3, seed=seed)
+        search(write_study(folder, study, f"{name}.toml"), _url(folder, name))
     return folder
 
 

@@ -11,28 +11,10 @@ import pytest
 
 import nas
 from tests.integration.conftest import DATA_DIR, nas_env
+from tests.study_files import gnn_cora_study, search, write_study
 
-STUDY = """
-name = "{name}"
-seed = 0
-n_jobs = 1
-device = "cpu"
-[space]
-name = "gnn"
-choices = {{ conv = "sage", aggregation = "max", pre_layers = 1, mp_layers = 1, post_layers = 1, hidden_dim = 16, propagation_steps = 0 }}
-[task]
-name = "cora"
-[[objectives]]
-metric = "val_accuracy"
-direction = "maximize"
-[sampler]
-name = "random"
-[evaluator]
-name = "train"
-params = {{ epochs = 2, patience = 2, latency_repeats = 1 }}
-[budget]
-n_trials = 1
-"""
+CHOICES = {"conv": "sage", "aggregation": "max", "pre_layers": 1, "mp_layers": 1, "post_layers": 1,
+           "hidden_dim": 16, "propagation_steps": 0}
 
 
 def test_export_from_another_folder_reads_the_workers_weights(postgres_url, tmp_path):
@@ -40,12 +22,9 @@ def test_export_from_another_folder_reads_the_workers_weights(postgres_url, tmp_
     worker_dir, export_dir = tmp_path / "worker", tmp_path / "elsewhere"
     worker_dir.mkdir()
     export_dir.mkdir()
-    (worker_dir / "study.toml").write_text(STUDY.format(name=name))
     store = tmp_path / "shared-store"  # e.g. a shared mount; only the worker is told about it
-    done = subprocess.run([sys.executable, "-m", "nas", "search", "study.toml", "--storage",
-                           postgres_url, "--no-progress"], cwd=worker_dir, capture_output=True,
-                          text=True, timeout=600, env=nas_env(NAS_ARTIFACTS=str(store)))
-    assert done.returncode == 0, done.stderr[-2000:]
+    search(write_study(worker_dir, gnn_cora_study(name, CHOICES, epochs=2)), postgres_url,
+           env={"NAS_ARTIFACTS": str(store)})
     assert not any(p.name != "study.toml" for p in worker_dir.iterdir())  # nothing in the folder
 
     env = nas_env()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.integration.conftest import REPO, nas_env, start_nas, stop, trials, wait_for
+from tests.study_files import ACCURACY, PARAMS, study_toml, write_study
 
 pytestmark = pytest.mark.postgres
 
@@ -39,31 +40,15 @@ class UserCNN(SearchSpace):
         return nn.Sequential(*layers)
 '''
 
-STUDY = '''
-name = "{name}"
-seed = 0
-device = "cpu"
-n_jobs = 2
-plugins = ["plugins/user_cnn.py"]
-[space]
-name = "user-cnn"
-[task]
-name = "image-classification"
-params = {{ path = "data/digits.npz", batch_size = 64 }}
-[[objectives]]
-metric = "val_accuracy"
-direction = "maximize"
-[[objectives]]
-metric = "params"
-direction = "minimize"
-[sampler]
-name = "random"
-[evaluator]
-name = "train"
-params = {{ epochs = 3, patience = 3, latency_repeats = 1 }}
-[budget]
-n_trials = 5
-'''
+
+def _study(name: str) -> str:
+    return study_toml(
+        name, device="cpu", n_jobs=2, plugins=["plugins/user_cnn.py"], space="user-cnn",
+        task={"name": "image-classification",
+              "params": {"path": "data/digits.npz", "batch_size": 64}},
+        objectives=(ACCURACY, PARAMS),
+        evaluator={"name": "train", "params": {"epochs": 3, "patience": 3, "latency_repeats": 1}},
+        n_trials=5)
 
 
 def _exists(url: str, name: str) -> bool:
@@ -87,7 +72,7 @@ def test_plugin_space_searched_by_three_workers_then_shown_exported_and_loaded(
     np.savez(project / "data" / "digits.npz", x=np.rint(digits.images[:400] * 255 / 16).astype(
         np.uint8), y=digits.target[:400])
     name = "user-plugin"
-    (project / "study.toml").write_text(STUDY.format(name=name))
+    write_study(project, _study(name))
     elsewhere = tmp_path / "elsewhere"  # workers, exporter and loader run from another folder
     elsewhere.mkdir()
     env = nas_env(NAS_PLUGIN_CACHE=str(tmp_path / "plugin-cache"))

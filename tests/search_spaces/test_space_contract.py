@@ -4,20 +4,25 @@ For each space in ``SPACES``: the smallest, the largest and 20 random
 architectures (sampled through an Optuna trial, as a search does) validate,
 build, run a forward and a backward pass on a small batch of the space's task
 family, and give finite logits of the right shape; params and FLOPs grow from
-the smallest to the largest. A space added tomorrow is tested by this file.
+the smallest to the largest. A space added tomorrow is tested by this file. The
+sampling, round-trip and build checks are ``nas/plugin_contract.py``'s, the ones
+``nas check-plugin`` runs on a user's space.
 """
 
 from __future__ import annotations
-
-import math
 
 import optuna
 import pytest
 import torch
 
-from nas.architecture import Architecture
 from nas.errors import InvalidArchitecture
 from nas.metrics import count_flops, count_params
+from nas.plugin_contract import (
+    check_forward_backward,
+    check_refuses_unknown_choice,
+    check_round_trip,
+    sample_architectures,
+)
 from search_spaces import SPACES, Batch, TaskSpec
 
 RANDOM_ARCHS = 20
@@ -45,43 +50,6 @@ def _batch(spec: TaskSpec, seed: int = 0) -> Batch:
     mask[:20] = True
     return Batch((x, edge_index), torch.randint(0, spec.num_classes, (nodes,), generator=generator),
                  mask)
-
-
-def _expected_logits_shape(spec: TaskSpec, batch: Batch) -> tuple[int, ...]:
-    if spec.family == "sequence":
-        return (*batch.inputs[0].shape, spec.num_classes)
-    return (batch.inputs[0].shape[0], spec.num_classes)
-
-
-def _forward_backward(space, arch: Architecture, spec: TaskSpec, batch: Batch) -> torch.nn.Module:
-    model = space.build(arch, spec)
-    model.train()
-    logits = model(*batch.inputs)
-    assert tuple(logits.shape) == _expected_logits_shape(spec, batch), f"{space.name}: {dict(arch)}"
-    assert torch.isfinite(logits).all(), f"{space.name}: non-finite logits for {dict(arch)}"
-    loss = torch.nn.functional.cross_entropy(*batch.selected(logits))
-    loss.backward()
-    grads = [p.grad for p in model.parameters() if p.requires_grad]
-    assert any(g is not None and g.abs().sum() > 0 for g in grads), f"{space.name}: no gradient"
-    assert all(g is None or torch.isfinite(g).all() for g in grads)
-    return model
-
-
-def _random_archs(space, count: int, seed: int) -> list[Architecture]:
-    """Architectures drawn the way a search draws them: ``space.sample(trial)``, retried when invalid."""
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    archs: list[Architecture] = []
-    for _ in range(count * 10):
-        trial = study.ask()
-        try:
-            archs.append(space.validate(space.sample(trial)))
-        except InvalidArchitecture:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            continue
-        study.tell(trial, 0.0)
-        if len(archs) == count:
-            return archs
-    raise AssertionError(f"{space.name}: fewer than {count} valid archs in {count * 10} draws")
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +81,8 @@ def test_space_declares_its_name_families_and_size(space):
 def test_smallest_and_largest_validate_and_grow_in_params_and_flops(space):
     spec, batch = _spec(space), _batch(_spec(space))
     smallest, largest = space.validate(space.smallest()), space.validate(space.largest())
-    small_model = _forward_backward(space, smallest, spec, batch)
-    large_model = _forward_backward(space, largest, spec, batch)
+    small_model = check_forward_backward(space, smallest, spec, batch.inputs)
+    large_model = check_forward_backward(space, largest, spec, batch.inputs)
     assert count_params(small_model) < count_params(large_model)
     assert count_flops(small_model, batch) < count_flops(large_model, batch)
 
@@ -122,15 +90,11 @@ def test_smallest_and_largest_validate_and_grow_in_params_and_flops(space):
 def test_random_archs_build_run_forward_and_backward(space):
     spec = _spec(space)
     batch = _batch(spec, seed=1)
-    archs = _random_archs(space, RANDOM_ARCHS, seed=0)
+    archs = sample_architectures(space, RANDOM_ARCHS, seed=0)
     assert len({a.key for a in archs}) > RANDOM_ARCHS // 2, "sampling should vary"
-    params = []
-    for arch in archs:
-        assert Architecture.from_json(arch.to_json()) == arch
-        encoding = space.encode(arch)
-        assert encoding.shape == space.encode(space.default()).shape
-        assert all(math.isfinite(float(v)) for v in encoding)
-        params.append(count_params(_forward_backward(space, arch, spec, batch)))
+    check_round_trip(space, [space.default(), *archs])
+    params = [count_params(check_forward_backward(space, arch, spec, batch.inputs))
+              for arch in archs]
     smallest = count_params(space.build(space.smallest(), spec))
     largest = count_params(space.build(space.largest(), spec))
     assert smallest <= min(params) and max(params) <= largest, (
@@ -139,9 +103,8 @@ def test_random_archs_build_run_forward_and_backward(space):
 
 
 def test_validate_rejects_unknown_and_out_of_range_choices_naming_the_field(space):
+    check_refuses_unknown_choice(space)
     arch = dict(space.default())
-    with pytest.raises(InvalidArchitecture, match="no_such_choice"):
-        space.validate({**arch, "no_such_choice": 1})
     name = next(iter(space.choices()))
     with pytest.raises(InvalidArchitecture, match=name):
         space.validate({**arch, name: "not-a-valid-value"})

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from nas.config import parse_study
 from nas.search.study import create_or_load_study, load_study, storage_for
 from nas.search.worker import build_worker, run_worker_loop
-from nas.store import flush, rdb_backend, study_storage
+from nas.store import flush, list_studies, rdb_backend, read_engine, study_storage
 
 #: Statements per trial of one worker on the tabular task (28 measured): Optuna's ask (17),
 #: our budget and re-proposal checks, heartbeat, params and result writes, and a dead-worker
@@ -241,8 +241,10 @@ def test_interrupted_trials_are_counted_apart_and_claims_go_out_with_the_params(
     # The same answers from the store's queries as from an in-memory study's trials.
     from nas.store import INTERRUPTED_ATTR, count_states, evaluated_before
 
+    name = f"c-{uuid.uuid4().hex[:8]}"
+
     def play(storage) -> tuple[dict[str, int], list]:
-        study = optuna.create_study(storage=storage, study_name=f"c-{uuid.uuid4().hex[:8]}")
+        study = optuna.create_study(storage=storage, study_name=name)
         first, second = study.ask(), study.ask()
         for trial in (first, second):  # two workers draw architecture "a" at once
             trial.suggest_int("x", 0, 9)
@@ -265,3 +267,5 @@ def test_interrupted_trials_are_counted_apart_and_claims_go_out_with_the_params(
     assert {k: n for k, n in counts.items() if n} == {
         "COMPLETE": 1, "FAIL": 1, "INTERRUPTED": 1, "RUNNING": 1}
     assert play(optuna.storages.InMemoryStorage()) == (counts, claims)
+    listed = list_studies(read_engine(url)).set_index("study_name").loc[name]  # `nas list`
+    assert {state: int(listed[state.lower()]) for state in counts} == counts
