@@ -43,7 +43,7 @@ chromium:
 	@bash .ci/chromium.sh
 
 test: install chromium $(OPTUNA_OLDEST_STAMP)
-	@bash .ci/with-postgres.sh bash -c '$(PY) -m pytest -n $(PYTEST_WORKERS) -q && $(MAKE) --no-print-directory test-store-oldest-optuna'
+	@bash .ci/with-postgres.sh bash -c '$(PY) -m pytest -n $(PYTEST_WORKERS) -q --durations=15 && $(MAKE) --no-print-directory test-store-oldest-optuna'
 
 # tests/store with the oldest allowed Optuna first on the path (needs $$NAS_TEST_POSTGRES_URL
 # for its PostgreSQL half: `make test` runs it inside .ci/with-postgres.sh).
