@@ -5,6 +5,8 @@ Same as ``nas bench supernet`` (this script calls it), e.g.::
     python benchmarks/supernet_ranking.py --space gnn --task cora --n-archs 30
     python benchmarks/supernet_ranking.py --space nb201 --task cifar10-subset --n-archs 200
     python benchmarks/supernet_ranking.py --space mobilenet --task cifar10-subset --n-archs 20
+    python benchmarks/supernet_ranking.py --space vit --task cifar10-subset --n-archs 40
+    python benchmarks/supernet_ranking.py --space charlm --task tinyshakespeare --n-archs 40
 
 Writes ``--out``/ranking.csv and summary.csv and prints Kendall tau, Spearman
 rho, and the seconds per architecture of supernet scoring and of one

@@ -17,9 +17,19 @@ well standalone training agrees with itself, the ceiling any supernet can
 reach against one seed) is printed and written as ``standalone_self_kendall``.
 
 A ranking is only worth what it adds over a free one, so the benchmark also
-ranks the same architectures by parameter count alone and writes that Kendall
-tau as ``params_kendall`` (on NAS-Bench-201 a cell's convolutions decide most
+ranks the same architectures by parameter count alone and by FLOPs alone and
+writes those Kendall taus as ``params_kendall`` and ``flops_kendall``, each with
+its own bootstrap interval (on NAS-Bench-201 a cell's convolutions decide most
 of its accuracy, so parameter count is a strong free ranking).
+
+Issue 21 asks a supernet to earn its place, so ``summary.csv`` also gives the
+verdict: ``above_params`` / ``above_flops`` (``yes`` when the lower end of the
+supernet's 95% interval is above that baseline's tau), ``speedup`` (standalone
+s/arch over scoring s/arch) and ``speedup_at_least_50``. With three or more
+standalone seeds, ``standalone_half_kendall`` is the tau between the mean of
+the first half of the seeds and the mean of the rest: how well a reference
+built like ours agrees with another one (seed 0 vs seed 1 stays in
+``standalone_self_kendall``).
 
 Two more columns say what a figure is worth: ``kendall_ci_low`` and
 ``kendall_ci_high``, a 95% bootstrap interval of tau over the architectures,
@@ -43,6 +53,14 @@ from typing import Any
 
 import numpy as np
 
+from nas.bench.ranking_report import (
+    MIN_SPEEDUP,
+    above,
+    flop_counts,
+    half_seed_kendall,
+    reused_seeds,
+    yes_no,
+)
 from nas.errors import ConfigError
 from nas.evaluators.supernet import SupernetEvaluator
 from nas.evaluators.tabular import lookup
@@ -56,7 +74,7 @@ from supernets import create_supernet
 from supernets.checkpoint import save_checkpoint
 from supernets.sampling import random_arch
 
-__all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for"]
+__all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for", "MIN_SPEEDUP"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +94,8 @@ class Preset:
     standalone_optimizer: str = "adam"
     standalone_seeds: int = 1
     bn_batches: int = 10
+    #: gradient-norm clip of standalone training (None: none); transformers train better clipped
+    standalone_grad_clip: float | None = None
 
 
 PRESETS: dict[tuple[str, str], Preset] = {
@@ -106,6 +126,29 @@ PRESETS: dict[tuple[str, str], Preset] = {
         standalone_epochs=3, standalone_patience=3, standalone_lr=0.05,
         standalone_optimizer="sgd", bn_batches=4,
     ),
+    # Not measured yet; sized like mobilenet's (minutes per arch on one core) from the study
+    # studies/vit_cifar10.toml: 8x8 patches (16 tokens), 2-4 layers, 3 standalone epochs on
+    # 4000 images, 3 seeds. Transformers have no BN, so bn_batches does nothing here.
+    ("vit", "cifar10-subset"): Preset(
+        space_choices={"patch_size": [8], "depth": [2, 3, 4], "embed_dim": [96, 144]},
+        task_params={"batch_size": 64, "train_size": 4000, "val_size": 500},
+        supernet={"epochs": 6, "sampling": "sandwich", "n_random": 1, "optimizer": "adam",
+                  "lr": 0.001, "weight_decay": 0.0001},
+        standalone_epochs=3, standalone_patience=3, standalone_lr=0.001,
+        standalone_seeds=3, bn_batches=1,
+    ),
+    # Not measured yet; the budget of studies/charlm_shakespeare.toml (6 epochs of 40 steps of
+    # 16 windows of 32 characters, lr 0.005, clipped at 1), 3 seeds. Scores are bits per
+    # character, lower is better: every score is negated so higher ranks first.
+    ("charlm", "tinyshakespeare"): Preset(
+        space_choices={"num_layers": [2, 3, 4], "model_dim": [64, 96, 128]},
+        task_params={"seq_len": 32, "batch_size": 16, "steps_per_epoch": 40,
+                     "eval_tokens": 4096},
+        supernet={"epochs": 12, "sampling": "sandwich", "n_random": 1, "optimizer": "adam",
+                  "lr": 0.005, "weight_decay": 0.0001, "grad_clip": 1.0},
+        standalone_epochs=6, standalone_patience=6, standalone_lr=0.005,
+        standalone_seeds=3, standalone_grad_clip=1.0, bn_batches=1,
+    ),
 }
 
 
@@ -129,6 +172,37 @@ class RankingResult:
     kendall_interval: tuple[float, float] = (float("nan"), float("nan"))
     #: Kendall tau had the supernet scored by validation loss instead (a smoother score)
     loss_kendall: float = float("nan")
+    params_interval: tuple[float, float] = (float("nan"), float("nan"))
+    #: the second free baseline: forward FLOPs on one example (the whole graph for a graph task)
+    flops_kendall: float = float("nan")
+    flops_interval: tuple[float, float] = (float("nan"), float("nan"))
+    #: standalone seeds behind the reference (0: reused without their per-seed scores)
+    standalone_seeds: int = 0
+    #: tau between the means of the first and second half of the seeds (3 or more seeds)
+    standalone_half_kendall: float = float("nan")
+
+    @property
+    def speedup(self) -> float:
+        """Seconds of one standalone training over seconds of one supernet score (nan: no
+        standalone training, e.g. NB201's table)."""
+        if not self.supernet_seconds_per_arch > 0:
+            return float("nan")
+        return self.standalone_seconds_per_arch / self.supernet_seconds_per_arch
+
+    @property
+    def above_params(self) -> bool | None:
+        """Whether the supernet's whole 95% interval lies above parameter count's tau."""
+        return above(self.kendall_interval[0], self.params_kendall)
+
+    @property
+    def above_flops(self) -> bool | None:
+        """Whether the supernet's whole 95% interval lies above FLOPs' tau."""
+        return above(self.kendall_interval[0], self.flops_kendall)
+
+    @property
+    def fast_enough(self) -> bool | None:
+        """Whether scoring is at least :data:`MIN_SPEEDUP` times faster than training."""
+        return above(self.speedup, MIN_SPEEDUP, or_equal=True)
 
 
 def rank_supernet(
@@ -185,16 +259,20 @@ def rank_supernet(
     self_kendall = float("nan")
     if reuse_standalone is not None:
         standalone_scores, standalone_times = _reuse(Path(reuse_standalone), archs)
+        per_seed = reused_seeds(Path(reuse_standalone), archs)
     else:
         per_seed, standalone_times = _standalone(space, task, archs, preset, seed, device,
                                                  data_dir)
         standalone_scores = [float(np.mean(scores)) for scores in zip(*per_seed)]
-        if len(per_seed) > 1:
-            self_kendall = float(kendalltau(per_seed[0], per_seed[1]).statistic)
+    if len(per_seed) > 1:
+        self_kendall = float(kendalltau(per_seed[0], per_seed[1]).statistic)
+    if per_seed:
         _write_standalone(out, archs, per_seed)
 
     kendall = float(kendalltau(supernet_scores, standalone_scores).statistic)
-    params_kendall = float(kendalltau(param_counts(space, spec, archs), standalone_scores).statistic)
+    params = [float(count) for count in param_counts(space, spec, archs)]
+    params_kendall = float(kendalltau(params, standalone_scores).statistic)
+    flops = [float(count) for count in flop_counts(space, task, archs, seed=seed)]
     loss_kendall = float(kendalltau(scores_by_metric["val_loss"], standalone_scores).statistic
                          if "val_loss" in scores_by_metric else float("nan"))
     spearman = float(spearmanr(supernet_scores, standalone_scores).statistic)
@@ -208,6 +286,10 @@ def rank_supernet(
         params_kendall=params_kendall,
         kendall_interval=kendall_interval(supernet_scores, standalone_scores, seed=seed),
         loss_kendall=loss_kendall,
+        params_interval=kendall_interval(params, standalone_scores, seed=seed),
+        flops_kendall=float(kendalltau(flops, standalone_scores).statistic),
+        flops_interval=kendall_interval(flops, standalone_scores, seed=seed),
+        standalone_seeds=len(per_seed), standalone_half_kendall=half_seed_kendall(per_seed),
     )
     _write(out, result)
     return result
@@ -309,7 +391,8 @@ def _standalone(space: Any, task: Any, archs: list[Any], preset: Preset, seed: i
                                      patience=preset.standalone_patience,
                                      lr=float(arch.get("lr", preset.standalone_lr)),
                                      weight_decay=float(arch.get("weight_decay", 5e-4)),
-                                     optimizer=preset.standalone_optimizer)
+                                     optimizer=preset.standalone_optimizer,
+                                     grad_clip=preset.standalone_grad_clip)
             tick = time.perf_counter()
             result = train_model(model, task, settings, seed=run_seed, device=device)
             times.append(time.perf_counter() - tick)
@@ -379,13 +462,22 @@ def _write(out: Path, result: RankingResult) -> None:
         writer = csv.writer(handle)
         writer.writerow(["kendall", "spearman", "n", "supernet_seconds_per_arch",
                          "standalone_seconds_per_arch", "standalone_self_kendall",
-                         "params_kendall", "kendall_ci_low", "kendall_ci_high", "loss_kendall"])
+                         "params_kendall", "kendall_ci_low", "kendall_ci_high", "loss_kendall",
+                         "params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
+                         "flops_ci_high", "above_params", "above_flops", "speedup",
+                         "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall"])
         writer.writerow([f"{result.kendall:.4f}", f"{result.spearman:.4f}", result.n,
                          f"{result.supernet_seconds_per_arch:.4f}",
                          f"{result.standalone_seconds_per_arch:.4f}",
                          f"{result.standalone_self_kendall:.4f}", f"{result.params_kendall:.4f}",
                          *(f"{bound:.4f}" for bound in result.kendall_interval),
-                         f"{result.loss_kendall:.4f}"])
+                         f"{result.loss_kendall:.4f}",
+                         *(f"{bound:.4f}" for bound in result.params_interval),
+                         f"{result.flops_kendall:.4f}",
+                         *(f"{bound:.4f}" for bound in result.flops_interval),
+                         yes_no(result.above_params), yes_no(result.above_flops),
+                         f"{result.speedup:.1f}", yes_no(result.fast_enough),
+                         result.standalone_seeds, f"{result.standalone_half_kendall:.4f}"])
 
 
 def with_overrides(preset: Preset, **changes: Any) -> Preset:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from nas.cli._app import console
 from nas.cli._bench import bench_app
 from nas.cli._output import FORMAT_HELP, Format, print_csv, print_json
+
+if TYPE_CHECKING:  # the bench modules import torch; `nas --help` must not
+    from nas.bench.supernet_ranking import RankingResult
 
 
 @bench_app.command("supernet")
@@ -57,17 +61,24 @@ def bench_supernet(
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone)
-    speedup = result.standalone_seconds_per_arch / result.supernet_seconds_per_arch
     if fmt != Format.table:
         record = {
             "space": space, "task": task, "n": result.n, "kendall": result.kendall,
             "spearman": result.spearman, "kendall_ci95_low": result.kendall_interval[0],
             "kendall_ci95_high": result.kendall_interval[1],
+            "standalone_seeds": result.standalone_seeds,
             "standalone_self_kendall": result.standalone_self_kendall,
+            "standalone_half_kendall": result.standalone_half_kendall,
             "loss_kendall": result.loss_kendall, "params_kendall": result.params_kendall,
+            "params_ci95_low": result.params_interval[0],
+            "params_ci95_high": result.params_interval[1],
+            "flops_kendall": result.flops_kendall, "flops_ci95_low": result.flops_interval[0],
+            "flops_ci95_high": result.flops_interval[1],
+            "above_params": result.above_params, "above_flops": result.above_flops,
             "supernet_train_seconds": result.supernet_train_seconds,
             "supernet_seconds_per_arch": result.supernet_seconds_per_arch,
             "standalone_seconds_per_arch": result.standalone_seconds_per_arch,
+            "speedup": result.speedup, "speedup_at_least_50": result.fast_enough,
             "out": str(out),
         }
         if fmt == Format.json:
@@ -75,18 +86,41 @@ def bench_supernet(
         else:
             print_csv([record])
         return
-    console().print(
+    console().print(report_text(space, task, result, out))
+
+
+def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
+    """The table-format report: tau and its interval, the free baselines beside it, the
+    reference's self-agreement, then the verdict issue 21 asks for in one line."""
+    from nas.bench.ranking_report import MIN_SPEEDUP, yes_no
+
+    def interval(bounds: tuple[float, float]) -> str:
+        return f"95% interval {bounds[0]:.2f} to {bounds[1]:.2f}"
+
+    lines = [
         f"supernet {space}/{task}: n={result.n} kendall={result.kendall:.3f} "
-        f"spearman={result.spearman:.3f} (kendall's 95% bootstrap interval over archs: "
-        f"{result.kendall_interval[0]:.2f} to {result.kendall_interval[1]:.2f})\n"
-        f"supernet training {result.supernet_train_seconds:.1f} s; scoring "
-        f"{result.supernet_seconds_per_arch:.3f} s/arch; standalone "
-        f"{result.standalone_seconds_per_arch:.3f} s/arch"
-        + ("" if speedup != speedup else f" ({speedup:.0f}x slower)")
-        + ("" if result.standalone_self_kendall != result.standalone_self_kendall else
-           f"\nstandalone vs itself (seed 0 vs seed 1): kendall={result.standalone_self_kendall:.3f}")
-        + ("" if result.loss_kendall != result.loss_kendall else
-           f"\nscored by validation loss instead: kendall={result.loss_kendall:.3f}")
-        + f"\nparameter count alone: kendall={result.params_kendall:.3f} (the baseline to beat)"
-        + f"\nwrote {out / 'ranking.csv'} and {out / 'summary.csv'}"
-    )
+        f"({interval(result.kendall_interval)} over archs) spearman={result.spearman:.3f}",
+        f"parameter count alone: kendall={result.params_kendall:.3f} "
+        f"({interval(result.params_interval)})",
+        f"FLOPs alone:           kendall={result.flops_kendall:.3f} "
+        f"({interval(result.flops_interval)})",
+    ]
+    if result.loss_kendall == result.loss_kendall:
+        lines.append(f"scored by validation loss instead: kendall={result.loss_kendall:.3f}")
+    if result.standalone_seeds > 1:
+        lines.append(f"reference: mean of {result.standalone_seeds} standalone seeds; seed 0 vs "
+                     f"seed 1: kendall={result.standalone_self_kendall:.3f}")
+    if result.standalone_half_kendall == result.standalone_half_kendall:
+        half, last = result.standalone_seeds // 2, result.standalone_seeds - 1
+        first = "seed 0" if half == 1 else f"mean of seeds 0-{half - 1}"
+        lines.append(f"{first} vs mean of seeds {half}-{last}: "
+                     f"kendall={result.standalone_half_kendall:.3f}")
+    lines.append(f"supernet training {result.supernet_train_seconds:.1f} s; scoring "
+                 f"{result.supernet_seconds_per_arch:.3f} s/arch; standalone "
+                 f"{result.standalone_seconds_per_arch:.3f} s/arch")
+    speedup = "n/a" if result.speedup != result.speedup else f"{result.speedup:.0f}x"
+    lines.append(f"verdict: interval above params tau: {yes_no(result.above_params)}; "
+                 f"above FLOPs tau: {yes_no(result.above_flops)}; scoring {speedup} faster than "
+                 f"training, at least {MIN_SPEEDUP:.0f}x: {yes_no(result.fast_enough)}")
+    lines.append(f"wrote {out / 'ranking.csv'} and {out / 'summary.csv'}")
+    return "\n".join(lines)

@@ -1,0 +1,166 @@
+"""``nas bench supernet``'s report (issue 21): FLOPs beside params, verdicts, a mean-vs-mean
+self-agreement, and the vit and charlm presets end to end (bpc: lower is better)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from scipy.stats import kendalltau
+
+from nas.bench.ranking_report import above, flop_counts, half_seed_kendall, reused_seeds
+from nas.bench.supernet_ranking import PRESETS, Preset, RankingResult, rank_supernet, seeded_archs
+from nas.tasks import create_task
+from search_spaces import create_space
+
+NEW_COLUMNS = ("params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
+               "flops_ci_high", "above_params", "above_flops", "speedup",
+               "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall")
+
+TINY_VIT = Preset(
+    space_choices={"patch_size": [8], "depth": [1, 2], "embed_dim": [48]},
+    task_params={"batch_size": 32, "train_size": 64, "val_size": 32},
+    supernet={"epochs": 1, "max_batches": 2, "sampling": "sandwich", "n_random": 1},
+    standalone_epochs=1, standalone_patience=1, standalone_seeds=3, bn_batches=1,
+)
+TINY_CHARLM = Preset(
+    space_choices={"num_layers": [1, 2], "model_dim": [32]},
+    task_params={"seq_len": 16, "batch_size": 8, "steps_per_epoch": 3, "eval_tokens": 512},
+    supernet={"epochs": 1, "sampling": "sandwich", "n_random": 1, "grad_clip": 1.0},
+    standalone_epochs=1, standalone_patience=1, standalone_seeds=2, standalone_grad_clip=1.0,
+    bn_batches=1,
+)
+
+
+def _summary(folder: Path) -> dict[str, str]:
+    with open(folder / "summary.csv", newline="") as handle:
+        return next(csv.DictReader(handle))
+
+
+def _per_seed(folder: Path) -> list[list[float]]:
+    with open(folder / "standalone.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [[float(row[name]) for row in rows] for name in rows[0] if name != "arch_key"]
+
+
+def test_vit_reports_flops_beside_params_and_the_half_seed_agreement(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    result = rank_supernet("vit", "cifar10-subset", 4, tmp_path, preset=TINY_VIT,
+                           data_dir=data_dir)
+    summary = _summary(tmp_path)
+    assert set(NEW_COLUMNS) <= set(summary)
+    standalone = [s for _, _, s in result.rows]
+    space = create_space("vit", TINY_VIT.space_choices)
+    task = create_task("cifar10-subset", seed=0, data_dir=str(data_dir), **TINY_VIT.task_params)
+    task.prepare("cpu")
+    flops = flop_counts(space, task, seeded_archs(space, 4, seed=0))
+    assert len(set(flops)) > 1  # depth 1 vs 2: the baseline ranks something
+    assert result.flops_kendall == pytest.approx(kendalltau(flops, standalone).statistic,
+                                                 nan_ok=True)
+    assert float(summary["flops_kendall"]) == pytest.approx(result.flops_kendall, abs=1e-4,
+                                                            nan_ok=True)
+    per_seed = _per_seed(tmp_path)
+    assert int(summary["standalone_seeds"]) == len(per_seed) == 3
+    assert result.standalone_half_kendall == pytest.approx(half_seed_kendall(per_seed),
+                                                           nan_ok=True)
+    assert summary["above_params"] in ("yes", "no", "n/a")
+    assert summary["speedup_at_least_50"] == ("yes" if result.speedup >= 50 else "no")
+
+    # Reusing the standalone scores keeps the self-agreement (read back from standalone.csv).
+    again = rank_supernet("vit", "cifar10-subset", 4, tmp_path / "again", preset=TINY_VIT,
+                          data_dir=data_dir, checkpoint=tmp_path / "supernet.pt",
+                          reuse_standalone=tmp_path)
+    assert again.standalone_seeds == 3
+    assert again.standalone_half_kendall == pytest.approx(result.standalone_half_kendall,
+                                                          nan_ok=True)
+    assert again.kendall == pytest.approx(result.kendall, nan_ok=True)
+
+
+def test_charlm_scores_bits_per_character_lower_is_better(tmp_path: Path, data_dir: Path) -> None:
+    result = rank_supernet("charlm", "tinyshakespeare", 3, tmp_path, preset=TINY_CHARLM,
+                           data_dir=data_dir)
+    # Every score is minus bits per character (a few bits: log2 of ~65 characters at most),
+    # so a lower bpc ranks higher on both sides.
+    for seed_scores in _per_seed(tmp_path):
+        assert all(-7.0 < score < 0.0 for score in seed_scores)
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet.from_study import load_supernet
+
+    space = create_space("charlm", TINY_CHARLM.space_choices)
+    task = create_task("tinyshakespeare", seed=0, data_dir=str(data_dir),
+                       **TINY_CHARLM.task_params)
+    task.prepare("cpu")
+    supernet = load_supernet(tmp_path / "supernet.pt", space, task)
+    supernet.eval()
+    evaluator = SupernetEvaluator(space, task, {"bn_batches": 1, "hardware": False}, seed=0)
+    archs = seeded_archs(space, 3, seed=0)
+    bpc = [evaluator.score(supernet, arch)["val_bpc"] for arch in archs]
+    assert [score for _, score, _ in result.rows] == pytest.approx([-b for b in bpc])
+    standalone = [s for _, _, s in result.rows]
+    assert result.kendall == pytest.approx(kendalltau([-b for b in bpc], standalone).statistic,
+                                           nan_ok=True)
+    assert set(NEW_COLUMNS) <= set(_summary(tmp_path))
+
+
+def test_verdicts_compare_the_interval_low_end_and_say_na_without_a_figure() -> None:
+    base = RankingResult(kendall=0.6, spearman=0.7, n=40, supernet_seconds_per_arch=0.1,
+                         standalone_seconds_per_arch=6.0, supernet_train_seconds=1.0, rows=[],
+                         kendall_interval=(0.45, 0.7), params_kendall=0.40, flops_kendall=0.50)
+    assert (base.above_params, base.above_flops) == (True, False)
+    assert base.speedup == pytest.approx(60.0) and base.fast_enough is True
+    table = RankingResult(kendall=0.5, spearman=0.6, n=200, supernet_seconds_per_arch=0.1,
+                          standalone_seconds_per_arch=float("nan"), supernet_train_seconds=1.0,
+                          rows=[], kendall_interval=(0.4, 0.6))
+    assert (table.fast_enough, table.above_params) == (None, None)
+    assert above(50.0, 50.0, or_equal=True) is True and above(0.5, 0.5) is False
+
+
+def test_half_seed_agreement_is_a_mean_against_a_mean() -> None:
+    seeds = [[1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0], [1.0, 3.0, 2.0, 5.0]]
+    second = [(a + b) / 2 for a, b in zip(seeds[1], seeds[2])]
+    assert half_seed_kendall(seeds) == pytest.approx(kendalltau(seeds[0], second).statistic)
+    assert half_seed_kendall(seeds[:2]) != half_seed_kendall(seeds[:2])  # nan below 3 seeds
+
+
+def test_reused_seeds_need_every_arch(tmp_path: Path) -> None:
+    space = create_space("nb201", {})
+    archs = seeded_archs(space, 3, seed=0)
+    with open(tmp_path / "standalone.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["arch_key", "seed0", "seed1"])
+        writer.writerows([a.key, i, -i] for i, a in enumerate(archs))
+    assert reused_seeds(tmp_path, archs) == [[0.0, 1.0, 2.0], [0.0, -1.0, -2.0]]
+    assert reused_seeds(tmp_path, seeded_archs(space, 4, seed=0)) == []
+    assert reused_seeds(tmp_path / "missing", archs) == []
+
+
+def test_transformer_presets_are_valid_with_three_seeds(data_dir: Path) -> None:
+    from nas.supernet.trainer import SupernetSettings
+
+    for pair in (("vit", "cifar10-subset"), ("charlm", "tinyshakespeare")):
+        preset = PRESETS[pair]
+        assert preset.standalone_seeds >= 3
+        SupernetSettings.from_mapping(preset.supernet)
+        create_task(pair[1], seed=0, data_dir=str(data_dir), **preset.task_params)
+        space = create_space(pair[0], preset.space_choices)
+        assert len(seeded_archs(space, 40, seed=0)) == 40  # issue 21's 40 archs exist
+
+
+def test_the_printed_report_has_both_baselines_and_one_verdict_line() -> None:
+    from nas.cli._bench_supernet import report_text
+
+    result = RankingResult(kendall=0.6, spearman=0.7, n=40, supernet_seconds_per_arch=0.1,
+                           standalone_seconds_per_arch=3.0, supernet_train_seconds=1.0, rows=[],
+                           kendall_interval=(0.45, 0.7), params_kendall=0.40,
+                           params_interval=(0.3, 0.5), flops_kendall=0.50,
+                           flops_interval=(0.4, 0.6), standalone_seeds=3,
+                           standalone_self_kendall=0.8, standalone_half_kendall=0.85)
+    text = report_text("vit", "cifar10-subset", result, Path("out"))
+    assert "parameter count alone: kendall=0.400 (95% interval 0.30 to 0.50)" in text
+    assert "FLOPs alone:           kendall=0.500 (95% interval 0.40 to 0.60)" in text
+    assert "seed 0 vs mean of seeds 1-2: kendall=0.850" in text
+    verdicts = [line for line in text.splitlines() if line.startswith("verdict:")]
+    assert verdicts == ["verdict: interval above params tau: yes; above FLOPs tau: no; "
+                        "scoring 30x faster than training, at least 50x: no"]
