@@ -45,8 +45,10 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "nas.train": ("nas.tasks", "search_spaces"),
     "nas.metrics": ("nas.latency", "proxies", "search_spaces"),
     "nas.supernet": ("nas.config", "nas.store", "nas.tasks", "search_spaces", "supernets"),
+    # the predictor fidelity scores by a model fitted on the study's results
     "nas.evaluators": ("nas.config", "nas.store", "nas.tasks", "nas.train", "nas.metrics",
-                       "nas.latency", "nas.supernet", "search_spaces", "proxies", "supernets"),
+                       "nas.latency", "nas.supernet", "nas.features", "nas.predictors",
+                       "search_spaces", "proxies", "supernets"),
     # samplers read a study's trials through the store (the one door to Optuna)
     "nas.samplers": ("nas.store", "nas.features", "nas.predictors", "nas.dominance", "search_spaces", "proxies"),
     # a study's plugins: imported after the built-in registries, so a clash is named
