@@ -164,3 +164,36 @@ def test_the_printed_report_has_both_baselines_and_one_verdict_line() -> None:
     verdicts = [line for line in text.splitlines() if line.startswith("verdict:")]
     assert verdicts == ["verdict: interval above params tau: yes; above FLOPs tau: no; "
                         "scoring 30x faster than training, at least 50x: no"]
+
+
+def test_an_ensemble_of_supernets_scores_by_their_mean(tmp_path: Path, data_dir: Path) -> None:
+    from nas.errors import ConfigError
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet.from_study import load_supernet
+
+    single = rank_supernet("charlm", "tinyshakespeare", 3, tmp_path / "one", preset=TINY_CHARLM,
+                           data_dir=data_dir)
+    both = rank_supernet("charlm", "tinyshakespeare", 3, tmp_path / "two", preset=TINY_CHARLM,
+                         data_dir=data_dir, supernet_seeds=[0, 1],
+                         reuse_standalone=tmp_path / "one")
+    space = create_space("charlm", TINY_CHARLM.space_choices)
+    task = create_task("tinyshakespeare", seed=0, data_dir=str(data_dir),
+                       **TINY_CHARLM.task_params)
+    task.prepare("cpu")
+    evaluator = SupernetEvaluator(space, task, {"bn_batches": 1, "hardware": False}, seed=0)
+    archs = seeded_archs(space, 3, seed=0)
+    members = []
+    for seed in (0, 1):
+        supernet = load_supernet(tmp_path / "two" / f"supernet-seed{seed}.pt", space, task)
+        supernet.eval()
+        members.append([-evaluator.score(supernet, arch)["val_bpc"] for arch in archs])
+    # Seed 0's member is the single run's supernet; the ensemble's score is the members' mean.
+    assert members[0] == pytest.approx([score for _, score, _ in single.rows])
+    assert [score for _, score, _ in both.rows] == pytest.approx(
+        [(a + b) / 2 for a, b in zip(*members)])
+    assert len(both.member_kendalls) == 2
+    assert both.member_kendalls[0] == pytest.approx(single.kendall, nan_ok=True)
+    assert _summary(tmp_path / "two")["member_kendalls"].count(" ") == 1
+    with pytest.raises(ConfigError, match="--supernet-seeds: give two or more distinct seeds"):
+        rank_supernet("charlm", "tinyshakespeare", 3, tmp_path / "bad", preset=TINY_CHARLM,
+                      data_dir=data_dir, supernet_seeds=[1, 1])

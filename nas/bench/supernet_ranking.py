@@ -49,6 +49,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -180,6 +181,9 @@ class RankingResult:
     standalone_seeds: int = 0
     #: tau between the means of the first and second half of the seeds (3 or more seeds)
     standalone_half_kendall: float = float("nan")
+    #: with several supernets (``supernet_seeds``): each one's own tau; ``kendall`` is their
+    #: mean score's
+    member_kendalls: tuple[float, ...] = ()
 
     @property
     def speedup(self) -> float:
@@ -217,12 +221,17 @@ def rank_supernet(
     data_dir: str | Path | None = None,
     device: str = "cpu",
     reuse_standalone: str | Path | None = None,
+    supernet_seeds: Sequence[int] = (),
 ) -> RankingResult:
     """Run the benchmark and write ``ranking.csv`` and ``summary.csv`` under ``out``.
 
     ``reuse_standalone`` is the folder of an earlier run with the same space,
     task, preset and seed (so the same architectures): its standalone scores
     and timing are reused, as they do not depend on the supernet.
+    ``supernet_seeds`` (two or more) trains one supernet per seed and scores
+    each architecture by the mean of their scores: an ensemble, whose cost
+    (training and scoring) is the members' sum. The sample and the standalone
+    reference still follow ``seed``.
     """
     import torch
 
@@ -235,23 +244,25 @@ def rank_supernet(
     space, task, spec = prepare(space_name, task_name, preset, seed=seed, data_dir=data_dir,
                                 device=device)
 
-    start = time.perf_counter()
-    if checkpoint is not None:
-        supernet = load_supernet(checkpoint, space, task, device=device)
-        train_seconds = 0.0
-    else:
-        settings = SupernetSettings.from_mapping(preset.supernet)
-        supernet = create_supernet(space, spec, seed=seed).to(device)
-        trainer = SupernetTrainer(supernet, task, settings, seed=seed)
-        while trainer.epoch < settings.epochs:
-            loss = trainer.run_epoch()
-            log.info("supernet epoch %d/%d: loss %.4f", trainer.epoch, settings.epochs, loss)
-        save_checkpoint(out / "supernet.pt", trainer.state_dict(), supernet, task.name)
-        train_seconds = time.perf_counter() - start
-
+    if supernet_seeds and (checkpoint is not None or len(set(supernet_seeds)) < 2):
+        raise ConfigError("--supernet-seeds: give two or more distinct seeds, and no --checkpoint")
     archs = seeded_archs(space, n_archs, seed)
     evaluator = ranking_evaluator(space, task, preset, seed=seed, device=device)
-    scores_by_metric, supernet_times = score_archs_by_metric(evaluator, supernet, archs)
+    members: list[tuple[dict[str, list[float]], list[float]]] = []
+    train_seconds = 0.0
+    for member in list(dict.fromkeys(supernet_seeds)) or [seed]:
+        start = time.perf_counter()
+        if checkpoint is not None:
+            supernet = load_supernet(checkpoint, space, task, device=device)
+        else:
+            supernet = _train_supernet(space, spec, task, preset, member, device,
+                                       out / ("supernet.pt" if not supernet_seeds
+                                              else f"supernet-seed{member}.pt"))
+            train_seconds += time.perf_counter() - start
+        members.append(score_archs_by_metric(evaluator, supernet, archs))
+    scores_by_metric = {name: [float(v) for v in np.mean([m[0][name] for m in members], axis=0)]
+                        for name in members[0][0]}
+    supernet_times = [float(t) for t in np.sum([m[1] for m in members], axis=0)]
     supernet_scores = scores_by_metric[f"val_{task.metric}"]
 
     from scipy.stats import kendalltau, spearmanr
@@ -266,6 +277,9 @@ def rank_supernet(
         standalone_scores = [float(np.mean(scores)) for scores in zip(*per_seed)]
     if len(per_seed) > 1:
         self_kendall = float(kendalltau(per_seed[0], per_seed[1]).statistic)
+    member_kendalls = tuple(
+        float(kendalltau(m[0][f"val_{task.metric}"], standalone_scores).statistic)
+        for m in members) if len(members) > 1 else ()
     if per_seed:
         _write_standalone(out, archs, per_seed)
 
@@ -290,9 +304,24 @@ def rank_supernet(
         flops_kendall=float(kendalltau(flops, standalone_scores).statistic),
         flops_interval=kendall_interval(flops, standalone_scores, seed=seed),
         standalone_seeds=len(per_seed), standalone_half_kendall=half_seed_kendall(per_seed),
+        member_kendalls=member_kendalls,
     )
     _write(out, result)
     return result
+
+
+def _train_supernet(space: Any, spec: Any, task: Any, preset: Preset, seed: int, device: str,
+                    path: Path) -> Any:
+    """A supernet trained from ``seed`` with the preset's settings, checkpointed at ``path``."""
+    settings = SupernetSettings.from_mapping(preset.supernet)
+    supernet = create_supernet(space, spec, seed=seed).to(device)
+    trainer = SupernetTrainer(supernet, task, settings, seed=seed)
+    while trainer.epoch < settings.epochs:
+        loss = trainer.run_epoch()
+        log.info("supernet (seed %d) epoch %d/%d: loss %.4f", seed, trainer.epoch,
+                 settings.epochs, loss)
+    save_checkpoint(path, trainer.state_dict(), supernet, task.name)
+    return supernet
 
 
 def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
@@ -465,7 +494,8 @@ def _write(out: Path, result: RankingResult) -> None:
                          "params_kendall", "kendall_ci_low", "kendall_ci_high", "loss_kendall",
                          "params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
                          "flops_ci_high", "above_params", "above_flops", "speedup",
-                         "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall"])
+                         "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall",
+                         "member_kendalls"])
         writer.writerow([f"{result.kendall:.4f}", f"{result.spearman:.4f}", result.n,
                          f"{result.supernet_seconds_per_arch:.4f}",
                          f"{result.standalone_seconds_per_arch:.4f}",
@@ -477,7 +507,8 @@ def _write(out: Path, result: RankingResult) -> None:
                          *(f"{bound:.4f}" for bound in result.flops_interval),
                          yes_no(result.above_params), yes_no(result.above_flops),
                          f"{result.speedup:.1f}", yes_no(result.fast_enough),
-                         result.standalone_seeds, f"{result.standalone_half_kendall:.4f}"])
+                         result.standalone_seeds, f"{result.standalone_half_kendall:.4f}",
+                         " ".join(f"{tau:.4f}" for tau in result.member_kendalls)])
 
 
 def with_overrides(preset: Preset, **changes: Any) -> Preset:

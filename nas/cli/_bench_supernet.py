@@ -41,6 +41,10 @@ def bench_supernet(
     reuse_standalone: Path = typer.Option(
         None, "--reuse-standalone",
         help="Folder of an earlier run (same space, task, seed): reuse its standalone scores."),
+    supernet_seeds: str = typer.Option(
+        None, "--supernet-seeds",
+        help="Comma list of 2+ seeds: train one supernet per seed and score each arch by the "
+             "mean of their scores (an ensemble; training and scoring cost the members' sum)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
@@ -60,7 +64,8 @@ def bench_supernet(
                             val_size=val_size, image_size=image_size, bn_batches=bn_batches)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
-                           reuse_standalone=reuse_standalone)
+                           reuse_standalone=reuse_standalone,
+                           supernet_seeds=_seeds(supernet_seeds))
     if fmt != Format.table:
         record = {
             "space": space, "task": task, "n": result.n, "kendall": result.kendall,
@@ -79,6 +84,7 @@ def bench_supernet(
             "supernet_seconds_per_arch": result.supernet_seconds_per_arch,
             "standalone_seconds_per_arch": result.standalone_seconds_per_arch,
             "speedup": result.speedup, "speedup_at_least_50": result.fast_enough,
+            "member_kendalls": list(result.member_kendalls),
             "out": str(out),
         }
         if fmt == Format.json:
@@ -87,6 +93,19 @@ def bench_supernet(
             print_csv([record])
         return
     console().print(report_text(space, task, result, out))
+
+
+def _seeds(text: str | None) -> list[int]:
+    """``--supernet-seeds``: a comma list of whole numbers (none given: one supernet)."""
+    from nas.errors import ConfigError
+
+    if not text:
+        return []
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--supernet-seeds: '{text}' is not a comma list of whole numbers, "
+                          "e.g. 0,1,2") from None
 
 
 def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
@@ -105,6 +124,9 @@ def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
         f"FLOPs alone:           kendall={result.flops_kendall:.3f} "
         f"({interval(result.flops_interval)})",
     ]
+    if result.member_kendalls:
+        lines.append(f"mean score of {len(result.member_kendalls)} supernets; each alone: kendall="
+                     + ", ".join(f"{tau:.3f}" for tau in result.member_kendalls))
     if result.loss_kendall == result.loss_kendall:
         lines.append(f"scored by validation loss instead: kendall={result.loss_kendall:.3f}")
     if result.standalone_seeds > 1:
