@@ -45,6 +45,10 @@ def bench_supernet(
         None, "--supernet-seeds",
         help="Comma list of 2+ seeds: train one supernet per seed and score each arch by the "
              "mean of their scores (an ensemble; training and scoring cost the members' sum)."),
+    split_on: str = typer.Option(
+        None, "--split-on",
+        help="Comma list of choices: few-shot, one supernet per combination of their values, "
+             "each architecture scored by its own (e.g. batch_norm,propagation_steps)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
@@ -65,7 +69,8 @@ def bench_supernet(
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone,
-                           supernet_seeds=_seeds(supernet_seeds))
+                           supernet_seeds=_seeds(supernet_seeds),
+                           split_on=[n.strip() for n in (split_on or "").split(",") if n.strip()])
     if fmt != Format.table:
         record = {
             "space": space, "task": task, "n": result.n, "kendall": result.kendall,
