@@ -29,14 +29,17 @@ this loop on the same study; they coordinate only through the store:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import signal
 import socket
+import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -190,8 +193,12 @@ def run_worker_loop(
             if states["COMPLETE"] + states["RUNNING"] >= n_trials:
                 time.sleep(_POLL_S)  # others hold the last slots; wait in case one fails
                 continue
-        trial = study.ask()
+        trial = None
         try:
+            # ask() stores the trial as RUNNING, then samples (a GP fit can take a while): a
+            # Ctrl-C in between must not leave it open, so it waits until ask returns.
+            with _interrupts_deferred():
+                trial = study.ask()
             if n_trials is not None and not within_budget(study, trial.number, n_trials):
                 trial.set_user_attr("nas_skipped", "budget reached by other workers")
                 study.tell(trial, state=TrialState.PRUNED)
@@ -200,7 +207,8 @@ def run_worker_loop(
         except TrialInterrupted:
             raise
         except KeyboardInterrupt:  # between ask and evaluation
-            mark_interrupted(study, trial)
+            if trial is not None:
+                mark_interrupted(study, trial)
             raise
         if state == TrialState.COMPLETE:
             done_here += 1
@@ -220,6 +228,28 @@ def run_worker_loop(
         if on_trial is not None:
             on_trial(trial.number)
     return done_here
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then reach their own handlers.
+
+    Only in the main thread (elsewhere Python installs no handlers and signals
+    do not arrive): there the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(received):
+            signal.raise_signal(sig)
 
 
 def _run_one(setup: WorkerSetup, trial: optuna.Trial) -> Any:
