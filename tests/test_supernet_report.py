@@ -197,3 +197,34 @@ def test_an_ensemble_of_supernets_scores_by_their_mean(tmp_path: Path, data_dir:
     with pytest.raises(ConfigError, match="--supernet-seeds: give two or more distinct seeds"):
         rank_supernet("charlm", "tinyshakespeare", 3, tmp_path / "bad", preset=TINY_CHARLM,
                       data_dir=data_dir, supernet_seeds=[1, 1])
+
+
+def test_few_shot_scores_each_architecture_by_its_own_groups_supernet(
+        tmp_path: Path, data_dir: Path) -> None:
+    from nas.errors import ConfigError
+    from nas.evaluators.supernet import SupernetEvaluator
+    from nas.supernet.from_study import load_supernet
+
+    result = rank_supernet("charlm", "tinyshakespeare", 4, tmp_path, preset=TINY_CHARLM,
+                           data_dir=data_dir, split_on=["num_layers"])
+    archs = seeded_archs(create_space("charlm", TINY_CHARLM.space_choices), 4, seed=0)
+    assert {a["num_layers"] for a in archs} == {1, 2}  # both groups are drawn
+    task = create_task("tinyshakespeare", seed=0, data_dir=str(data_dir),
+                       **TINY_CHARLM.task_params)
+    task.prepare("cpu")
+    evaluator = SupernetEvaluator(create_space("charlm", TINY_CHARLM.space_choices), task,
+                                  {"bn_batches": 1, "hardware": False}, seed=0)
+    expected = []
+    for arch in archs:
+        # each group's supernet knows only its own depth: the one-layer group has one block
+        group = create_space("charlm", {**TINY_CHARLM.space_choices,
+                                        "num_layers": [arch["num_layers"]]})
+        supernet = load_supernet(tmp_path / f"supernet-num_layers={arch['num_layers']}.pt",
+                                 group, task)
+        supernet.eval()
+        expected.append(-evaluator.score(supernet, arch)["val_bpc"])
+    assert [score for _, score, _ in result.rows] == pytest.approx(expected)
+    with pytest.raises(ConfigError, match="--split-on: 'depth' is not a choice of space "
+                                          "'charlm'; choices: num_layers, model_dim"):
+        rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "bad", preset=TINY_CHARLM,
+                      data_dir=data_dir, split_on=["depth"])
