@@ -9,8 +9,8 @@ import pytest
 import nas
 from nas.errors import ConfigError, NasError
 from nas.samplers import prior_trials
-from nas.samplers._prior import PriorMean
 from nas.samplers._predictors import fit_ensemble
+from nas.samplers._prior import PriorMean
 from nas.store import WARM_START_ATTR
 
 
