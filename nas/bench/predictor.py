@@ -33,6 +33,7 @@ import numpy as np
 from nas.errors import ConfigError
 
 __all__ = ["DATASETS", "PredictorBenchmarkResult", "run_predictor_benchmark", "parse_labels",
+           "checked_fit_args",
            "load_proxy_scores"]
 
 #: ``--dataset`` -> the table's test-accuracy column
@@ -64,21 +65,14 @@ def run_predictor_benchmark(
     """Fit and score ``seeds`` predictors per number of labels; write ``OUT/results.csv``."""
     from scipy.stats import kendalltau, spearmanr
 
-    from nas.predictors import MODELS, PerformancePredictor
+    from nas.predictors import PerformancePredictor
     from nas.tasks.nb201 import load_table
     from search_spaces import create_space
     from search_spaces.nb201 import arch_from_string
 
     if dataset not in DATASETS:
         raise ConfigError(f"--dataset: unknown '{dataset}'; allowed: {', '.join(DATASETS)}")
-    if model not in MODELS:
-        raise ConfigError(f"--model: unknown '{model}'; allowed: {', '.join(MODELS)}")
-    if seeds < 1 or first_seed < 0:
-        raise ConfigError(f"--seeds must be 1 or more and --first-seed 0 or more, "
-                          f"got {seeds} and {first_seed}")
-    labels = sorted(set(labels))
-    if not labels or labels[0] < 2:
-        raise ConfigError(f"--labels: label counts must be 2 or more, got {list(labels)}")
+    labels = checked_fit_args(model, seeds, first_seed, labels)
     started = time.time()
     table = load_table(data_dir)
     accuracy = np.asarray(table.columns[DATASETS[dataset]], dtype=np.float64)
@@ -115,6 +109,21 @@ def run_predictor_benchmark(
     if out is not None:
         (Path(out) / "table.md").write_text(text, encoding="utf-8")
     return PredictorBenchmarkResult(text, results, time.time() - started)
+
+
+def checked_fit_args(model: str, seeds: int, first_seed: int, labels: Sequence[int]) -> list[int]:
+    """The label counts sorted and unique; a one-line :class:`ConfigError` for a bad flag."""
+    from nas.predictors import MODELS
+
+    if model not in MODELS:
+        raise ConfigError(f"--model: unknown '{model}'; allowed: {', '.join(MODELS)}")
+    if seeds < 1 or first_seed < 0:
+        raise ConfigError(f"--seeds must be 1 or more and --first-seed 0 or more, "
+                          f"got {seeds} and {first_seed}")
+    counts = sorted(set(labels))
+    if not counts or counts[0] < 2:
+        raise ConfigError(f"--labels: label counts must be 2 or more, got {list(counts)}")
+    return counts
 
 
 def parse_labels(text: str) -> list[int]:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.bench.predictor import PredictorBenchmarkResult, _half, _RowWriter
+from nas.bench.predictor import PredictorBenchmarkResult, _half, _RowWriter, checked_fit_args
 from nas.bench.search import confidence
 from nas.bench.supernet_ranking import (
     PRESETS,
@@ -46,7 +46,7 @@ from nas.bench.supernet_ranking import (
     seeded_archs,
 )
 from nas.errors import ConfigError
-from nas.predictors import MODELS, PerformancePredictor
+from nas.predictors import PerformancePredictor
 
 __all__ = ["run_standalone_predictor_benchmark"]
 
@@ -77,14 +77,7 @@ def run_standalone_predictor_benchmark(
     if (space_name, task_name) not in PRESETS:
         raise ConfigError(f"--space/--task: no preset for {space_name}/{task_name}; allowed: "
                           + ", ".join(f"{s}/{t}" for s, t in PRESETS))
-    if model not in MODELS:
-        raise ConfigError(f"--model: unknown '{model}'; allowed: {', '.join(MODELS)}")
-    if seeds < 1 or first_seed < 0:
-        raise ConfigError(f"--seeds must be 1 or more and --first-seed 0 or more, "
-                          f"got {seeds} and {first_seed}")
-    labels = sorted(set(labels))
-    if not labels or labels[0] < 2:
-        raise ConfigError(f"--labels: label counts must be 2 or more, got {list(labels)}")
+    labels = checked_fit_args(model, seeds, first_seed, labels)
     for name in proxies:
         PROXIES.get(name)  # an unknown name fails here, listing the known ones
     started = time.time()
