@@ -72,7 +72,8 @@ def run(
     with _ProgressBar(config, enabled=progress) as bar, _interrupt_on_signals():
         try:
             if config.n_jobs == 1:
-                setup = build_worker(config, storage, 0, components=components)
+                setup = build_worker(config, storage, 0, components=components,
+                                     prior=prior[0] if prior is not None else [])
                 bar.update(study)
                 run_worker_loop(setup, n_trials, deadline, on_trial=lambda _t: bar.update(study))
             else:

@@ -85,7 +85,8 @@ def _objective(config: StudyConfig, earlier: StudyConfig) -> tuple[int, float]:
 
 def _within(space: Any, params: dict[str, Any]) -> dict[str, Any] | None:
     """``params`` restricted to the space's choices, or None when the architecture lies outside."""
-    mine = {n: v for n, v in params.items() if n in space.choices()}
+    choices = space.choices()
+    mine = {n: v for n, v in params.items() if n in choices}
     try:
         space.validate({**space.default(), **mine})
     except InvalidArchitecture:

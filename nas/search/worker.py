@@ -125,8 +125,12 @@ def build_worker(
     storage: Any,
     worker_index: int = 0,
     components: tuple[Any, Any, Any] | None = None,
+    prior: list[Any] | None = None,
 ) -> WorkerSetup:
-    """Sampler, study handle and evaluator for one worker (``components`` reused if given)."""
+    """Sampler, study handle and evaluator for one worker (``components`` reused if given).
+
+    ``prior``: the ``warm_start`` prior when the caller has loaded it; else it is read here.
+    """
     import optuna
 
     from nas.samplers import create_sampler
@@ -139,7 +143,8 @@ def build_worker(
     space, task, evaluator = components
     evaluator.setup()
     seed = config.seed + 1000 * worker_index
-    prior = load_prior(config, storage, space)[0] if config.warm_start else []
+    if prior is None:
+        prior = load_prior(config, storage, space)[0] if config.warm_start else []
     sampler = create_sampler(
         config.sampler.name, dict(config.sampler.params),
         seed=seed, directions=config.directions, space=space, task=task, prior=prior,
