@@ -74,6 +74,14 @@ class FamilyRow:
     def std(self) -> float:
         return statistics.stdev(self.test) if len(self.test) > 1 else 0.0
 
+    @property
+    def val_mean(self) -> float:
+        return statistics.fmean(self.val) if self.val else math.nan
+
+    @property
+    def val_std(self) -> float:
+        return statistics.stdev(self.val) if len(self.val) > 1 else 0.0
+
 
 @dataclass
 class SearchCost:
@@ -111,7 +119,8 @@ class FamilyResult:
         for row in self.rows:
             record: dict[str, Any] = {
                 "name": row.name, "kind": row.kind, "metric": f"test_{self.metric}",
-                "mean": row.mean, "std": row.std, "n_seeds": len(row.test),
+                "mean": row.mean, "std": row.std, "val_mean": row.val_mean,
+                "val_std": row.val_std, "n_seeds": len(row.test),
                 "seeds": row.seeds, "test": row.test, "val": row.val, "params": row.params,
                 "flops": row.flops, "latency_ms": row.latency_ms,
                 "retrain_seconds": round(row.retrain_seconds, 1), "arch": row.arch,
@@ -395,22 +404,24 @@ def format_table(result: FamilyResult) -> str:
     digits = 1 if unit.label == "%" else 3
     label = f" ({unit.label})" if unit.label else ""
     better = "higher" if result.higher_is_better else "lower"
-    lines = [f"{result.study} on {result.task}: test {result.metric}{label}, {better} is "
+    lines = [f"{result.study} on {result.task}: {result.metric}{label}, {better} is "
              f"better; every row retrained by the same recipe ({result.recipe}) and seeds", ""]
-    header = f"{'':<12} {'mean ± std':>16}  {'params':>9}  {'latency':>10}  {'retrain':>8}  per seed"
+    header = (f"{'':<12} {'val mean ± std':>16}  {'test mean ± std':>16}  {'params':>9}  "
+              f"{'latency':>10}  {'retrain':>8}  test per seed")
     lines.append(header)
     for row in result.rows:
         shown = [v * unit.scale for v in row.test]
+        val = f"{row.val_mean * unit.scale:.{digits}f} ± {row.val_std * unit.scale:.{digits}f}"
         mean = f"{row.mean * unit.scale:.{digits}f} ± {row.std * unit.scale:.{digits}f}"
         params = f"{row.params / 1e6:.3f}M" if row.params is not None else "-"
         latency = f"{row.latency_ms:.2f} ms" if row.latency_ms is not None else "-"
         per_seed = ", ".join(f"{v:.{digits}f}" for v in shown)
-        lines.append(f"{row.name:<12} {mean:>16}  {params:>9}  {latency:>10}  "
+        lines.append(f"{row.name:<12} {val:>16}  {mean:>16}  {params:>9}  {latency:>10}  "
                      f"{row.retrain_seconds:>7.0f}s  [{per_seed}]")
     searched = result.rows[0] if result.rows and result.rows[0].kind == "searched" else None
     if searched is not None:
-        lines += ["", "margins (searched minus baseline, + when the searched model is better; "
-                      "params and latency as searched / baseline):"]
+        lines += ["", "margins on test (searched minus baseline, + when the searched model is "
+                      "better; params and latency as searched / baseline):"]
         for row in result.rows[1:]:
             diff, half = result.margin(row)
             interval = f" ± {half * unit.scale:.{digits}f} (95% Welch)" if not math.isnan(half) else ""

@@ -43,7 +43,7 @@ def test_table_shows_searched_and_baseline_with_every_seed_margin_and_cost(famil
             if line.split() and line.split()[0] in ("searched", "gcn")}
     assert set(rows) == {"searched", "gcn"}
     for line in rows.values():
-        assert "±" in line and line.rstrip().endswith("]")  # mean ± std, then every seed
+        assert line.count("±") == 2 and line.rstrip().endswith("]")  # val and test, every seed
     assert "  vs gcn: " in table and "95% Welch" in table
     assert "same recipe (train: epochs 30, patience 30)" in table
     cost = next(line for line in table.splitlines() if line.startswith("search cost:"))
@@ -62,6 +62,8 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
         tests = [r["metrics"]["test_accuracy"] for r in records if r["name"] == name]
         assert row["test"] == pytest.approx(tests) and row["seeds"] == [0, 1]
         assert 0.3 < row["mean"] <= 1.0  # a trained Cora model, far above chance (~0.14)
+        vals = [r["metrics"]["val_accuracy"] for r in records if r["name"] == name]
+        assert row["val"] == pytest.approx(vals) and row["val_mean"] == pytest.approx(sum(vals) / 2)
     assert by_row["gcn"]["arch"]["conv"] == "gcn" and by_row["gcn"]["arch"]["hidden_dim"] == 64, \
         "the baseline is the published GCN, not squeezed into the study's narrowed choices"
     assert by_row["searched"]["arch"]["hidden_dim"] == 16
