@@ -5,7 +5,8 @@ the last rung of a ``ladder``) and trains with it, for every seed:
 
 * the search's best architecture: the complete trial with the lowest
   validation bits per character in the study's store (``--storage``), or an
-  architecture given as JSON choices (``--arch``, over the study's defaults);
+  architecture given as JSON choices (``--arch``, over the study's defaults;
+  printed as "given");
 * each hand-designed preset of the space (``baselines``, e.g. ``nanogpt-cpu``),
   built from the study's space with the preset's choices.
 
@@ -63,9 +64,11 @@ def main() -> None:
     choices = dict(config.space.params)
     space = create_space("charlm", choices)
 
+    # an architecture given on the command line is no search result: it is labelled "given"
+    first = "searched" if args.arch is None else "given"
     rows: list[tuple[str, object, dict]] = []
     if args.only != "baselines":
-        rows.append(("searched", space, _searched_arch(args, config, space)))
+        rows.append((first, space, _searched_arch(args, config, space)))
     if args.only != "searched":
         for name in space.baselines:
             preset = create_space("charlm", {**choices, "baseline": name})
@@ -100,13 +103,13 @@ def main() -> None:
         print(f"{label:<12} {_mean_std([r['val_bpc'] for r in records]):>17} "
               f"{_mean_std([r['test_bpc'] for r in records]):>17} {records[0]['params']:>10,} "
               f"{len(records):>5}")
-    if "searched" in results:
-        searched = statistics.fmean(r["val_bpc"] for r in results["searched"])
+    if first in results:
+        searched = statistics.fmean(r["val_bpc"] for r in results[first])
         for label, records in results.items():
-            if label != "searched":
+            if label != first:
                 margin = statistics.fmean(r["val_bpc"] for r in records) - searched
-                print(f"searched beats {label} by {margin:+.4f} bpc on validation")
-        print(f"searched arch: {json.dumps(results['searched'][0]['arch'])}")
+                print(f"{first} beats {label} by {margin:+.4f} bpc on validation")
+        print(f"{first} arch: {json.dumps(results[first][0]['arch'])}")
 
 
 def _final_evaluator(config):  # type: ignore[no-untyped-def]
