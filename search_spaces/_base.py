@@ -296,6 +296,20 @@ class SearchSpace(ABC):
     def choices(self) -> dict[str, Choice]:
         return dict(self._choices)
 
+    def fixed(self, values: Mapping[str, Any]) -> SearchSpace:
+        """This space with the choices in ``values`` fixed to one value each: the part of
+        the space a few-shot supernet group covers (as a study file's scalar override)."""
+        import copy
+
+        part = copy.copy(self)
+        part._choices = dict(self._choices)
+        for name, value in values.items():
+            if name not in self._choices:
+                raise ConfigError(f"space.choices.{name}: unknown choice for space "
+                                  f"'{self.name}'; choices are: {', '.join(self._choices)}")
+            part._choices[name] = _override_one(f"space.choices.{name}", self._choices[name], value)
+        return part
+
     def sample(self, trial: optuna.Trial) -> Architecture:
         """Ask the trial for every choice; retried by the caller if ``check`` fails."""
         return Architecture({n: c.suggest(trial, n) for n, c in self._choices.items()})

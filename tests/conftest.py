@@ -19,6 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (tiny models: faster, and no spin-waiting threads
+    starving the other test process on 2 cores); the previous count restored after.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA_DIR.is_dir():

@@ -29,12 +29,7 @@ IMAGE = TaskSpec("image", 3, 10, 32)
 FAST = dict(repeats=3, warmup=1, reference_archs=4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_spaces_with_units_are_the_elastic_ones():

@@ -19,15 +19,7 @@ from nas.search.study import load_study, storage_for
 N_TRIALS = 10
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # Tiny models: one thread is faster, and two spin-waiting threads starve a busy machine.
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def gnn_study(sampler: str, seed: int, sampler_params: dict | None = None) -> dict:

@@ -33,8 +33,7 @@ import numpy as np
 from nas.errors import ConfigError
 
 __all__ = ["DATASETS", "PredictorBenchmarkResult", "run_predictor_benchmark", "parse_labels",
-           "checked_fit_args",
-           "load_proxy_scores"]
+           "checked_fit_args", "load_proxy_scores", "RowWriter", "half_width_text"]
 
 #: ``--dataset`` -> the table's test-accuracy column
 DATASETS = {"cifar10": "cifar10_test", "cifar100": "cifar100_test",
@@ -90,7 +89,7 @@ def run_predictor_benchmark(
     graph = PerformancePredictor(space).features(archs)
     results: list[dict[str, Any]] = []
     # Rows are written as they come, so a run cut short keeps what it measured.
-    writer = _RowWriter(Path(out) / "results.csv" if out is not None else None)
+    writer = RowWriter(Path(out) / "results.csv" if out is not None else None)
     for name, extra in sets.items():
         x = graph if extra is None else (extra if name == "proxies" else np.hstack([graph, extra]))
         for n in labels:
@@ -163,7 +162,7 @@ def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndar
     return np.asarray(rows), signed_log(matrix)
 
 
-class _RowWriter:
+class RowWriter:
     """Appends result rows to a CSV file (header first), flushing each; no file: does nothing."""
 
     def __init__(self, path: Path | None) -> None:
@@ -221,10 +220,11 @@ def _table(results: list[dict[str, Any]], dataset: str, model: str, seeds: int, 
         mine = [r for r in results if r["features"] == name and r["labels"] == n]
         rho = confidence(np.array([r["spearman"] for r in mine]))
         tau = confidence(np.array([r["kendall"] for r in mine]))
-        lines.append(f"| {name} | {n} | {rho[0]:.4f} ± {_half(rho[1])} | "
-                     f"{tau[0]:.4f} ± {_half(tau[1])} |")
+        lines.append(f"| {name} | {n} | {rho[0]:.4f} ± {half_width_text(rho[1])} | "
+                     f"{tau[0]:.4f} ± {half_width_text(tau[1])} |")
     return "\n".join(lines) + "\n"
 
 
-def _half(value: float) -> str:
+def half_width_text(value: float) -> str:
+    """A 95% half width for a table cell: four decimals, or n/a when it could not be computed."""
     return "n/a" if math.isnan(value) else f"{value:.4f}"

@@ -34,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from nas.bench.predictor import PredictorBenchmarkResult, _half, _RowWriter, checked_fit_args
+from nas.bench.predictor import (
+    PredictorBenchmarkResult,
+    RowWriter,
+    checked_fit_args,
+    half_width_text,
+)
 from nas.bench.search import confidence
 from nas.bench.supernet_ranking import (
     PRESETS,
@@ -108,7 +113,7 @@ def run_standalone_predictor_benchmark(
     _write_scores(out / "scores.csv", keys, standalone, free)
 
     results: list[dict[str, Any]] = []
-    writer = _RowWriter(out / "results.csv")  # rows as they come: a cut run keeps them
+    writer = RowWriter(out / "results.csv")  # rows as they come: a cut run keeps them
     for n in labels:
         for seed in range(first_seed, first_seed + seeds):
             order = np.random.default_rng(seed).permutation(len(archs))
@@ -215,6 +220,6 @@ def _table(results: list[dict[str, Any]], whole: dict[str, float], space: str, t
         rho = confidence(np.array([r["spearman"] for r in mine]))
         tau = confidence(np.array([r["kendall"] for r in mine]))
         overall = f"{whole[name]:.4f}" if name in whole else ""
-        lines.append(f"| {name} | {n} | {rho[0]:.4f} ± {_half(rho[1])} | "
-                     f"{tau[0]:.4f} ± {_half(tau[1])} | {overall} |")
+        lines.append(f"| {name} | {n} | {rho[0]:.4f} ± {half_width_text(rho[1])} | "
+                     f"{tau[0]:.4f} ± {half_width_text(tau[1])} | {overall} |")
     return "\n".join(lines) + "\n"

@@ -29,6 +29,15 @@ def train_supernet(
     )
     result = run(config, resume=resume, storage=config.storage, progress=progress,
                  device=device, stop_after=stop_after)
+    for group in result.groups:  # few-shot: one line per group's supernet
+        last = f"{group.losses[-1]:.4f}" if group.losses else "n/a"
+        label = ", ".join(f"{k}={v}" for k, v in group.group.items())
+        console().print(f"  group {label}: epoch {group.epochs}, last loss {last}, "
+                        f"{group.seconds:.1f} s; checkpoint {group.checkpoint}")
+    if result.groups:
+        console().print(f"few-shot supernet {config.space.name}/{config.task.name}: "
+                        f"{len(result.groups)} groups, {result.seconds:.1f} s")
+        return
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     console().print(
         f"supernet {config.space.name}/{config.task.name}: epoch {result.epochs} "

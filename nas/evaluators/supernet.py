@@ -13,7 +13,10 @@ Which checkpoint (first match wins):
 1. ``[evaluator.params] checkpoint = "path.pt"``;
 2. the study file's ``[supernet] checkpoint``;
 3. the newest checkpoint ``nas train-supernet`` wrote for this study file (same
-   study name and training configuration) in ``[supernet] checkpoint_dir``.
+   study name and training configuration) in ``[supernet] checkpoint_dir``; with
+   ``[supernet] split_on`` (few-shot) the one of the architecture's own group,
+   so each architecture is scored by the supernet trained on its part of the
+   space (every group's supernet is loaded once per worker and kept).
 
 A checkpoint of another space, task or other choice ranges is refused with a
 :class:`~nas.errors.CheckpointError` naming the difference. The checkpoint a
@@ -83,6 +86,9 @@ class SupernetEvaluator(Evaluator):
         self.checkpoint_: Path | None = None
         #: the loaded checkpoint as an artifact of the study (``{"id", "sha256"}``), once uploaded
         self.checkpoint_artifact_: dict[str, str] | None = None
+        #: every checkpoint loaded so far (few-shot: one per group), with its artifact record
+        self._loaded: dict[Path, tuple[Supernet, dict[str, str] | None]] = {}
+        self._split_on: tuple[str, ...] | None = None  # read from the study on the first trial
 
     def setup(self) -> None:
         """Load an explicitly named checkpoint now, so a bad one fails before any trial."""
@@ -90,22 +96,26 @@ class SupernetEvaluator(Evaluator):
             self.load(Path(str(self.params["checkpoint"])))
 
     def load(self, path: Path) -> Supernet:
-        """Load (once) the supernet checkpoint at ``path`` for this space and task."""
+        """Load (once) the supernet checkpoint at ``path`` for this space and task (a
+        few-shot group's for its part of the space) and make it the current one."""
         from nas.supernet.from_study import load_supernet
 
-        if self.supernet_ is None or self.checkpoint_ != path:
+        if self.checkpoint_ is not None and self.supernet_ is not None:
+            self._loaded[self.checkpoint_] = (self.supernet_, self.checkpoint_artifact_)
+        if path not in self._loaded:
             self.task.prepare(self.device)
-            self.supernet_ = load_supernet(path, self.space, self.task, device=self.device)
-            self.supernet_.eval()
-            self.checkpoint_ = path
-            self.checkpoint_artifact_ = None
+            supernet = load_supernet(path, self.space, self.task, device=self.device)
+            supernet.eval()
+            self._loaded[path] = (supernet, None)
             log.info("supernet evaluator: loaded %s", path)
+        self.supernet_, self.checkpoint_artifact_ = self._loaded[path]
+        self.checkpoint_ = path
         return self.supernet_
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
         import torch
 
-        supernet = self.supernet_ or self._load_for(trial)
+        supernet = self._supernet_for(arch, trial)
         start = time.perf_counter()
         metrics = self.score(supernet, arch)
         metrics["score_seconds"] = time.perf_counter() - start
@@ -197,12 +207,26 @@ class SupernetEvaluator(Evaluator):
     def _bn_batches(self) -> int:
         return int(self.params.get("bn_batches", 10))
 
-    def _load_for(self, trial: optuna.Trial | None) -> Supernet:
+    def _supernet_for(self, arch: Architecture, trial: optuna.Trial | None) -> Supernet:
+        """The loaded supernet that scores ``arch``: the one checkpoint, or its group's."""
+        if self.params.get("checkpoint") and self.supernet_ is not None:
+            return self.supernet_
+        if self._split_on is None and trial is not None:
+            from nas.config import config_from_study
+            from nas.supernet.trainer import SupernetSettings
+
+            config = config_from_study(trial.study)
+            self._split_on = SupernetSettings.from_mapping(config.supernet).split_on
+        if self.supernet_ is not None and not self._split_on:
+            return self.supernet_
+        return self._load_for(trial, arch)
+
+    def _load_for(self, trial: optuna.Trial | None, arch: Architecture | None = None) -> Supernet:
         try:
             try:
-                return self.load(self._find_checkpoint(trial))
+                return self.load(self._find_checkpoint(trial, arch))
             except CheckpointError:
-                published = self._published(trial)
+                published = self._published(trial, arch)
                 if published is None:
                     raise
                 return published
@@ -210,18 +234,30 @@ class SupernetEvaluator(Evaluator):
             # A ConfigError stops the search at once instead of failing every trial alike.
             raise ConfigError(str(exc)) from None
 
-    def _published(self, trial: optuna.Trial | None) -> Supernet | None:
+    def _study_config(self, trial: optuna.Trial, arch: Architecture | None) -> tuple[Any, Any, dict]:
+        """The study's config narrowed to ``arch``'s few-shot group, its settings, the group."""
+        from nas.config import config_from_study
+        from nas.supernet.from_study import group_config, group_of
+        from nas.supernet.trainer import SupernetSettings
+
+        config = config_from_study(trial.study)
+        settings = SupernetSettings.from_mapping(config.supernet)
+        group = group_of(settings, arch) if arch is not None else {}
+        return group_config(config, group), settings, group
+
+    def _published(self, trial: optuna.Trial | None,
+                   arch: Architecture | None = None) -> Supernet | None:
         """The newest checkpoint `nas train-supernet` published to the study's artifact store."""
         import tempfile
 
-        from nas.config import config_from_study
         from nas.store.artifacts import download
         from nas.supernet.from_study import config_hash, published_checkpoint
 
         store = recorded_store(trial.study) if trial is not None else None
         if store is None:
             return None
-        record = published_checkpoint(store, config_hash(config_from_study(trial.study)))
+        config, settings, _group = self._study_config(trial, arch)
+        record = published_checkpoint(store, config_hash(config, settings))
         if record is None:
             return None
         folder = Path(tempfile.mkdtemp(prefix="nas-supernet-"))
@@ -230,23 +266,23 @@ class SupernetEvaluator(Evaluator):
         self.checkpoint_artifact_ = {"id": str(record["id"]), "sha256": str(record["sha256"])}
         return supernet
 
-    def _find_checkpoint(self, trial: optuna.Trial | None) -> Path:
+    def _find_checkpoint(self, trial: optuna.Trial | None,
+                         arch: Architecture | None = None) -> Path:
+        """The checkpoint that scores ``arch`` (few-shot: its group's)."""
         if trial is None:
             raise CheckpointError("evaluator 'supernet': no checkpoint; set "
                                   "evaluator.params.checkpoint to a `nas train-supernet` checkpoint")
-        from nas.config import config_from_study
         from nas.supernet.from_study import config_hash, latest_checkpoint
-        from nas.supernet.trainer import SupernetSettings
 
-        config = config_from_study(trial.study)
-        settings = SupernetSettings.from_mapping(config.supernet)
+        config, settings, group = self._study_config(trial, arch)
         if settings.checkpoint:
             return Path(settings.checkpoint)
         path = latest_checkpoint(Path(settings.checkpoint_dir), config.name,
                                  config_hash(config, settings))
         if path is None:
+            of_group = f" for the few-shot group {group}" if group else ""
             raise CheckpointError(
-                f"evaluator 'supernet': no checkpoint of study '{config.name}' in "
+                f"evaluator 'supernet': no checkpoint of study '{config.name}'{of_group} in "
                 f"{settings.checkpoint_dir}; run `nas train-supernet STUDY_FILE` first "
                 "or set evaluator.params.checkpoint"
             )

@@ -12,24 +12,32 @@ by study name or working folder. ``resume=True`` loads the last
 checkpoint of the same configuration (same hash) and continues; since model,
 optimiser and every random generator are restored, the result equals an
 uninterrupted run's.
+
+With ``[supernet] split_on = ["choice", ...]`` (few-shot NAS, Zhao et al.
+2021) it trains one supernet per combination of those choices' values, each on
+the space with them fixed (:func:`few_shot_groups`, :func:`group_config`): a
+group's checkpoints are those of its own configuration hash, so each group
+resumes, is published and is found on its own.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from nas.config import StudyConfig
+from nas.config import Component, FrozenDict, StudyConfig
 from nas.device import resolve_device
-from nas.errors import CheckpointError
+from nas.errors import CheckpointError, ConfigError
 from nas.store import SupernetCheckpoint, write_engine
 from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from nas.tasks import create_task
@@ -38,7 +46,7 @@ from supernets import Supernet, create_supernet
 from supernets.checkpoint import load_into, read_checkpoint, save_checkpoint
 
 __all__ = ["SupernetRun", "train_supernet", "config_hash", "latest_checkpoint", "load_supernet",
-           "published_checkpoint"]
+           "published_checkpoint", "few_shot_groups", "group_config", "group_of"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,44 @@ class SupernetRun:
     seconds: float
     config_hash: str
     resumed_from: int
+    #: few-shot: the group's fixed choices ({} for a one-shot supernet) and, on the
+    #: summary run ``train_supernet`` returns, every group's own run
+    group: Mapping[str, Any] = field(default_factory=dict)
+    groups: tuple[SupernetRun, ...] = ()
+
+
+def few_shot_groups(config: StudyConfig, settings: SupernetSettings | None = None
+                    ) -> list[dict[str, Any]]:
+    """The groups of a few-shot supernet: every combination of the ``split_on`` choices'
+    values in the study's space (``[{}]``, one group, without ``split_on``)."""
+    settings = settings or SupernetSettings.from_mapping(config.supernet)
+    if not settings.split_on:
+        return [{}]
+    choices = create_space(config.space.name, dict(config.space.params)).choices()
+    grids = []
+    for name in settings.split_on:
+        if name not in choices:
+            raise ConfigError(f"supernet.split_on: '{name}' is not a choice of space "
+                              f"'{config.space.name}'; choices: {', '.join(choices)}")
+        try:
+            grids.append(choices[name].grid())
+        except ValueError:
+            raise ConfigError(f"supernet.split_on: '{name}' is a continuous range; split on "
+                              "categorical or integer choices") from None
+    return [dict(zip(settings.split_on, values)) for values in itertools.product(*grids)]
+
+
+def group_config(config: StudyConfig, group: Mapping[str, Any]) -> StudyConfig:
+    """The study narrowed to one few-shot group: its ``split_on`` choices fixed."""
+    if not group:
+        return config
+    params = {**dict(config.space.params), **dict(group)}
+    return replace(config, space=Component(config.space.name, FrozenDict(params)))
+
+
+def group_of(settings: SupernetSettings, arch: Mapping[str, Any]) -> dict[str, Any]:
+    """The few-shot group that scores ``arch``: its values of the ``split_on`` choices."""
+    return {name: arch[name] for name in settings.split_on}
 
 
 def config_hash(config: StudyConfig, settings: SupernetSettings | None = None) -> str:
@@ -79,10 +125,33 @@ def train_supernet(
     device: str | None = None,
     stop_after: int | None = None,
 ) -> SupernetRun:
-    """Train (or resume) the study's supernet to ``[supernet] epochs``; ``stop_after`` ends early."""
+    """Train (or resume) the study's supernet to ``[supernet] epochs``; ``stop_after`` ends early.
+
+    A few-shot study (``split_on``) trains its groups one after the other and returns a
+    summary run whose ``groups`` holds each group's run.
+    """
+    settings = SupernetSettings.from_mapping(config.supernet)
+    groups = few_shot_groups(config, settings)
+    if groups == [{}]:
+        return _train_one(config, settings, {}, resume=resume, storage=storage,
+                          progress=progress, device=device, stop_after=stop_after)
+    runs = []
+    for group in groups:
+        log.info("few-shot group %s", group)
+        runs.append(_train_one(group_config(config, group), settings, group, resume=resume,
+                               storage=storage, progress=progress, device=device,
+                               stop_after=stop_after))
+    return SupernetRun(runs[-1].checkpoint, min(r.epochs for r in runs),
+                       [loss for r in runs for loss in r.losses[-1:]],
+                       sum(r.seconds for r in runs), config_hash(config, settings),
+                       min(r.resumed_from for r in runs), groups=tuple(runs))
+
+
+def _train_one(config: StudyConfig, settings: SupernetSettings, group: Mapping[str, Any], *,
+               resume: bool, storage: str | None, progress: bool, device: str | None,
+               stop_after: int | None) -> SupernetRun:
     import torch
 
-    settings = SupernetSettings.from_mapping(config.supernet)
     digest = config_hash(config, settings)
     device = resolve_device(device or config.device)
     supernet, task = build_supernet(config, settings, device)
@@ -99,14 +168,17 @@ def train_supernet(
             log.info("resuming from %s (epoch %d)", last, trainer.epoch)
     start = time.perf_counter()
     path = latest_checkpoint(folder, config.name, digest) or folder / "none"
-    bar = _progress(settings.epochs, trainer.epoch, progress)
+    label = "supernet" + "".join(f" {k}={v}" for k, v in group.items())
+    bar = _progress(settings.epochs, trainer.epoch, progress, label)
     try:
         while trainer.epoch < settings.epochs:
             if stop_after is not None and trainer.epoch >= stop_after:
                 break
             loss = trainer.run_epoch(on_step=lambda value: bar.set_postfix(loss=f"{value:.4f}"))
             path = folder / f"{config.name}-{digest}-epoch{trainer.epoch:04d}.pt"
-            save_checkpoint(path, trainer.state_dict(), supernet, config.task.name)
+            # A group's checkpoint names its fixed choices: loading rebuilds its part of the space.
+            payload = {**trainer.state_dict(), **({"group": dict(group)} if group else {})}
+            save_checkpoint(path, payload, supernet, config.task.name)
             _record(storage or config.storage, path, config, digest, trainer.epoch)
             _publish(storage or config.storage, config, digest, path, trainer.epoch,
                      settings.keep_last)
@@ -117,7 +189,7 @@ def train_supernet(
         bar.close()
     torch.set_grad_enabled(True)
     return SupernetRun(path, trainer.epoch, list(trainer.losses), time.perf_counter() - start,
-                       digest, resumed_from)
+                       digest, resumed_from, group=dict(group))
 
 
 def build_supernet(config: StudyConfig, settings: SupernetSettings, device: str) -> tuple[Supernet, Any]:
@@ -139,11 +211,18 @@ def latest_checkpoint(folder: Path, study: str, digest: str) -> Path | None:
 
 
 def load_supernet(path: str | Path, space: Any, task: Any, device: str = "cpu") -> Supernet:
-    """A supernet for ``space`` on the prepared ``task`` with the checkpoint's weights."""
+    """A supernet for ``space`` on the prepared ``task`` with the checkpoint's weights
+    (a few-shot group's: for ``space`` with the group's choices fixed)."""
     data = read_checkpoint(path)
     if data.get("space") != space.name:
         raise CheckpointError(f"supernet checkpoint {path} is for space '{data.get('space')}', "
                               f"not '{space.name}'")
+    if data.get("group"):
+        try:
+            space = space.fixed(dict(data["group"]))
+        except ConfigError as exc:
+            raise CheckpointError(f"supernet checkpoint {path} is a few-shot group "
+                                  f"{dict(data['group'])} outside this space: {exc}") from None
     supernet = create_supernet(space, task.spec, seed=0)
     load_into(supernet, data, path, task=task.name)
     return supernet.to(device)
@@ -209,8 +288,8 @@ def _checkpoints(folder: Path, study: str, digest: str) -> list[Path]:
     return [path for _epoch, path in found]
 
 
-def _progress(total: int, done: int, enabled: bool) -> Any:
+def _progress(total: int, done: int, enabled: bool, label: str = "supernet") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=done, desc="supernet", unit="epoch", disable=not enabled,
+    return tqdm(total=total, initial=done, desc=label, unit="epoch", disable=not enabled,
                 dynamic_ncols=True)

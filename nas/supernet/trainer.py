@@ -66,6 +66,9 @@ class SupernetSettings:
     checkpoint_dir: str = "checkpoints/supernets"
     keep_last: int = 2  # older per-epoch checkpoints are deleted (0: keep every one)
     checkpoint: str = ""  # a path to load instead of training (the evaluator's default lookup)
+    #: few-shot NAS (Zhao et al. 2021): one supernet per combination of these choices' values,
+    #: each trained on its part of the space; an architecture is scored by its own part's
+    split_on: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, Any]) -> SupernetSettings:
@@ -76,6 +79,12 @@ class SupernetSettings:
             if key not in known:
                 raise ConfigError(f"supernet.{key}: unknown key; allowed: {', '.join(known)}")
             default = known[key].default
+            if key == "split_on":
+                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"supernet.split_on: must be a list of choice names, e.g. "
+                                      f"[\"batch_norm\"], got {value!r}")
+                values[key] = tuple(value)
+                continue
             kind = type(default)
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)

@@ -13,12 +13,8 @@ from search_spaces import Batch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    # The suite runs in parallel on two cores: one thread per test process avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Every proxy test with one torch thread (a conftest cannot carry a ``pytestmark``)."""
 
 
 @pytest.fixture(scope="session")

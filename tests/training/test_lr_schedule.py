@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from nas.errors import ConfigError
@@ -12,13 +11,7 @@ from nas.tasks import create_task
 from nas.train import TrainSettings, lr_factor, train_model
 from search_spaces import create_space
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _stepped_lrs(settings: TrainSettings) -> list[float]:
