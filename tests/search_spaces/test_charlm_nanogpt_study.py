@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+import pytest
 
 from nas.config import load_study_file
 from nas.evaluators import EVALUATORS
 from nas.tasks import create_task
 from search_spaces import create_space
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 STUDY = Path(__file__).resolve().parents[2] / "studies" / "charlm_nanogpt.toml"
 
 
@@ -49,7 +50,6 @@ def test_the_final_rung_is_nanogpts_budget_and_recipe():
 
 def test_the_final_rung_trains_the_preset_on_real_text(data_dir):
     """40 steps of the final rung's recipe take nanogpt-cpu well below uniform guessing."""
-    torch.set_num_threads(1)
     config = load_study_file(STUDY)
     params = {**_final_rung(config)["params"], "epochs": 2, "patience": 2, "eval_every": 1,
               "save_weights": False, "latency_repeats": 1}

@@ -16,11 +16,11 @@ from nas.tasks import create_task
 from nas.train import TrainSettings, _optimizer
 from search_spaces import TaskSpec, create_space
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SPEC = TaskSpec("sequence", 16, 16, 24)
 
 
 def _charlm():
-    torch.set_num_threads(1)
     space = create_space("charlm")
     return space.build(space.default().replace(num_layers=2), SPEC)
 
