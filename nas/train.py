@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from nas.tasks import Task
 
 __all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
-           "SCHEDULES", "lr_factor"]
+           "SCHEDULES", "DECAY_RULES", "lr_factor"]
 
 #: how the best epoch is chosen: by the task's validation metric, or by the validation loss
 SELECT_RULES = ("metric", "loss")
@@ -39,6 +39,8 @@ SELECT_RULES = ("metric", "loss")
 #: to zero (after ``warmup``); one-cycle (Smith & Topin 2019, as torch's ``OneCycleLR``: from
 #: lr/25 up to lr over ``warmup`` of the steps, 0.3 when unset, then cosine down to lr/1e4)
 SCHEDULES = ("constant", "cosine", "onecycle")
+#: which parameters weight decay applies to (``TrainSettings.decay``)
+DECAY_RULES = ("all", "matrices")
 #: one-cycle's warm-up share when ``warmup`` is 0, its start lr / peak and its end lr / peak
 _ONECYCLE_WARMUP, _ONECYCLE_START, _ONECYCLE_END = 0.3, 1 / 25, 1e-4
 
@@ -58,6 +60,11 @@ class TrainSettings:
     schedule: str = "constant"
     #: the share of all steps spent warming the lr up linearly (0: none; one-cycle: 0.3)
     warmup: float = 0.0
+    #: which parameters weight decay applies to: "all", or "matrices" (tensors of 2+ dims:
+    #: no decay on biases and norm gains, as GPT-2/nanoGPT); a model's own groups win
+    decay: str = "all"
+    #: Adam's second-moment decay (nanoGPT's tiny-shakespeare recipe uses 0.99)
+    beta2: float = 0.999
 
 
 @dataclass
@@ -200,10 +207,19 @@ def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.O
     groups = getattr(model, "parameter_groups", None)
     params: Any = ([p for p in model.parameters() if p.requires_grad] if groups is None
                    else groups(settings.weight_decay))
+    if settings.decay not in DECAY_RULES:
+        raise ConfigError(f"evaluator.params.decay: '{settings.decay}' is not allowed; "
+                          f"allowed: {', '.join(DECAY_RULES)}")
+    if groups is None and settings.decay == "matrices":
+        params = [{"params": [p for p in params if p.dim() >= 2]},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    betas = (0.9, settings.beta2)
     if settings.optimizer == "adam":
-        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        return torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay,
+                                betas=betas)
     if settings.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay,
+                                 betas=betas)
     if settings.optimizer == "sgd":
         return torch.optim.SGD(params, lr=settings.lr, momentum=0.9, nesterov=True,
                                weight_decay=settings.weight_decay)

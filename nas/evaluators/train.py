@@ -17,7 +17,10 @@ Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 ("metric": keep the epoch with the best validation metric, or "loss": the
 lowest validation loss; see :mod:`nas.train`), ``schedule`` ("constant",
 "cosine" or "onecycle": the lr over all ``epochs``, per step) and ``warmup``
-(the share of steps warming up, 0 to <1; see :func:`nas.train.lr_factor`).
+(the share of steps warming up, 0 to <1; see :func:`nas.train.lr_factor`),
+``decay`` ("all", or "matrices": weight decay on 2+-dim tensors only, no decay
+on biases and norms) and ``beta2`` (Adam's, 0.999; nanoGPT's character recipe
+uses 0.99).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
     "save_weights": bool, "latency_repeats": int, "eval_every": int,
     "grad_clip": float, "select": str, "schedule": str, "warmup": float,
+    "decay": str, "beta2": float,
 }
 #: parameters that may be zero (every other number must be positive)
 _MAY_BE_ZERO = ("warmup",)
@@ -76,7 +80,7 @@ class TrainEvaluator(Evaluator):
             if kind in (int, float) and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
         self._store: Any = None
-        from nas.train import SCHEDULES, SELECT_RULES
+        from nas.train import DECAY_RULES, SCHEDULES, SELECT_RULES
 
         if self.params.get("select", "metric") not in SELECT_RULES:
             raise ConfigError(f"evaluator.params.select: {self.params['select']!r} is not allowed; "
@@ -84,6 +88,11 @@ class TrainEvaluator(Evaluator):
         if self.params.get("schedule", "constant") not in SCHEDULES:
             raise ConfigError(f"evaluator.params.schedule: {self.params['schedule']!r} is not "
                               f"allowed; allowed: {', '.join(SCHEDULES)}")
+        if self.params.get("decay", "all") not in DECAY_RULES:
+            raise ConfigError(f"evaluator.params.decay: {self.params['decay']!r} is not "
+                              f"allowed; allowed: {', '.join(DECAY_RULES)}")
+        if float(self.params.get("beta2", 0.999)) >= 1.0:
+            raise ConfigError(f"evaluator.params.beta2: must be below 1, got {self.params['beta2']!r}")
         if float(self.params.get("warmup", 0.0)) >= 1.0:
             raise ConfigError(f"evaluator.params.warmup: the share of steps warming up must be "
                               f"below 1, got {self.params['warmup']!r}")
@@ -104,6 +113,8 @@ class TrainEvaluator(Evaluator):
             select=str(p.get("select", "metric")),
             schedule=str(p.get("schedule", "constant")),
             warmup=float(p.get("warmup", 0.0)),
+            decay=str(p.get("decay", "all")),
+            beta2=float(p.get("beta2", 0.999)),
         )
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
