@@ -15,7 +15,11 @@ Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 ``optimizer`` (adam), ``save_weights`` (true), ``latency_repeats``
 (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
-lowest validation loss; see :mod:`nas.train`).
+lowest validation loss; see :mod:`nas.train`), ``repeats`` (1: train that many
+times with seeds ``seed, seed + 1, …`` and score the mean validation figures;
+on small validation sets, such as Cora's 500 nodes, one seed's luck otherwise
+picks the best trial; the pruner watches the first run, the first run's
+weights are kept).
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ TRAIN_METRICS: tuple[str, ...] = (
 _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
     "save_weights": bool, "latency_repeats": int, "eval_every": int,
-    "grad_clip": float, "select": str,
+    "grad_clip": float, "select": str, "repeats": int,
 }
+#: seeds of a trial's repeated runs are ``seed + k * _REPEAT_STRIDE``, clear of the next trials' seeds
+_REPEAT_STRIDE = 100_003
 
 
 @EVALUATORS.register("train")
@@ -99,27 +105,35 @@ class TrainEvaluator(Evaluator):
         from nas.train import seed_everything, train_model
 
         seed = self.seed if trial is None else self.seed + trial.number
-        seed_everything(seed)
         spec = self.task.prepare(self.device)
-        model = self.space.build(arch, spec)
-        result = train_model(model, self.task, self.settings(arch), seed=seed, trial=trial,
-                             device=self.device)
+        models, runs = [], []
+        for k in range(int(self.params.get("repeats", 1))):
+            run_seed = seed + k * _REPEAT_STRIDE
+            seed_everything(run_seed)
+            models.append(self.space.build(arch, spec))
+            # Only the first run reports to the pruner: Optuna takes one curve per trial.
+            runs.append(train_model(models[-1], self.task, self.settings(arch), seed=run_seed,
+                                    trial=trial if k == 0 else None, device=self.device))
+        model, result = models[0], runs[0]
         metrics: dict[str, float] = {}
-        for split, values in (("val", result.val), ("test", result.test)):
-            for key, value in values.items():
-                metrics[f"{split}_{key}"] = float(value)
+        for split in ("val", "test"):
+            for key in getattr(result, split):
+                values = [float(getattr(run, split)[key]) for run in runs]
+                metrics[f"{split}_{key}"] = sum(values) / len(values)
         batch = self.task.example_batch(seed=seed).to(self.device)
         metrics.update(hardware_metrics(
             model, batch, repeats=int(self.params.get("latency_repeats", LATENCY_REPEATS)),
             space=self.space, arch=arch, spec=spec,
         ))
-        metrics["train_seconds"] = result.seconds
+        metrics["train_seconds"] = sum(run.seconds for run in runs)
         attrs: dict[str, Any] = {
             "seed": seed,
             "epochs": result.epochs_run,
             "best_epoch": result.best_epoch,
             "test_accuracy": metrics.get("test_accuracy"),
         }
+        if len(runs) > 1:
+            attrs["repeat_val_accuracy"] = [run.val.get("accuracy") for run in runs]
         if trial is not None and self.params.get("save_weights", True):
             record = self._save_weights(trial, result.state_dict)
             if record is not None:
