@@ -15,11 +15,12 @@ Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 ``optimizer`` (adam), ``save_weights`` (true), ``latency_repeats``
 (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
-lowest validation loss; see :mod:`nas.train`), ``repeats`` (1: train that many
-times with seeds ``seed, seed + 1, …`` and score the mean validation figures;
-on small validation sets, such as Cora's 500 nodes, one seed's luck otherwise
-picks the best trial; the pruner watches the first run, the first run's
-weights are kept).
+lowest validation loss; see :mod:`nas.train`), ``repeats`` (1: train a search
+trial that many times, with seeds ``seed + k * 100003``, and score it by the
+mean validation figures: on small validation sets, such as Cora's 500 nodes,
+one seed's luck otherwise picks the best trial; the pruner watches the first
+run, whose weights are kept; an evaluation outside a trial, such as a
+retraining with a list of seeds, is one run per seed).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class TrainEvaluator(Evaluator):
         seed = self.seed if trial is None else self.seed + trial.number
         spec = self.task.prepare(self.device)
         models, runs = [], []
-        for k in range(int(self.params.get("repeats", 1))):
+        repeats = int(self.params.get("repeats", 1)) if trial is not None else 1
+        for k in range(repeats):
             run_seed = seed + k * _REPEAT_STRIDE
             seed_everything(run_seed)
             models.append(self.space.build(arch, spec))
