@@ -30,10 +30,17 @@ if TYPE_CHECKING:
 
     from nas.tasks import Task
 
-__all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES"]
+__all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
+           "SCHEDULES", "lr_factor"]
 
 #: how the best epoch is chosen: by the task's validation metric, or by the validation loss
 SELECT_RULES = ("metric", "loss")
+#: the learning-rate schedule over all ``epochs`` (per optimiser step): constant; cosine decay
+#: to zero (after ``warmup``); one-cycle (Smith & Topin 2019, as torch's ``OneCycleLR``: from
+#: lr/25 up to lr over ``warmup`` of the steps, 0.3 when unset, then cosine down to lr/1e4)
+SCHEDULES = ("constant", "cosine", "onecycle")
+#: one-cycle's warm-up share when ``warmup`` is 0, its start lr / peak and its end lr / peak
+_ONECYCLE_WARMUP, _ONECYCLE_START, _ONECYCLE_END = 0.3, 1 / 25, 1e-4
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class TrainSettings:
     eval_every: int = 1
     grad_clip: float | None = None
     select: str = "metric"
+    schedule: str = "constant"
+    #: the share of all steps spent warming the lr up linearly (0: none; one-cycle: 0.3)
+    warmup: float = 0.0
 
 
 @dataclass
@@ -74,6 +84,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def lr_factor(schedule: str, progress: float, warmup: float = 0.0) -> float:
+    """The multiplier of the peak lr at ``progress`` (0 at the first step, 1 after the last).
+
+    >>> lr_factor("cosine", 0.5), lr_factor("onecycle", 0.0), lr_factor("constant", 0.9)
+    (0.5, 0.04, 1.0)
+    """
+    import math
+
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "constant":
+        return 1.0 if progress >= warmup or not warmup else progress / warmup
+    if schedule == "cosine":
+        if warmup and progress < warmup:
+            return progress / warmup
+        rest = (progress - warmup) / (1.0 - warmup) if warmup < 1.0 else 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * rest))
+    if schedule == "onecycle":
+        rise = warmup or _ONECYCLE_WARMUP
+        if progress < rise:
+            return _ONECYCLE_START + (1.0 - _ONECYCLE_START) * progress / rise
+        rest = (progress - rise) / (1.0 - rise)
+        return _ONECYCLE_END + (1.0 - _ONECYCLE_END) * 0.5 * (1.0 + math.cos(math.pi * rest))
+    raise ConfigError(f"evaluator.params.schedule: '{schedule}' is not allowed; "
+                      f"allowed: {', '.join(SCHEDULES)}")
+
+
 def train_model(
     model: torch.nn.Module,
     task: Task,
@@ -89,9 +125,13 @@ def train_model(
     if settings.select not in SELECT_RULES:
         raise ConfigError(f"evaluator.params.select: '{settings.select}' is not allowed; "
                           f"allowed: {', '.join(SELECT_RULES)}")
+    lr_factor(settings.schedule, 0.0, settings.warmup)  # an unknown schedule fails before training
     seed_everything(seed)
     model.to(device)
     optimizer = _optimizer(model, settings)
+    peak_lrs = [group["lr"] for group in optimizer.param_groups]
+    steps_per_epoch = 0  # counted on the first epoch; the schedule needs the total
+    step = 0
     higher_is_better = task.higher_is_better
     metric = task.metric
     by_loss = settings.select == "loss"
@@ -105,7 +145,17 @@ def train_model(
     epoch = 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        for batch in task.train_batches(epoch):
+        batches = task.train_batches(epoch)
+        if not steps_per_epoch:
+            batches = list(batches)
+            steps_per_epoch = max(1, len(batches))
+        total_steps = steps_per_epoch * settings.epochs
+        for batch in batches:
+            if settings.schedule != "constant" or settings.warmup:
+                factor = lr_factor(settings.schedule, step / total_steps, settings.warmup)
+                for group, peak in zip(optimizer.param_groups, peak_lrs):
+                    group["lr"] = peak * factor
+            step += 1
             optimizer.zero_grad(set_to_none=True)
             loss = task.loss(model(*batch.inputs), batch)
             loss.backward()

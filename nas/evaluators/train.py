@@ -15,7 +15,10 @@ Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 ``optimizer`` (adam), ``save_weights`` (true), ``latency_repeats``
 (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
-lowest validation loss; see :mod:`nas.train`), ``repeats`` (1: train a search
+lowest validation loss; see :mod:`nas.train`), ``schedule`` ("constant",
+"cosine" or "onecycle": the lr over all ``epochs``, per step), ``warmup``
+(the share of steps warming up, 0 to <1; see :func:`nas.train.lr_factor`),
+``repeats`` (1: train a search
 trial that many times, with seeds ``seed + k * 100003``, and score it by the
 mean validation figures: on small validation sets, such as Cora's 500 nodes,
 one seed's luck otherwise picks the best trial; the pruner watches the first
@@ -54,8 +57,10 @@ TRAIN_METRICS: tuple[str, ...] = (
 _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
     "save_weights": bool, "latency_repeats": int, "eval_every": int,
-    "grad_clip": float, "select": str, "repeats": int,
+    "grad_clip": float, "select": str, "schedule": str, "warmup": float, "repeats": int,
 }
+#: parameters that may be zero (every other number must be positive)
+_MAY_BE_ZERO = ("warmup",)
 #: seeds of a trial's repeated runs are ``seed + k * _REPEAT_STRIDE``, clear of the next trials' seeds
 _REPEAT_STRIDE = 100_003
 
@@ -76,14 +81,20 @@ class TrainEvaluator(Evaluator):
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
-            if kind in (int, float) and value <= 0:
+            if kind in (int, float) and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
         self._store: Any = None
-        from nas.train import SELECT_RULES
+        from nas.train import SCHEDULES, SELECT_RULES
 
         if self.params.get("select", "metric") not in SELECT_RULES:
             raise ConfigError(f"evaluator.params.select: {self.params['select']!r} is not allowed; "
                               f"allowed: {', '.join(SELECT_RULES)}")
+        if self.params.get("schedule", "constant") not in SCHEDULES:
+            raise ConfigError(f"evaluator.params.schedule: {self.params['schedule']!r} is not "
+                              f"allowed; allowed: {', '.join(SCHEDULES)}")
+        if float(self.params.get("warmup", 0.0)) >= 1.0:
+            raise ConfigError(f"evaluator.params.warmup: the share of steps warming up must be "
+                              f"below 1, got {self.params['warmup']!r}")
 
     def settings(self, arch: Architecture) -> Any:
         """Training settings: the architecture's lr/weight_decay choices win over params."""
@@ -99,6 +110,8 @@ class TrainEvaluator(Evaluator):
             eval_every=int(p.get("eval_every", 1)),
             grad_clip=p.get("grad_clip"),
             select=str(p.get("select", "metric")),
+            schedule=str(p.get("schedule", "constant")),
+            warmup=float(p.get("warmup", 0.0)),
         )
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
