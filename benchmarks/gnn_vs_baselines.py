@@ -11,6 +11,7 @@ accuracy never steers the search or the choice of the best trial.
 
     python benchmarks/gnn_vs_baselines.py studies/gnn_cora.toml [--task citeseer]
         [--seeds 5] [--n-trials N] [--baselines gcn,gat,appnp] [--data-dir ../shared/data]
+        [--arch JSON --baselines ''] [--evaluator-params '{"epochs": 1000, "patience": 100}']
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--skip-search", action="store_true", help="baselines only")
     parser.add_argument("--arch", default=None,
                         help="JSON architecture to retrain instead of searching (e.g. a best trial's)")
+    parser.add_argument("--evaluator-params", default=None,
+                        help='JSON merged into [evaluator] params, e.g. \'{"epochs": 1000}\'')
     args = parser.parse_args()
 
     import optuna
@@ -55,6 +58,13 @@ def main() -> None:
         # The raw file too: worker processes rebuild the study from it.
         raw = dict(config.raw, task=dict(config.raw["task"], name=args.task))
         config = _replace(config, task=Component(args.task, config.task.params),
+                          raw=FrozenDict(raw))
+    if args.evaluator_params:
+        import json
+
+        params = {**config.evaluator.params, **json.loads(args.evaluator_params)}
+        raw = dict(config.raw, evaluator=dict(config.raw["evaluator"], params=params))
+        config = _replace(config, evaluator=Component(config.evaluator.name, FrozenDict(params)),
                           raw=FrozenDict(raw))
     tmp = tempfile.TemporaryDirectory()
     url = f"sqlite:///{Path(tmp.name) / 'study.db'}"
@@ -106,6 +116,7 @@ def main() -> None:
 
 
 def _retrain(evaluator, arch, seeds: list[int]) -> tuple[list[float], float]:
+    # One run per seed: ``repeats`` applies to search trials only (nas.evaluators.train).
     start = time.perf_counter()
     tests = []
     for seed in seeds:

@@ -106,8 +106,10 @@ class GNNSpace(SearchSpace):
                 "lr": 0.01, "weight_decay": 5e-4},
         "gat": {**_PLAIN, "conv": "gat", "mp_layers": 2, "heads": 8, "activation": "elu",
                 "dropout": 0.6, "input_dropout": 0.6, "lr": 0.005, "weight_decay": 5e-4},
+        # APPNP's L2 of 0.005 is on the first layer only (Klicpera et al. 2019, section 6)
         "appnp": {**_PLAIN, "mp_layers": 0, "propagation_steps": 10, "propagation_alpha": 0.1,
-                  "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01, "weight_decay": 5e-4},
+                  "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01, "weight_decay": 5e-3,
+                  "decay_on": "input"},
     }
 
     def base_choices(self) -> dict[str, Choice]:
@@ -123,7 +125,7 @@ class GNNSpace(SearchSpace):
             "batch_norm": Categorical((False, True)),
             "skip": Categorical(("none", "sum", "concat")),
             "aggregation": Categorical(("mean", "max", "add")),
-            "propagation_steps": Categorical((0, 5, 10)),
+            "propagation_steps": Categorical((0, 5, 10, 20)),
             "propagation_at": Categorical(PROPAGATION_AT),
             "propagation_alpha": Categorical((0.1, 0.05, 0.2)),
             "input_dropout": Categorical((0.5, 0.0, 0.2, 0.6, 0.8)),

@@ -16,11 +16,16 @@ Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
 (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
 lowest validation loss; see :mod:`nas.train`), ``schedule`` ("constant",
-"cosine" or "onecycle": the lr over all ``epochs``, per step) and ``warmup``
+"cosine" or "onecycle": the lr over all ``epochs``, per step), ``warmup``
 (the share of steps warming up, 0 to <1; see :func:`nas.train.lr_factor`),
 ``decay`` ("all", or "matrices": weight decay on 2+-dim tensors only, no decay
-on biases and norms) and ``beta2`` (Adam's, 0.999; nanoGPT's character recipe
-uses 0.99).
+on biases and norms), ``beta2`` (Adam's, 0.999; nanoGPT's character recipe
+uses 0.99) and ``repeats`` (1: train a search
+trial that many times, with seeds ``seed + k * 100003``, and score it by the
+mean validation figures: on small validation sets, such as Cora's 500 nodes,
+one seed's luck otherwise picks the best trial; the pruner watches the first
+run, whose weights are kept; an evaluation outside a trial, such as a
+retraining with a list of seeds, is one run per seed).
 """
 
 from __future__ import annotations
@@ -55,10 +60,12 @@ _PARAMS = {
     "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
     "save_weights": bool, "latency_repeats": int, "eval_every": int,
     "grad_clip": float, "select": str, "schedule": str, "warmup": float,
-    "decay": str, "beta2": float,
+    "decay": str, "beta2": float, "repeats": int,
 }
 #: parameters that may be zero (every other number must be positive)
 _MAY_BE_ZERO = ("warmup",)
+#: seeds of a trial's repeated runs are ``seed + k * _REPEAT_STRIDE``, clear of the next trials' seeds
+_REPEAT_STRIDE = 100_003
 
 
 @EVALUATORS.register("train")
@@ -122,27 +129,36 @@ class TrainEvaluator(Evaluator):
         from nas.train import seed_everything, train_model
 
         seed = self.seed if trial is None else self.seed + trial.number
-        seed_everything(seed)
         spec = self.task.prepare(self.device)
-        model = self.space.build(arch, spec)
-        result = train_model(model, self.task, self.settings(arch), seed=seed, trial=trial,
-                             device=self.device)
+        models, runs = [], []
+        repeats = int(self.params.get("repeats", 1)) if trial is not None else 1
+        for k in range(repeats):
+            run_seed = seed + k * _REPEAT_STRIDE
+            seed_everything(run_seed)
+            models.append(self.space.build(arch, spec))
+            # Only the first run reports to the pruner: Optuna takes one curve per trial.
+            runs.append(train_model(models[-1], self.task, self.settings(arch), seed=run_seed,
+                                    trial=trial if k == 0 else None, device=self.device))
+        model, result = models[0], runs[0]
         metrics: dict[str, float] = {}
-        for split, values in (("val", result.val), ("test", result.test)):
-            for key, value in values.items():
-                metrics[f"{split}_{key}"] = float(value)
+        for split in ("val", "test"):
+            for key in getattr(result, split):
+                values = [float(getattr(run, split)[key]) for run in runs]
+                metrics[f"{split}_{key}"] = sum(values) / len(values)
         batch = self.task.example_batch(seed=seed).to(self.device)
         metrics.update(hardware_metrics(
             model, batch, repeats=int(self.params.get("latency_repeats", LATENCY_REPEATS)),
             space=self.space, arch=arch, spec=spec,
         ))
-        metrics["train_seconds"] = result.seconds
+        metrics["train_seconds"] = sum(run.seconds for run in runs)
         attrs: dict[str, Any] = {
             "seed": seed,
             "epochs": result.epochs_run,
             "best_epoch": result.best_epoch,
             "test_accuracy": metrics.get("test_accuracy"),
         }
+        if len(runs) > 1:
+            attrs["repeat_val_accuracy"] = [run.val.get("accuracy") for run in runs]
         if trial is not None and self.params.get("save_weights", True):
             record = self._save_weights(trial, result.state_dict)
             if record is not None:

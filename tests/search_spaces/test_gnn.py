@@ -185,3 +185,22 @@ def test_active_choices_leave_out_what_the_model_does_not_use(space):
     count = [sum(p.numel() for p in space.build(space.validate(a), spec).parameters())
              for a in (arch, other)]
     assert count[0] == count[1]
+
+
+def test_the_appnp_preset_decays_only_its_first_layer_as_its_paper(space):
+    # APPNP (Klicpera et al. 2019): L2 0.005 on the first layer's weights, none elsewhere.
+    arch = space.validate(space.baselines["appnp"])
+    model = space.build(arch, SPEC)
+    decayed, free = model.parameter_groups(float(arch["weight_decay"]))
+    assert decayed["weight_decay"] == pytest.approx(5e-3) and free["weight_decay"] == 0.0
+    assert {id(p) for p in decayed["params"]} == {id(p) for p in model.encoder[0].parameters()}
+    assert free["params"], "the classifier must be left undecayed"
+
+
+def test_propagation_reaches_twenty_steps(space):
+    arch = space.validate(space.baselines["appnp"]).replace(propagation_steps=20)
+    model = space.build(space.validate(arch), SPEC).eval()
+    assert model.propagation.K == 20
+    x, edge_index = graph()
+    with torch.no_grad():
+        assert torch.isfinite(model(x, edge_index)).all()
