@@ -115,7 +115,8 @@ def test_resnet20_trains_with_the_study_recipe(data_dir):
     config = load_study_file(STUDY)
     final = dict(config.evaluator.params["rungs"][-1]["params"])
     assert (final["optimizer"], final["schedule"], final["epochs"]) == ("sgd", "onecycle", 30)
-    final.update(epochs=3, patience=3, eval_every=1, latency_repeats=1, save_weights=False)
+    # 24 steps instead of 2,100: the recipe's peak lr (0.2) needs the long schedule
+    final.update(epochs=3, patience=3, eval_every=1, latency_repeats=1, save_weights=False, lr=0.05)
     task = create_task("cifar10-subset", data_dir=str(data_dir), train_size=512, val_size=200,
                        batch_size=64)
     space = create_space("resnet", {"baseline": "resnet20"})
@@ -123,7 +124,7 @@ def test_resnet20_trains_with_the_study_recipe(data_dir):
     metrics = evaluator.evaluate(space.default()).metrics
     assert metrics["params"] == RESNET20_PARAMS
     assert task.options["augment"] is True
-    assert metrics["val_loss"] < 2.25  # untrained: ln(10) = 2.30
+    assert metrics["val_accuracy"] > 0.15  # chance: 0.10 (measured: 0.25)
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
 
 
