@@ -34,6 +34,8 @@ def main() -> None:
     which.add_argument("--baseline", help="a baseline of the study's space, e.g. resnet20")
     which.add_argument("--arch", help="an architecture as JSON")
     which.add_argument("--best-of", help="a SQLite file holding the finished search")
+    parser.add_argument("--study-name", help="with --best-of: the searched study's name "
+                        "(default: the study file's)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=Path("runs/cnn-retrain"))
     parser.add_argument("--data-dir", default=os.environ.get("NAS_DATA_DIR"))
@@ -53,7 +55,8 @@ def main() -> None:
     elif args.arch:
         arch = space.validate(json.loads(args.arch))
     else:
-        arch = space.validate(_best_arch(args.best_of, load_study_file(args.study).name))
+        study_name = args.study_name or load_study_file(args.study).name
+        arch = space.validate(_best_arch(args.best_of, study_name))
     args.out.mkdir(parents=True, exist_ok=True)
     log = args.out / "retrain.jsonl"
     done = {(r["name"], r["arch_key"], r["seed"]): r for r in map(json.loads, _lines(log))}
