@@ -1,0 +1,99 @@
+"""``nas bench family``: a real search on Cora, its best retrained beside a hand-designed GCN."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.study_files import study_toml, write_study
+
+#: a few seconds per training: width 16, 30 epochs, two trials in one process
+_STUDY = dict(
+    space={"name": "gnn", "choices": {
+        "hidden_dim": [16], "mp_layers": [1, 2], "conv": ["gcn", "sage"], "propagation_steps": [0],
+        "lr": 0.01, "weight_decay": 5e-4, "dropout": [0.5], "input_dropout": [0.5],
+        "edge_dropout": [0.0], "batch_norm": [False], "pre_layers": 1, "post_layers": 1}},
+    task="cora", n_trials=2, n_jobs=1, device="cpu",
+    evaluator={"name": "train", "params": {"epochs": 30, "patience": 30, "latency_repeats": 1}},
+)
+
+
+@pytest.fixture(scope="module")
+def family_run(tmp_path_factory):
+    """One real run, then the same command again (which must resume, not redo)."""
+    from tests.conftest import run_nas
+
+    folder = tmp_path_factory.mktemp("family")
+    study = write_study(folder, study_toml("fam", **_STUDY))
+    out = folder / "out"
+    args = ("bench", "family", str(study), "--seeds", "2", "--baselines", "gcn", "--out", str(out))
+    first = run_nas(*args, timeout=600)
+    assert first.returncode == 0, first.stderr
+    lines_after_first = (out / "retrain.jsonl").read_text().splitlines()
+    again = run_nas(*args, "--format", "json", timeout=600)
+    assert again.returncode == 0, again.stderr
+    return first.stdout, json.loads(again.stdout), lines_after_first, out
+
+
+def test_table_shows_searched_and_baseline_with_every_seed_margin_and_cost(family_run):
+    table, _report, _lines, _out = family_run
+    rows = {line.split()[0]: line for line in table.splitlines()
+            if line.split() and line.split()[0] in ("searched", "gcn")}
+    assert set(rows) == {"searched", "gcn"}
+    for line in rows.values():
+        assert "±" in line and line.rstrip().endswith("]")  # mean ± std, then every seed
+    assert "  vs gcn: " in table and "95% Welch" in table
+    assert "same recipe (train: epochs 30, patience 30)" in table
+    cost = next(line for line in table.splitlines() if line.startswith("search cost:"))
+    assert "2 complete" in cost and "2 at train" in cost
+
+
+def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
+    _table, report, lines_after_first, out = family_run
+    # Nothing retrained twice: the second run read every figure back from retrain.jsonl.
+    assert (out / "retrain.jsonl").read_text().splitlines() == lines_after_first
+    assert len(lines_after_first) == 4  # 2 networks x 2 seeds
+    records = [json.loads(line) for line in lines_after_first]
+    by_row = {r["name"]: r for r in report["rows"]}
+    assert set(by_row) == {"searched", "gcn"}
+    for name, row in by_row.items():
+        tests = [r["metrics"]["test_accuracy"] for r in records if r["name"] == name]
+        assert row["test"] == pytest.approx(tests) and row["seeds"] == [0, 1]
+        assert 0.3 < row["mean"] <= 1.0  # a trained Cora model, far above chance (~0.14)
+    assert by_row["gcn"]["arch"]["conv"] == "gcn" and by_row["gcn"]["arch"]["hidden_dim"] == 64, \
+        "the baseline is the published GCN, not squeezed into the study's narrowed choices"
+    assert by_row["searched"]["arch"]["hidden_dim"] == 16
+    diff = by_row["gcn"]["margin"]
+    assert diff == pytest.approx(by_row["searched"]["mean"] - by_row["gcn"]["mean"])
+    assert report["search"]["trials"] == {"complete": 2}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (("--baselines", "resnet"), "space.baseline: 'resnet' is not a baseline of space 'gnn'; baselines: gcn, gat, appnp"),
+    (("--within-params", "lots"), "--within-params: 'lots' is neither a parameter count"),
+    (("--arch", "{conv"), "--arch: not valid JSON"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path, nas_cli, extra, message):
+    study = write_study(tmp_path, study_toml("fam-bad", **_STUDY))
+    result = nas_cli("bench", "family", str(study), "--out", str(tmp_path / "out"), *extra)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+    assert message in result.stderr
+    assert not (tmp_path / "out" / "study.db").exists(), "no study is created on bad input"
+
+
+def test_a_study_without_a_training_evaluator_cannot_be_retrained(tmp_path, nas_cli):
+    text = study_toml("fam-proxy", **{**_STUDY, "evaluator": {"name": "proxy"}})
+    result = nas_cli("bench", "family", str(write_study(tmp_path, text)), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "must be 'train' (or a ladder whose last rung is); this study's is 'proxy'" in result.stderr
+
+
+def test_the_best_trial_respects_a_parameter_cap(tmp_path: Path, nas_cli):
+    study = write_study(tmp_path, study_toml("fam-cap", **_STUDY))
+    result = nas_cli("bench", "family", str(study), "--out", str(tmp_path / "o"), "--seeds", "1",
+                     "--baselines", "", "--within-params", "10", "--format", "json")
+    assert result.returncode == 2
+    assert "no complete trial at the final fidelity (train) with at most 10 parameters" in result.stderr
