@@ -216,7 +216,8 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
         raise ConfigError("artifacts: must be a folder path or 's3://bucket/prefix' string")
     return StudyConfig(
         name=name,
-        space=_component("space", data.get("space"), extra={"choices", "baseline", "start_from"},
+        space=_component("space", data.get("space"),
+                         extra={"choices", "baseline", "start_from", "max_params"},
                          params_key="choices"),
         task=_component("task", data.get("task"), extra={"data_dir", "params"}),
         objectives=objectives,
