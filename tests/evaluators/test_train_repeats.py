@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import optuna
 import pytest
-import torch
 
 from nas.errors import ConfigError
 from nas.evaluators.train import TrainEvaluator
@@ -17,12 +16,7 @@ def cora(data_dir):
     return create_task("cora", data_dir=data_dir)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def evaluator(cora, **params):

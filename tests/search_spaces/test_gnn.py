@@ -17,12 +17,7 @@ def space():
     return create_space("gnn")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def graph(nodes: int = 30, seed: int = 0):

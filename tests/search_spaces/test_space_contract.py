@@ -11,7 +11,6 @@ sampling, round-trip and build checks are ``nas/plugin_contract.py``'s, the ones
 
 from __future__ import annotations
 
-import optuna
 import pytest
 import torch
 
@@ -52,13 +51,7 @@ def _batch(spec: TaskSpec, seed: int = 0) -> Batch:
                  mask)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(params=SPACES.names())
