@@ -27,7 +27,16 @@ class InterruptedWhileSampling(optuna.samplers.RandomSampler):
         super().before_trial(study, trial)
 
 
-def test_ctrl_c_inside_ask_closes_the_new_trial(sqlite_url, data_dir):
+@pytest.fixture
+def default_ctrl_c():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test: an earlier test in the
+    same worker process may have left another one installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_inside_ask_closes_the_new_trial(sqlite_url, data_dir, default_ctrl_c):
     config = parse_study({
         "name": "ask-cut", "space": {"name": "nb201"},
         "task": {"name": "nb201-cifar10", "data_dir": str(data_dir)},
