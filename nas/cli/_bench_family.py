@@ -44,13 +44,13 @@ def bench_family(
 ) -> None:
     """Search with a study file, then retrain its best model and the space's hand-designed
     baselines by the same recipe and seeds; print test metric, margins and search cost."""
-    import json
     import logging
 
+    from nas.architecture import Architecture
     from nas.bench.family import format_table, run_family_benchmark, with_task
     from nas.config import load_study_file
     from nas.device import resolve_device
-    from nas.errors import ConfigError
+    from nas.errors import ConfigError, InvalidArchitecture
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
     config = load_study_file(study_file)
@@ -60,11 +60,9 @@ def bench_family(
     given = None
     if arch is not None:
         try:
-            given = json.loads(arch)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--arch: not valid JSON ({exc.msg}); e.g. '{{\"conv\": \"gcn\"}}'") from None
-        if not isinstance(given, dict):
-            raise ConfigError("--arch: must be a JSON object of choice -> value")
+            given = Architecture.from_json(arch).to_dict()
+        except InvalidArchitecture as exc:
+            raise ConfigError(f"--arch: {exc}") from None
     names = None if baselines is None else [b.strip() for b in baselines.split(",") if b.strip()]
     quiet = fmt != Format.table
     result = run_family_benchmark(

@@ -75,7 +75,7 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
 @pytest.mark.parametrize(("extra", "message"), [
     (("--baselines", "resnet"), "space.baseline: 'resnet' is not a baseline of space 'gnn'; baselines: gcn, gat, appnp"),
     (("--within-params", "lots"), "--within-params: 'lots' is neither a parameter count"),
-    (("--arch", "{conv"), "--arch: not valid JSON"),
+    (("--arch", "{conv"), "--arch: architecture is not valid JSON"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, nas_cli, extra, message):
     study = write_study(tmp_path, study_toml("fam-bad", **_STUDY))
