@@ -65,15 +65,24 @@ def test_open_a_study_pick_a_pareto_point_and_see_its_architecture(
     red = plot.locator("path.point[style*='rgb(214, 39, 40)']")
     red.first.wait_for()
     assert red.count() == len(front)
-    faded = [_centre(p) for p in plot.locator("path.point[style*='rgba(31, 119, 180']").all()]
-    x, y = min((_centre(p) for p in red.all()),
-               key=lambda c: min((abs(c[0] - f[0]) + abs(c[1] - f[1]) for f in faded),
-                                 default=0.0))
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
-
     header = page.get_by_text(re.compile(r"^Trial \d+ · state COMPLETE")).first
-    header.wait_for()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # A click that lands while Plotly still lays the chart out selects nothing, and a user
+    # clicks again: up to three clicks, each at the marker's position at that moment.
+    for attempt in range(3):
+        faded = [_centre(p) for p in plot.locator("path.point[style*='rgba(31, 119, 180']").all()]
+        x, y = min((_centre(p) for p in red.all()),
+                   key=lambda c: min((abs(c[0] - f[0]) + abs(c[1] - f[1]) for f in faded),
+                                     default=0.0))
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        try:
+            header.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     number = int(re.match(r"Trial (\d+)", header.inner_text()).group(1))
     assert number in front
     page.get_by_text("searched cell × 15").first.wait_for()
