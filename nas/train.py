@@ -66,6 +66,21 @@ class TrainSettings:
     #: Adam's second-moment decay (nanoGPT's tiny-shakespeare recipe uses 0.99)
     beta2: float = 0.999
 
+    def check(self) -> None:
+        """Raise :class:`ConfigError` naming the ``evaluator.params`` key of a value no
+        training can use; the evaluator calls it before any trial, ``train_model`` too."""
+        for key, value, allowed in (("select", self.select, SELECT_RULES),
+                                    ("schedule", self.schedule, SCHEDULES),
+                                    ("decay", self.decay, DECAY_RULES)):
+            if value not in allowed:
+                raise ConfigError(f"evaluator.params.{key}: '{value}' is not allowed; "
+                                  f"allowed: {', '.join(allowed)}")
+        if self.beta2 >= 1.0:
+            raise ConfigError(f"evaluator.params.beta2: must be below 1, got {self.beta2!r}")
+        if self.warmup >= 1.0:
+            raise ConfigError(f"evaluator.params.warmup: the share of steps warming up must be "
+                              f"below 1, got {self.warmup!r}")
+
 
 @dataclass
 class TrainResult:
@@ -129,10 +144,7 @@ def train_model(
     """Train ``model`` on ``task``; return the metrics and weights of the best validation epoch."""
     import torch
 
-    if settings.select not in SELECT_RULES:
-        raise ConfigError(f"evaluator.params.select: '{settings.select}' is not allowed; "
-                          f"allowed: {', '.join(SELECT_RULES)}")
-    lr_factor(settings.schedule, 0.0, settings.warmup)  # an unknown schedule fails before training
+    settings.check()
     seed_everything(seed)
     model.to(device)
     optimizer = _optimizer(model, settings)
@@ -207,9 +219,6 @@ def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.O
     groups = getattr(model, "parameter_groups", None)
     params: Any = ([p for p in model.parameters() if p.requires_grad] if groups is None
                    else groups(settings.weight_decay))
-    if settings.decay not in DECAY_RULES:
-        raise ConfigError(f"evaluator.params.decay: '{settings.decay}' is not allowed; "
-                          f"allowed: {', '.join(DECAY_RULES)}")
     if groups is None and settings.decay == "matrices":
         params = [{"params": [p for p in params if p.dim() >= 2]},
                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]

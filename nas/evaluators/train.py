@@ -87,22 +87,8 @@ class TrainEvaluator(Evaluator):
             if kind in (int, float) and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
         self._store: Any = None
-        from nas.train import DECAY_RULES, SCHEDULES, SELECT_RULES
-
-        if self.params.get("select", "metric") not in SELECT_RULES:
-            raise ConfigError(f"evaluator.params.select: {self.params['select']!r} is not allowed; "
-                              f"allowed: {', '.join(SELECT_RULES)}")
-        if self.params.get("schedule", "constant") not in SCHEDULES:
-            raise ConfigError(f"evaluator.params.schedule: {self.params['schedule']!r} is not "
-                              f"allowed; allowed: {', '.join(SCHEDULES)}")
-        if self.params.get("decay", "all") not in DECAY_RULES:
-            raise ConfigError(f"evaluator.params.decay: {self.params['decay']!r} is not "
-                              f"allowed; allowed: {', '.join(DECAY_RULES)}")
-        if float(self.params.get("beta2", 0.999)) >= 1.0:
-            raise ConfigError(f"evaluator.params.beta2: must be below 1, got {self.params['beta2']!r}")
-        if float(self.params.get("warmup", 0.0)) >= 1.0:
-            raise ConfigError(f"evaluator.params.warmup: the share of steps warming up must be "
-                              f"below 1, got {self.params['warmup']!r}")
+        # Every rule a training checks, checked now: a bad value fails before any trial.
+        self.settings(Architecture({})).check()
 
     def settings(self, arch: Architecture) -> Any:
         """Training settings: the architecture's lr/weight_decay choices win over params."""
