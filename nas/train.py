@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from nas.tasks import Task
 
 __all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
-           "SCHEDULES", "DECAY_RULES", "lr_factor"]
+           "SCHEDULES", "DECAY_RULES", "lr_factor", "consistency_loss"]
 
 #: how the best epoch is chosen: by the task's validation metric, or by the validation loss
 SELECT_RULES = ("metric", "loss")
@@ -65,6 +65,14 @@ class TrainSettings:
     decay: str = "all"
     #: Adam's second-moment decay (nanoGPT's tiny-shakespeare recipe uses 0.99)
     beta2: float = 0.999
+    #: stochastic forward passes per step (GRAND's consistency regularisation, Feng et al.
+    #: 2020): with 2 or more, the loss is the mean task loss of the passes plus
+    #: ``consistency_weight`` times :func:`consistency_loss` over every output row (on a
+    #: graph, the unlabelled nodes too); the passes differ by the model's dropouts
+    consistency: int = 1
+    consistency_weight: float = 1.0
+    #: the sharpening temperature of the passes' mean prediction (0 < T <= 1; 1: no sharpening)
+    consistency_temperature: float = 0.5
 
     def check(self) -> None:
         """Raise :class:`ConfigError` naming the ``evaluator.params`` key of a value no
@@ -80,6 +88,12 @@ class TrainSettings:
         if self.warmup >= 1.0:
             raise ConfigError(f"evaluator.params.warmup: the share of steps warming up must be "
                               f"below 1, got {self.warmup!r}")
+        if not 0.0 < self.consistency_temperature <= 1.0:
+            raise ConfigError(f"evaluator.params.consistency_temperature: must be in (0, 1], "
+                              f"got {self.consistency_temperature!r}")
+        if self.consistency < 1:
+            raise ConfigError(f"evaluator.params.consistency: the number of forward passes per "
+                              f"step must be 1 or more, got {self.consistency!r}")
 
 
 @dataclass
@@ -176,7 +190,7 @@ def train_model(
                     group["lr"] = peak * factor
             step += 1
             optimizer.zero_grad(set_to_none=True)
-            loss = task.loss(model(*batch.inputs), batch)
+            loss = _step_loss(model, task, batch, settings)
             loss.backward()
             if settings.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -209,6 +223,38 @@ def train_model(
         state_dict=best_state,
         history=history,
     )
+
+
+def _step_loss(model: torch.nn.Module, task: Task, batch: Any, settings: TrainSettings) -> torch.Tensor:
+    """The loss of one step: the task's, or (``consistency`` ≥ 2) the mean over that many
+    stochastic passes plus their consistency term."""
+    if settings.consistency < 2:
+        return task.loss(model(*batch.inputs), batch)
+    outputs = [model(*batch.inputs) for _ in range(settings.consistency)]
+    supervised = sum(task.loss(out, batch) for out in outputs) / len(outputs)
+    return supervised + settings.consistency_weight * consistency_loss(
+        outputs, settings.consistency_temperature)
+
+
+def consistency_loss(outputs: list[torch.Tensor], temperature: float = 0.5) -> torch.Tensor:
+    """GRAND's consistency term (Feng et al. 2020): the mean squared distance of each pass's
+    class probabilities to their sharpened mean (a fixed target), per output row.
+
+    Rows are every position of the last dimension's logits (nodes, images, tokens): the
+    unlabelled ones are where the term teaches something the labels do not.
+
+    >>> import torch
+    >>> same = torch.tensor([[4.0, 0.0]])
+    >>> float(consistency_loss([same, same], temperature=1.0))
+    0.0
+    """
+    import torch
+
+    probs = [torch.softmax(out.reshape(-1, out.size(-1)), dim=-1) for out in outputs]
+    mean = torch.stack(probs).mean(dim=0)
+    sharpened = mean.pow(1.0 / temperature)
+    target = (sharpened / sharpened.sum(dim=-1, keepdim=True)).detach()
+    return torch.stack([(p - target).pow(2).sum(dim=-1).mean() for p in probs]).mean()
 
 
 def _optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:

@@ -13,6 +13,19 @@ transform): decoupled propagation and transformation with a searchable order
 and depth, as DFG-NAS (Zhang et al. 2022) searches them. ``propagation_alpha``
 is its teleport (initial-residual) weight.
 
+``propagation_kind`` picks the propagation's weights over the hops:
+personalised PageRank (``"ppr"``, APPNP) or the plain mean of the 0..K-hop
+features (``"mean"``, GRAND's mixed-order propagation, Feng et al. 2020).
+``node_dropout`` is GRAND's DropNode: whole rows (nodes) of the
+propagation's input are dropped (and the rest scaled up) in training, so each
+node must be predicted from its neighbours too. ``consistency`` is GRAND's
+consistency regularisation: that many stochastic passes per training step,
+their predictions pulled to their sharpened mean on every node (the trainer
+does it: :class:`nas.train.TrainSettings`). GRAND propagates the raw
+features; here the propagation reads the encoder's output (``"hidden"``), which
+on Cora measured the same or better (3 seeds: 84.9 against 84.3) at a tenth
+of the cost.
+
 ``conv = "gcnii"`` is GCNII's layer (Chen et al. 2020): initial residual to the
 encoder's output (weight ``propagation_alpha``) and identity mapping; it has
 its own residuals, so ``skip`` has no effect on it. ``edge_dropout`` is
@@ -47,7 +60,8 @@ and ``encode()`` keeps them so any predictor sees the full choice vector.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -59,12 +73,16 @@ from nas.errors import InvalidArchitecture
 from search_spaces._base import Categorical, Choice, FloatRange, IntRange, SearchSpace, TaskSpec
 from search_spaces._registry import register_space
 
-__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "DECAY_ON", "effective_skip"]
+__all__ = ["GNNSpace", "GNNModel", "CONV_TYPES", "PROPAGATION_AT", "PROPAGATION_KINDS", "DECAY_ON",
+           "MeanPropagation", "effective_skip"]
 
 CONV_TYPES = ("gcn", "gat", "gatv2", "sage", "gin", "graphconv", "tag", "gcnii")
 #: where the parameter-free propagation runs: on the logits (APPNP's "predict, then
 #: propagate") or on the hidden features before the head (transform, propagate, transform)
 PROPAGATION_AT = ("logits", "hidden")
+#: the propagation's weights over the hops: personalised PageRank (APPNP, teleport
+#: ``propagation_alpha``) or the mean of the 0..K-hop features (GRAND's mixed order)
+PROPAGATION_KINDS = ("ppr", "mean")
 #: which weights ``weight_decay`` applies to: all of them, or only the layers reading the
 #: raw features and the graph (the encoder's first layer and the message passing), as
 #: APPNP (Klicpera et al. 2019) and GCNII (Chen et al. 2020) regularise
@@ -80,6 +98,9 @@ _LEGACY: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "input_dropout": lambda arch: arch.get("dropout"),
     "edge_dropout": lambda arch: 0.0,
     "decay_on": lambda arch: "all",
+    "propagation_kind": lambda arch: "ppr",
+    "node_dropout": lambda arch: 0.0,
+    "consistency": lambda arch: 1,
 }
 
 #: the choices every baseline shares: one encoder and one classifier layer, width 64, nothing else
@@ -87,7 +108,8 @@ _PLAIN = {
     "conv": "gcn", "pre_layers": 1, "post_layers": 1, "hidden_dim": 64, "heads": 1,
     "activation": "relu", "batch_norm": False, "skip": "none", "aggregation": "mean",
     "propagation_steps": 0, "propagation_at": "logits", "propagation_alpha": 0.1,
-    "edge_dropout": 0.0, "decay_on": "all",
+    "edge_dropout": 0.0, "decay_on": "all", "propagation_kind": "ppr", "node_dropout": 0.0,
+    "consistency": 1,
 }
 
 
@@ -100,7 +122,8 @@ class GNNSpace(SearchSpace):
 
     #: Hand-designed networks in this space's skeleton (an input ``Linear`` encoder, then the
     #: message passing, then a ``Linear`` classifier), with their papers' training settings:
-    #: GCN (Kipf & Welling 2017), GAT (Veličković et al. 2018), APPNP (Klicpera et al. 2019).
+    #: GCN (Kipf & Welling 2017), GAT (Veličković et al. 2018), APPNP (Klicpera et al. 2019),
+    #: GRAND (Feng et al. 2020: its Cora settings, propagating the encoder's output).
     baselines = {
         "gcn": {**_PLAIN, "conv": "gcn", "mp_layers": 2, "dropout": 0.5, "input_dropout": 0.5,
                 "lr": 0.01, "weight_decay": 5e-4},
@@ -110,6 +133,10 @@ class GNNSpace(SearchSpace):
         "appnp": {**_PLAIN, "mp_layers": 0, "propagation_steps": 10, "propagation_alpha": 0.1,
                   "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01, "weight_decay": 5e-3,
                   "decay_on": "input"},
+        "grand": {**_PLAIN, "mp_layers": 0, "hidden_dim": 32, "propagation_steps": 8,
+                  "propagation_at": "hidden", "propagation_kind": "mean", "node_dropout": 0.5,
+                  "consistency": 4, "dropout": 0.5, "input_dropout": 0.5, "lr": 0.01,
+                  "weight_decay": 5e-4},
     }
 
     def base_choices(self) -> dict[str, Choice]:
@@ -125,7 +152,7 @@ class GNNSpace(SearchSpace):
             "batch_norm": Categorical((False, True)),
             "skip": Categorical(("none", "sum", "concat")),
             "aggregation": Categorical(("mean", "max", "add")),
-            "propagation_steps": Categorical((0, 5, 10, 20)),
+            "propagation_steps": Categorical((0, 5, 10, 20, 8, 2)),
             "propagation_at": Categorical(PROPAGATION_AT),
             "propagation_alpha": Categorical((0.1, 0.05, 0.2)),
             "input_dropout": Categorical((0.5, 0.0, 0.2, 0.6, 0.8)),
@@ -133,6 +160,9 @@ class GNNSpace(SearchSpace):
             "decay_on": Categorical(DECAY_ON),
             "lr": FloatRange(1e-3, 5e-2, log=True, default=1e-2),
             "weight_decay": FloatRange(1e-5, 1e-2, log=True, default=5e-4),
+            "propagation_kind": Categorical(PROPAGATION_KINDS),
+            "node_dropout": Categorical((0.0, 0.5, 0.3)),
+            "consistency": Categorical((1, 2, 4)),
         }
 
     def validate(self, arch: Mapping[str, Any]) -> Architecture:
@@ -151,9 +181,12 @@ class GNNSpace(SearchSpace):
             )
 
     def active_choices(self, arch: Mapping[str, Any]) -> frozenset[str]:
-        """Without message passing the conv, its heads and aggregation and the skips do nothing;
+        """Without message passing the conv, its heads and aggregation and the skips do nothing,
+        without propagation its kind and DropNode;
         heads only matter for attention convs, aggregation only for the convs that take one."""
         unused = set()
+        if int(arch["propagation_steps"]) == 0:
+            unused |= {"propagation_kind", "node_dropout"}
         if int(arch["mp_layers"]) == 0:
             unused |= {"conv", "heads", "aggregation", "skip"}
         if arch["conv"] not in _WITH_HEADS:
@@ -235,6 +268,8 @@ class GNNModel(nn.Module):
         self.dropout = float(arch["dropout"])
         self.input_dropout = float(arch["input_dropout"])
         self.edge_dropout = float(arch["edge_dropout"])
+        self.node_dropout = float(arch["node_dropout"])
+        self._sparse_input: _SparseRows | None = None  # the last sparse features, as CSR
         self.decay_on = str(arch["decay_on"])
         self.skip = effective_skip(arch)
         self.conv = str(arch["conv"])
@@ -262,14 +297,15 @@ class GNNModel(nn.Module):
         )
         steps = int(arch["propagation_steps"])
         self.propagation_at = str(arch["propagation_at"])
-        if steps:
+        self.propagation: nn.Module | None = None
+        if steps and arch["propagation_kind"] == "mean":
+            self.propagation = MeanPropagation(steps)
+        elif steps:
             from torch_geometric.nn import APPNP
 
             # Edge dropout is DropEdge's, once per forward (``forward``), not APPNP's own
             # ``dropout``: PyG re-drops the already dropped weights at every step.
-            self.propagation: nn.Module | None = APPNP(K=steps, alpha=float(arch["propagation_alpha"]))
-        else:
-            self.propagation = None
+            self.propagation = APPNP(K=steps, alpha=float(arch["propagation_alpha"]))
 
     def parameter_groups(self, weight_decay: float) -> list[dict[str, Any]]:
         """Optimiser groups: ``weight_decay`` on every weight, or (``decay_on = "input"``)
@@ -309,19 +345,126 @@ class GNNModel(nn.Module):
             else:
                 h = out
         if self.propagation is not None and self.propagation_at == "hidden":
-            h = self.propagation(h, edge_index)
+            h = self.propagation(self._drop_nodes(h), edge_index)
         for layer in self.head[:-1]:
             h = F.dropout(next(act)(layer(h)), self.dropout, self.training)
         logits = self.head[-1](h)
         if self.propagation is not None and self.propagation_at == "logits":
-            logits = self.propagation(logits, edge_index)
+            logits = self.propagation(self._drop_nodes(logits), edge_index)
         return logits
+
+    def _drop_nodes(self, h: torch.Tensor) -> torch.Tensor:
+        """DropNode (GRAND): zero whole rows in training, scale the kept ones by 1 / (1 - p)."""
+        if not self.node_dropout or not self.training:
+            return h
+        keep = torch.bernoulli(torch.full((h.size(0), 1), 1.0 - self.node_dropout, device=h.device))
+        return h * keep / (1.0 - self.node_dropout)
 
     def _encode_input(self, x: torch.Tensor) -> torch.Tensor:
         first = self.encoder[0]
         if x.is_sparse:
-            x = x.coalesce()
-            values = F.dropout(x.values(), self.input_dropout, self.training)
-            x = torch.sparse_coo_tensor(x.indices(), values, x.shape, check_invariants=False)
-            return torch.sparse.mm(x, first.weight.t()) + first.bias
+            if self._sparse_input is None or self._sparse_input.source is not x:
+                self._sparse_input = _SparseRows(x)
+            return self._sparse_input.matmul(first.weight.t(), self.input_dropout,
+                                             self.training) + first.bias
         return first(F.dropout(x, self.input_dropout, self.training))
+
+
+class MeanPropagation(nn.Module):
+    """GRAND's mixed-order propagation: the mean of ``Â^k h`` for k = 0..K, with ``Â`` the
+    symmetrically normalised adjacency with self-loops (as GCN's). Parameter-free.
+
+    Every hop keeps its weight, unlike personalised PageRank's geometric decay: the far hops
+    count as much as the near ones, which is what lets DropNode's dropped nodes be rebuilt
+    from their neighbourhood. ``Â`` and its transpose are built once per graph (kept while
+    the same ``edge_index`` tensor comes back, as it does every epoch of a full-batch task)
+    and multiplied as CSR matrices: 4x faster than autograd through a sparse product.
+    """
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self._graph: tuple[torch.Tensor, int, torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        adjacency, transposed = self._adjacency(edge_index, h)
+        total = h
+        for _ in range(self.steps):
+            h = _CsrProduct.apply(adjacency, transposed, h)
+            total = total + h
+        return total / (self.steps + 1)
+
+    def _adjacency(self, edge_index: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cached = self._graph
+        if cached is not None and cached[0] is edge_index and cached[1] == h.size(0) \
+                and cached[2].dtype == h.dtype:
+            return cached[2], cached[3]
+        from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+        n = h.size(0)
+        index, weight = gcn_norm(edge_index, None, n, add_self_loops=True, dtype=h.dtype)
+        # Messages flow from edge_index[0] to edge_index[1]: row = target, column = source.
+        # Coalesced, so repeated edges add up as they do in a message-passing sum.
+        with _quiet_csr():
+            adjacency, transposed = (
+                torch.sparse_coo_tensor(rows_cols, weight, (n, n)).coalesce().to_sparse_csr()
+                for rows_cols in (index.flip(0), index))
+        self._graph = (edge_index, n, adjacency, transposed)
+        return adjacency, transposed
+
+    def extra_repr(self) -> str:
+        return f"steps={self.steps}"
+
+
+@contextmanager
+def _quiet_csr() -> Iterator[None]:
+    """Silences torch's warnings that sparse CSR support is in beta and that it skips the
+    invariant checks (the indices here are built sorted; the products are checked against
+    dense ones in tests/search_spaces)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        for message in ("Sparse CSR tensor support", "Sparse invariant checks"):
+            warnings.filterwarnings("ignore", message=message, category=UserWarning)
+        yield
+
+
+class _SparseRows:
+    """A sparse COO feature matrix kept as CSR with its transpose, for ``x @ w`` with dropout
+    on the non-zeros: the product and its gradient ``xᵀ @ g`` are CSR products, 3.5x faster
+    on Cora's bag of words than autograd through ``torch.sparse.mm`` on COO. ``permutation``
+    takes the values into the transpose's order, so a dropout mask is drawn once for both."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.source = x
+        coo = x.coalesce()
+        rows, cols = coo.indices()
+        self.shape = tuple(coo.shape)
+        self.values = coo.values()
+        self.crow = torch._convert_indices_from_coo_to_csr(rows, self.shape[0])
+        self.cols = cols
+        self.permutation = torch.argsort(cols * self.shape[0] + rows)
+        self.crow_t = torch._convert_indices_from_coo_to_csr(cols[self.permutation], self.shape[1])
+        self.cols_t = rows[self.permutation]
+
+    def matmul(self, w: torch.Tensor, dropout: float, training: bool) -> torch.Tensor:
+        values = F.dropout(self.values, dropout, training)
+        with _quiet_csr():
+            matrix = torch.sparse_csr_tensor(self.crow, self.cols, values, self.shape)
+            transposed = torch.sparse_csr_tensor(self.crow_t, self.cols_t,
+                                                 values[self.permutation], self.shape[::-1])
+        return _CsrProduct.apply(matrix, transposed, w)
+
+
+class _CsrProduct(torch.autograd.Function):
+    """``Â @ h`` with the gradient ``Âᵀ @ g`` from a prepared transpose (no grad for ``Â``)."""
+
+    @staticmethod
+    def forward(ctx: Any, adjacency: torch.Tensor, transposed: torch.Tensor,
+                h: torch.Tensor) -> torch.Tensor:
+        ctx.transposed = transposed
+        return adjacency @ h
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None, torch.Tensor]:
+        return None, None, ctx.transposed @ grad

@@ -20,7 +20,10 @@ lowest validation loss; see :mod:`nas.train`), ``schedule`` ("constant",
 (the share of steps warming up, 0 to <1; see :func:`nas.train.lr_factor`),
 ``decay`` ("all", or "matrices": weight decay on 2+-dim tensors only, no decay
 on biases and norms), ``beta2`` (Adam's, 0.999; nanoGPT's character recipe
-uses 0.99) and ``repeats`` (1: train a search
+uses 0.99), ``consistency`` (1: forward passes per step; 2 or more adds GRAND's
+consistency regularisation, see :class:`nas.train.TrainSettings`; an architecture's
+``consistency`` choice wins), ``consistency_weight`` (1.0) and
+``consistency_temperature`` (0.5), and ``repeats`` (1: train a search
 trial that many times, with seeds ``seed + k * 100003``, and score it by the
 mean validation figures: on small validation sets, such as Cora's 500 nodes,
 one seed's luck otherwise picks the best trial; the pruner watches the first
@@ -61,6 +64,7 @@ _PARAMS = {
     "save_weights": bool, "latency_repeats": int, "eval_every": int,
     "grad_clip": float, "select": str, "schedule": str, "warmup": float,
     "decay": str, "beta2": float, "repeats": int,
+    "consistency": int, "consistency_weight": float, "consistency_temperature": float,
 }
 #: parameters that may be zero (every other number must be positive)
 _MAY_BE_ZERO = ("warmup",)
@@ -91,7 +95,7 @@ class TrainEvaluator(Evaluator):
         self.settings(Architecture({})).check()
 
     def settings(self, arch: Architecture) -> Any:
-        """Training settings: the architecture's lr/weight_decay choices win over params."""
+        """Training settings: the architecture's lr/weight_decay/consistency choices win over params."""
         from nas.train import TrainSettings
 
         p = self.params
@@ -108,6 +112,9 @@ class TrainEvaluator(Evaluator):
             warmup=float(p.get("warmup", 0.0)),
             decay=str(p.get("decay", "all")),
             beta2=float(p.get("beta2", 0.999)),
+            consistency=int(arch.get("consistency", p.get("consistency", 1))),
+            consistency_weight=float(p.get("consistency_weight", 1.0)),
+            consistency_temperature=float(p.get("consistency_temperature", 0.5)),
         )
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:

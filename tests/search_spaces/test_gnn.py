@@ -152,24 +152,30 @@ def test_baselines_are_presets_that_fix_every_choice():
     assert gat.default()["conv"] == "gat" and gat.default()["heads"] == 8
     assert create_space("gnn", {"baseline": "gcn", "hidden_dim": [16]}).default()["hidden_dim"] == 16
     with pytest.raises(ConfigError, match="space.baseline: 'gin' is not a baseline of space "
-                                          "'gnn'; baselines: gcn, gat, appnp"):
+                                          "'gnn'; baselines: gcn, gat, appnp, grand"):
         create_space("gnn", {"baseline": "gin"})
 
 
 def test_an_architecture_stored_before_the_new_choices_still_loads_as_it_trained(space):
-    new = ("propagation_at", "propagation_alpha", "input_dropout", "edge_dropout", "decay_on")
+    new = ("propagation_at", "propagation_alpha", "input_dropout", "edge_dropout", "decay_on",
+           "propagation_kind", "node_dropout", "consistency")
     stored = {k: v for k, v in space.default().replace(dropout=0.6).items() if k not in new}
     arch = space.validate(stored)
     assert arch["input_dropout"] == 0.6 and arch["edge_dropout"] == 0.0
     assert arch["propagation_at"] == "logits" and arch["decay_on"] == "all"
+    assert arch["propagation_kind"] == "ppr" and arch["node_dropout"] == 0.0
+    assert arch["consistency"] == 1
     with pytest.raises(InvalidArchitecture, match="missing choice 'dropout'"):
         space.validate({k: v for k, v in stored.items() if k != "dropout"})
 
 
 def test_active_choices_leave_out_what_the_model_does_not_use(space):
     arch = dict(space.default())
-    arch.update(mp_layers=2, conv="gat")
+    arch.update(mp_layers=2, conv="gat", propagation_steps=5)
     assert space.active_choices(arch) == frozenset(arch) - {"aggregation"}
+    # Without propagation, its kind and DropNode (which drops the propagation's input) do nothing.
+    assert space.active_choices({**arch, "propagation_steps": 0}) == (
+        frozenset(arch) - {"aggregation", "propagation_kind", "node_dropout"})
     arch.update(conv="sage")
     assert space.active_choices(arch) == frozenset(arch) - {"heads"}
     arch.update(mp_layers=0)
@@ -199,3 +205,67 @@ def test_propagation_reaches_twenty_steps(space):
     x, edge_index = graph()
     with torch.no_grad():
         assert torch.isfinite(model(x, edge_index)).all()
+
+
+def test_mean_propagation_is_the_mean_of_the_normalised_adjacency_powers():
+    # GRAND's mixed order: (h + Âh + Â²h + Â³h) / 4 with Â = D^-1/2 (A + I) D^-1/2, and its
+    # gradient Âᵀ-wise: checked against dense matrices on a directed graph (Â not symmetric).
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from search_spaces.gnn import MeanPropagation
+
+    x, edge_index = graph()
+    index, weight = gcn_norm(edge_index, None, 30, add_self_loops=True)
+    adjacency = torch.zeros(30, 30).index_put_((index[1], index[0]), weight, accumulate=True)
+    assert not torch.allclose(adjacency, adjacency.t())
+    h = x.clone().requires_grad_(True)
+    out = MeanPropagation(3)(h, edge_index)
+    power, expected = x, x
+    for _ in range(3):
+        power = adjacency @ power
+        expected = expected + power
+    assert torch.allclose(out, expected / 4, atol=1e-6)
+    upstream = torch.randn(30, 12, generator=torch.Generator().manual_seed(1))
+    (grad,) = torch.autograd.grad(out, h, upstream)
+    dense_grad = sum(torch.linalg.matrix_power(adjacency.t(), k) @ upstream for k in range(4)) / 4
+    assert torch.allclose(grad, dense_grad, atol=1e-5)
+
+
+def test_sparse_features_train_with_the_same_gradients_as_dense_ones(space):
+    # The sparse path multiplies CSR matrices with a hand-written backward: its gradients
+    # must be autograd's on dense features (no dropout, so both passes see the same input).
+    arch = space.default().replace(mp_layers=0, propagation_steps=5, propagation_kind="mean",
+                                   input_dropout=0.0, dropout=0.0)
+    x, edge_index = graph()
+    grads = []
+    for features in (x, x.to_sparse_coo()):
+        torch.manual_seed(0)
+        model = space.build(arch, SPEC).train()
+        model(features, edge_index).pow(2).sum().backward()
+        grads.append(model.encoder[0].weight.grad)
+    assert torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+def test_drop_node_drops_whole_rows_of_the_propagation_input_in_training_only(space):
+    arch = space.default().replace(mp_layers=0, propagation_steps=2, propagation_at="hidden",
+                                   node_dropout=0.5, dropout=0.0, input_dropout=0.0)
+    model = space.build(arch, SPEC)
+    h = torch.ones(200, 4)
+    torch.manual_seed(0)
+    dropped = model.train()._drop_nodes(h)
+    kept_rows = dropped[:, 0] != 0
+    assert 60 < int(kept_rows.sum()) < 140, "about half the nodes are dropped"
+    assert torch.equal(dropped[~kept_rows], torch.zeros_like(dropped[~kept_rows])), "whole rows"
+    assert torch.allclose(dropped[kept_rows], torch.full_like(dropped[kept_rows], 2.0))
+    assert torch.equal(model.eval()._drop_nodes(h), h)
+    x, edge_index = graph()
+    with torch.no_grad():
+        assert torch.equal(model(x, edge_index), model(x, edge_index)), "deterministic in eval"
+
+
+def test_the_grand_preset_is_an_mlp_with_drop_node_mean_propagation_and_consistency(space):
+    arch = space.validate(space.baselines["grand"])
+    assert arch["consistency"] == 4 and space.active_choices(arch) >= {"node_dropout", "consistency"}
+    model = space.build(arch, SPEC)
+    assert len(model.convs) == 0 and type(model.propagation).__name__ == "MeanPropagation"
+    assert model.node_dropout == 0.5 and model.propagation.steps == 8
