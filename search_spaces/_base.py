@@ -461,12 +461,20 @@ def _widened(base: Choice, new: Choice) -> list[ChoiceValue]:
     return [v for v in values if not base.low <= v <= base.high]
 
 
+#: ``[space]`` keys that are settings of some spaces, not choices: a space that takes one
+#: removes it from the overrides before they reach :func:`_apply_overrides`
+_SPACE_SETTINGS = {"max_params": "a parameter cap is a setting of the resnet space only"}
+
+
 def _apply_overrides(
     space: str, base: dict[str, Choice], overrides: Mapping[str, Any]
 ) -> dict[str, Choice]:
     result = dict(base)
     for name, value in overrides.items():
         where = f"space.choices.{name}"
+        if name in _SPACE_SETTINGS and name not in base:
+            raise ConfigError(f"space.{name}: space '{space}' has no such setting; "
+                              f"{_SPACE_SETTINGS[name]}")
         if name not in base:
             raise ConfigError(
                 f"{where}: unknown choice for space '{space}'; choices are: {', '.join(base)}"

@@ -82,6 +82,10 @@ def test_max_params_makes_bigger_architectures_invalid():
         space.validate(wider)
     with pytest.raises(ConfigError, match="space.max_params: must be a positive integer"):
         create_space("resnet", {"max_params": "0.27M"})
+    # Other spaces have no cap: said as such, not as an unknown choice.
+    with pytest.raises(ConfigError, match="space.max_params: space 'gnn' has no such setting; "
+                                          "a parameter cap is a setting of the resnet space only"):
+        create_space("gnn", {"max_params": 1000})
 
 
 def test_a_search_under_the_cap_never_trains_a_bigger_network(tmp_path):
