@@ -22,9 +22,9 @@ node must be predicted from its neighbours too. ``consistency`` is GRAND's
 consistency regularisation: that many stochastic passes per training step,
 their predictions pulled to their sharpened mean on every node (the trainer
 does it: :class:`nas.train.TrainSettings`). GRAND propagates the raw
-features; here the propagation reads the encoder's output (``"hidden"``), which
-on Cora measured the same or better (3 seeds: 84.9 against 84.3) at a tenth
-of the cost.
+features (1,433 columns on Cora); here the propagation reads the encoder's
+output (``"hidden"``, 16 to 256 columns): on 2 CPU cores an epoch of raw-feature
+propagation with 4 passes took 0.56 s, against about 0.05 s.
 
 ``conv = "gcnii"`` is GCNII's layer (Chen et al. 2020): initial residual to the
 encoder's output (weight ``propagation_alpha``) and identity mapping; it has
