@@ -46,9 +46,10 @@ __all__ = ["vkdnw", "vkdnw_single", "fisher_spectrum", "decile_entropy", "MAX_TE
 #: the paper's subsample: the first element of each of the first 128 parameter tensors
 MAX_TENSORS = 128
 #: samples of the batch used: each costs one per-sample Jacobian of every logit. The paper's
-#: NB201 runs used 64; on one CPU core 64 cost ~3x 32 (~10 s vs ~3 s per NB201 net), and the
-#: 32-sample matrix (rank <= 32 x 9) still exceeds the 128 scalars, so it keeps full rank.
-MAX_SAMPLES = 32
+#: NB201 runs used 64; on one CPU core an NB201 net costs ~11 s with 64, ~3.5 s with 32 and
+#: ~2 s with 16. 16 samples still give the Fisher matrix rank up to 16 x 9 = 144, above the
+#: 128 scalars, so the spectrum is not padded with zeros by too few samples.
+MAX_SAMPLES = 16
 #: smoothing of the predicted distribution towards uniform (the paper's alpha)
 ALPHA = 0.05
 _DECILES = 9
