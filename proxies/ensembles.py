@@ -1,4 +1,5 @@
-"""Ensembles of proxies over a population: rank average and majority vote (Abdelfattah et al. 2021).
+"""Ensembles of proxies over a population: rank average and majority vote (Abdelfattah et al. 2021),
+and the sum of log-ranks (Lee & Ham 2024, AZ-NAS; Tybl & Neumann 2025, VKDNW_agg).
 
 A single proxy score means little on its own; ranked against other
 architectures' scores it does. Both rules take ``{proxy: scores}`` with one
@@ -10,6 +11,8 @@ lowest.
 [0.0, 1.0, 0.5]
 >>> majority_vote({"a": [1, 2, 3], "b": [1, 2, 3], "c": [3, 2, 1]}).tolist()
 [0.0, 1.0, 2.0]
+>>> log_rank_sum({"a": [1.0, 3.0, 2.0], "b": [10.0, 20.0, 30.0]}).round(3).tolist()
+[-2.197, -0.405, -0.405]
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["rank_average", "majority_vote", "rank_average_share", "majority_vote_share", "ranks",
+__all__ = ["rank_average", "majority_vote", "log_rank_sum", "rank_average_share", "majority_vote_share", "ranks",
            "ENSEMBLES"]
 
 #: ensemble rule names the ``proxy`` evaluator accepts
@@ -62,6 +65,17 @@ def majority_vote(scores: Mapping[str, Sequence[float | None]]) -> np.ndarray:
     wins = (votes > 0) + 0.5 * (votes == 0)
     np.fill_diagonal(wins, 0.0)
     return wins.sum(axis=1)
+
+
+def log_rank_sum(scores: Mapping[str, Sequence[float | None]]) -> np.ndarray:
+    """Sum over proxies of ``log(rank / n)``, ranks 1..n (Lee & Ham 2024, AZ-NAS, Eq. 9).
+
+    Unlike the rank average, a low rank on any one proxy pulls an architecture
+    down hard (``log`` of a small share), so it favours nets no proxy dislikes.
+    """
+    _check(scores)
+    n = len(next(iter(scores.values())))
+    return np.sum([np.log((ranks(v) * max(1, n - 1) + 1) / n) for v in scores.values()], axis=0)
 
 
 def _check(scores: Mapping[str, Sequence[float | None]]) -> None:
