@@ -18,14 +18,29 @@ lowest.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["rank_average", "majority_vote", "log_rank_sum", "rank_average_share", "majority_vote_share", "ranks",
-           "ENSEMBLES"]
+__all__ = ["rank_average", "majority_vote", "log_rank_sum", "rank_average_share", "majority_vote_share",
+           "log_rank_sum_share", "share_of", "ranks", "ENSEMBLES", "NamedEnsemble", "NAMED_ENSEMBLES"]
 
 #: ensemble rule names the ``proxy`` evaluator accepts
-ENSEMBLES = ("rank_average", "majority_vote")
+ENSEMBLES = ("rank_average", "majority_vote", "log_rank_sum")
+
+
+@dataclass(frozen=True)
+class NamedEnsemble:
+    """A rule over a fixed set of proxies, chosen by name (``ensemble = "<name>"`` in a study)."""
+
+    rule: str
+    proxies: tuple[str, ...]
+    #: where the choice comes from and what it measured
+    evidence: str
+
+
+#: ensembles selectable by name; ``proxies`` may then be left out of the evaluator's params
+NAMED_ENSEMBLES: dict[str, NamedEnsemble] = {}
 
 
 def ranks(values: Sequence[float | None]) -> np.ndarray:
@@ -102,3 +117,17 @@ def majority_vote_share(scores: Mapping[str, Sequence[float | None]], index: int
     wins = (votes > 0) + 0.5 * (votes == 0)
     wins[index] = 0.0
     return float(wins.sum() / max(1, rank_rows.shape[1] - 1))
+
+
+def log_rank_sum_share(scores: Mapping[str, Sequence[float | None]], index: int) -> float:
+    """Architecture ``index``'s rank in [0, 1] by :func:`log_rank_sum` among ``scores``."""
+    return float(ranks(log_rank_sum(scores).tolist())[index])
+
+
+def share_of(rule: str, scores: Mapping[str, Sequence[float | None]], index: int) -> float:
+    """Architecture ``index``'s share in [0, 1] under the :data:`ENSEMBLES` rule ``rule``."""
+    shares = {"rank_average": rank_average_share, "majority_vote": majority_vote_share,
+              "log_rank_sum": log_rank_sum_share}
+    if rule not in shares:
+        raise ValueError(f"unknown ensemble rule '{rule}'; known: {', '.join(ENSEMBLES)}")
+    return shares[rule](scores, index)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proxies.ensembles import (log_rank_sum, majority_vote, majority_vote_share, rank_average,
-                               rank_average_share)
+from proxies.ensembles import (
+    log_rank_sum,
+    majority_vote,
+    majority_vote_share,
+    rank_average,
+    rank_average_share,
+)
 
 
 def test_rank_average_is_invariant_to_each_proxys_scale() -> None:
