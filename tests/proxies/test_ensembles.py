@@ -45,3 +45,12 @@ def test_log_rank_sum_punishes_one_bad_rank_more_than_the_rank_average_does() ->
     combined = log_rank_sum(scores)
     assert combined[0] > combined[1]
     assert log_rank_sum({"a": [None, 1.0, 2.0]}).tolist() == pytest.approx(np.log([1 / 3, 2 / 3, 1]))
+
+
+def test_every_named_ensemble_uses_a_known_rule_and_registered_proxies() -> None:
+    from proxies import PROXIES
+    from proxies.ensembles import ENSEMBLES, NAMED_ENSEMBLES
+
+    for name, named in NAMED_ENSEMBLES.items():
+        assert named.rule in ENSEMBLES, name
+        assert len(named.proxies) >= 2 and all(p in PROXIES for p in named.proxies), name
