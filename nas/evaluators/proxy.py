@@ -12,10 +12,11 @@ this study or any other on the same storage, costs one query. The cache is
 the study's own storage when it is a SQL one, or the URL in ``cache``.
 
 Study-file parameters (``[evaluator.params]``): ``proxies`` (a name or a list;
-default ``["synflow"]``), ``ensemble`` (``rank_average`` | ``majority_vote``;
-required with more than one proxy), ``batch_size`` (64), ``batch_seed`` (0:
-which images, and the weight-initialisation seed), ``cache`` (a storage URL;
-``"none"`` keeps scores in this process only).
+default ``["synflow"]``), ``ensemble`` (``rank_average`` | ``majority_vote`` |
+``log_rank_sum``, required with more than one proxy; or the name of one of
+:data:`proxies.ensembles.NAMED_ENSEMBLES`, which brings its own proxies),
+``batch_size`` (64), ``batch_seed`` (0: which images, and the weight-initialisation
+seed), ``cache`` (a storage URL; ``"none"`` keeps scores in this process only).
 
 >>> # [evaluator]
 >>> # name = "proxy"
@@ -32,6 +33,7 @@ from nas.errors import ConfigError, NotApplicable
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator
 from nas.store import ProxyScoreCache, migrate, study_engine, write_engine
+from proxies.ensembles import ENSEMBLES, NAMED_ENSEMBLES, share_of
 
 if TYPE_CHECKING:
     import optuna
@@ -41,7 +43,6 @@ __all__ = ["ProxyEvaluator"]
 log = logging.getLogger(__name__)
 
 _PARAMS = ("proxies", "ensemble", "batch_size", "batch_seed", "cache")
-_ENSEMBLES = ("rank_average", "majority_vote")
 
 
 @EVALUATORS.register("proxy")
@@ -55,19 +56,29 @@ class ProxyEvaluator(Evaluator):
         super().__init__(*args, **kwargs)
         self.reject_unknown_params(_PARAMS)
         p = self.params
-        names = p.get("proxies", ["synflow"])
+        self.ensemble: str | None = p.get("ensemble")
+        named = NAMED_ENSEMBLES.get(self.ensemble) if isinstance(self.ensemble, str) else None
+        if named is not None:
+            given = p.get("proxies")
+            if given is not None and list(dict.fromkeys([given] if isinstance(given, str) else given)) \
+                    != list(named.proxies):
+                raise ConfigError(f"evaluator.params.proxies: ensemble '{self.ensemble}' is "
+                                  f"{'+'.join(named.proxies)}; leave proxies out or give exactly those")
+        names = list(named.proxies) if named is not None else p.get("proxies", ["synflow"])
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise ConfigError(f"evaluator.params.proxies: a proxy name or a non-empty list of names, "
                               f"got {names!r}")
         self.proxies: list[str] = list(dict.fromkeys(names))
-        self.ensemble: str | None = p.get("ensemble")
-        if self.ensemble is not None and self.ensemble not in _ENSEMBLES:
+        #: the rule the ensemble applies (a named ensemble's own rule)
+        self.rule: str | None = named.rule if named is not None else self.ensemble
+        known = [*ENSEMBLES, *NAMED_ENSEMBLES]
+        if self.ensemble is not None and self.rule not in ENSEMBLES:
             raise ConfigError(f"evaluator.params.ensemble: '{self.ensemble}' is not one of "
-                              f"{', '.join(_ENSEMBLES)}")
+                              f"{', '.join(known)}")
         if len(self.proxies) > 1 and self.ensemble is None:
             raise ConfigError("evaluator.params.ensemble: several proxies need an ensemble rule: "
-                              f"{', '.join(_ENSEMBLES)}")
+                              f"{', '.join(known)}")
         for key in ("batch_size", "batch_seed"):
             value = p.get(key, 64 if key == "batch_size" else 0)
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "batch_size" else 0):
@@ -135,14 +146,11 @@ class ProxyEvaluator(Evaluator):
         return score(model, self._batch, names, seed=self.batch_seed)
 
     def _ensemble_value(self, cache: ProxyScoreCache, key: str, scores: dict[str, float | None]) -> float:
-        from proxies.ensembles import majority_vote_share, rank_average_share
-
         population = cache.population(self.proxies, self.task.name, self.batch_seed)
         population[key] = scores
         keys = sorted(population)
         columns = {n: [population[k].get(n) for k in keys] for n in self.proxies}
-        rule = rank_average_share if self.ensemble == "rank_average" else majority_vote_share
-        return float(rule(columns, keys.index(key)))
+        return share_of(self.rule or "rank_average", columns, keys.index(key))
 
     def _cache_for(self, trial: optuna.Trial | None) -> ProxyScoreCache:
         if self._cache is None:

@@ -83,6 +83,21 @@ def test_an_ensemble_ranks_against_every_architecture_scored_so_far(graph_task):
     assert vote.evaluate(large).metrics["proxy_score"] == 1.0
 
 
+def test_a_named_ensemble_brings_its_rule_and_proxies(graph_task, monkeypatch):
+    from proxies.ensembles import NAMED_ENSEMBLES, NamedEnsemble
+
+    monkeypatch.setitem(NAMED_ENSEMBLES, "size", NamedEnsemble("log_rank_sum", ("params", "l2_norm"), "test"))
+    space = create_space("gnn", SMALL_GNN)
+    evaluator = make(graph_task, ensemble="size", cache="none")
+    assert evaluator.proxies == ["params", "l2_norm"] and evaluator.rule == "log_rank_sum"
+    evaluator.evaluate(space.smallest())
+    large = evaluator.evaluate(space.largest())
+    assert large.metrics["proxy_score"] == 1.0 and large.attrs["ensemble"] == "size"
+    assert make(graph_task, ensemble="size", proxies=["params", "l2_norm"], cache="none").rule == "log_rank_sum"
+    with pytest.raises(ConfigError, match="ensemble 'size' is params\\+l2_norm"):
+        make(graph_task, ensemble="size", proxies=["snip"])
+
+
 def test_bad_parameters_get_one_line_errors(graph_task):
     with pytest.raises(ConfigError, match="evaluator.params.ensemble: several proxies"):
         make(graph_task, proxies=["snip", "nwot"])
