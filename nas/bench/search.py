@@ -260,8 +260,9 @@ def run_search(job: dict[str, Any]) -> dict[str, Any]:
         params.setdefault("pool_size", job["zc_pool"])
         params.setdefault("cache", job["zc_cache"])
     started = time.perf_counter()
+    # The budget is the largest query count: the figure at fewer queries is this search's prefix.
     sampler = create_sampler(job["sampler"], params, seed=job["seed"], directions=directions,
-                             space=space, task=task, prior=prior)
+                             space=space, task=task, prior=prior, budget=job["n_queries"])
     if job["sampler"] == "zc-warmstart":
         proxy_seconds = getattr(sampler, "proxy_seconds", time.perf_counter() - started)
     study = optuna.create_study(directions=directions, sampler=sampler)

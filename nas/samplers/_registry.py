@@ -29,9 +29,10 @@ __all__ = ["SAMPLERS", "SamplerPlugin", "register_sampler", "create_sampler", "c
            "uses_prior"]
 
 # Arguments every factory receives from the search loop, never from the study file;
-# ``task`` (the prepared task) and ``prior`` (earlier studies' trials, ``warm_start``,
-# a list of :class:`nas.samplers._prior.PriorTrial`) only reach factories that declare them.
-_CONTEXT_ARGS = ("seed", "space", "directions", "task", "prior")
+# ``task`` (the prepared task), ``prior`` (earlier studies' trials, ``warm_start``,
+# a list of :class:`nas.samplers._prior.PriorTrial`) and ``budget`` (the study's
+# ``n_trials``, ``None`` without one) only reach factories that declare them.
+_CONTEXT_ARGS = ("seed", "space", "directions", "task", "prior", "budget")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def create_sampler(
     space: SearchSpace | None = None,
     task: Any = None,
     prior: Sequence[Any] = (),
+    budget: int | None = None,
 ) -> optuna.samplers.BaseSampler:
     plugin = check_sampler(name, params, len(directions))
     context: dict[str, Any] = {"seed": seed, "space": space, "directions": list(directions)}
@@ -108,6 +110,8 @@ def create_sampler(
         context["task"] = task
     if "prior" in declared:
         context["prior"] = list(prior)
+    if "budget" in declared:
+        context["budget"] = budget
     try:
         return plugin.factory(**context, **params)
     except (TypeError, ValueError) as exc:

@@ -148,6 +148,7 @@ def build_worker(
     sampler = create_sampler(
         config.sampler.name, dict(config.sampler.params),
         seed=seed, directions=config.directions, space=space, task=task, prior=prior,
+        budget=config.budget.n_trials,
     )
     from nas.pruners import create_pruner
 
