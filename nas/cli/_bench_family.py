@@ -31,6 +31,10 @@ def bench_family(
         None, "--within-params",
         help="Pick the best trial among those with at most this many parameters: a count "
              "(270000, 0.27M) or a baseline's name (e.g. resnet20)."),
+    finalists: int = typer.Option(
+        3, "--finalists", min=1,
+        help="Retrain this many of the best trials with every seed and keep the best by mean "
+             "validation (1: the search's best as it is)."),
     arch: str = typer.Option(
         None, "--arch", help="JSON architecture to retrain instead of searching (e.g. a best trial's)."),
     skip_search: bool = typer.Option(False, "--skip-search", help="Train the baselines only."),
@@ -68,7 +72,8 @@ def bench_family(
     result = run_family_benchmark(
         config, out=out if out is not None else Path("bench-family") / config.name,
         seeds=seeds, first_seed=first_seed, baselines=names, arch=given, skip_search=skip_search,
-        within_params=within_params, device=resolve_device(device), progress=not quiet,
+        within_params=within_params, finalists=finalists, device=resolve_device(device),
+        progress=not quiet,
         log=(lambda _line: None) if quiet else typer.echo,
     )
     if fmt == Format.json:

@@ -54,15 +54,19 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
     _table, report, lines_after_first, out = family_run
     # Nothing retrained twice: the second run read every figure back from retrain.jsonl.
     assert (out / "retrain.jsonl").read_text().splitlines() == lines_after_first
-    assert len(lines_after_first) == 4  # 2 networks x 2 seeds
+    finalists = report["search"]["finalists"]
+    assert len(lines_after_first) == 2 * (len(finalists) + 1)  # finalists and gcn x 2 seeds
     records = [json.loads(line) for line in lines_after_first]
     by_row = {r["name"]: r for r in report["rows"]}
     assert set(by_row) == {"searched", "gcn"}
+    (picked,) = [f for f in finalists if f["picked"]]
+    assert report["search"]["best_trial"] == picked["trial"]
     for name, row in by_row.items():
-        tests = [r["metrics"]["test_accuracy"] for r in records if r["name"] == name]
+        source = f"trial #{picked['trial']}" if name == "searched" else name
+        tests = [r["metrics"]["test_accuracy"] for r in records if r["name"] == source]
         assert row["test"] == pytest.approx(tests) and row["seeds"] == [0, 1]
         assert 0.3 < row["mean"] <= 1.0  # a trained Cora model, far above chance (~0.14)
-        vals = [r["metrics"]["val_accuracy"] for r in records if r["name"] == name]
+        vals = [r["metrics"]["val_accuracy"] for r in records if r["name"] == source]
         assert row["val"] == pytest.approx(vals) and row["val_mean"] == pytest.approx(sum(vals) / 2)
     assert by_row["gcn"]["arch"]["conv"] == "gcn" and by_row["gcn"]["arch"]["hidden_dim"] == 64, \
         "the baseline is the published GCN, not squeezed into the study's narrowed choices"
@@ -70,6 +74,18 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
     diff = by_row["gcn"]["margin"]
     assert diff == pytest.approx(by_row["searched"]["mean"] - by_row["gcn"]["mean"])
     assert report["search"]["trials"] == {"complete": 2}
+
+
+def test_finalists_are_retrained_and_the_best_by_mean_validation_is_the_searched_model(family_run):
+    table, report, _lines, _out = family_run
+    finalists = report["search"]["finalists"]
+    assert 1 <= len(finalists) <= 2 and sum(f["picked"] for f in finalists) == 1
+    best_val = max(f["val_mean"] for f in finalists)
+    assert next(f for f in finalists if f["picked"])["val_mean"] == best_val
+    assert report["rows"][0]["val_mean"] == pytest.approx(best_val)
+    assert all("test" not in key for f in finalists for key in f), "test never steers the pick"
+    if len(finalists) > 1:
+        assert "finalists, retrained with the same seeds and picked by mean validation" in table
 
 
 @pytest.mark.parametrize(("extra", "message"), [
