@@ -46,6 +46,13 @@ NAMED_ENSEMBLES: dict[str, NamedEnsemble] = {
         "NB201 CIFAR-10, 1,000 archs (seed 0, batch seed 0): Spearman 0.940, Kendall 0.785; best "
         "of 741 subset x rule ensembles, and best on half the sample alone (0.938) with 0.937 on "
         "the other half. benchmarks/proxy_ensembles.py"),
+    "az_nas": NamedEnsemble(
+        "log_rank_sum", ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
+        "AZ-NAS as published (Lee & Ham 2024: Spearman 0.913, Kendall 0.741 on NB201 CIFAR-10), "
+        "but here NB201 CIFAR-10, 200 archs (seed 0, batch seed 0) give only Spearman 0.661, Kendall "
+        "0.484: our az_progressivity ranks backwards (-0.323; it reads weight-layer outputs, the "
+        "authors cell outputs); without it 0.857. Components: expressivity 0.808, trainability 0.384, "
+        "flops 0.791. benchmarks/proxy_ensembles.py"),
 }
 
 
