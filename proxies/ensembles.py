@@ -51,8 +51,9 @@ NAMED_ENSEMBLES: dict[str, NamedEnsemble] = {
         "AZ-NAS as published (Lee & Ham 2024: Spearman 0.913, Kendall 0.741 on NB201 CIFAR-10), "
         "but here NB201 CIFAR-10, 200 archs (seed 0, batch seed 0) give only Spearman 0.661, Kendall "
         "0.484: our az_progressivity ranks backwards (-0.323; it reads weight-layer outputs, the "
-        "authors cell outputs); without it 0.857. Components: expressivity 0.808, trainability 0.384, "
-        "flops 0.791. benchmarks/proxy_ensembles.py"),
+        "authors cell outputs); without it 0.857, and with expressivity and progressivity from "
+        "cell outputs (an unregistered diagnostic) 0.899, Kendall 0.725. Components: expressivity "
+        "0.808, trainability 0.384, flops 0.791. benchmarks/proxy_ensembles.py"),
 }
 
 
