@@ -1,5 +1,5 @@
-"""Predictor samplers with a trial budget and ``exploration_decay``: exploration falls to 0
-at the last trial.
+"""Predictor samplers with a trial budget: exploration falls to 0 at the last trial
+(``exploration_decay``, on by default); ``exploration_decay = false`` keeps it constant.
 
 On the real NAS-Bench-201 table, with the study's ``n_trials`` reaching the
 sampler through ``create_sampler(budget=...)`` and the search worker.
@@ -45,28 +45,32 @@ def next_arch(space, trials, **params) -> dict:
     return dict(space.sample(study.ask()))
 
 
-def test_past_the_budget_the_proposal_is_pure_exploitation(history):
+def test_past_the_budget_the_proposal_is_pure_exploitation_by_default(history):
     space, trials = history
     greedy = next_arch(space, trials, exploration=0.0)
+    assert next_arch(space, trials, budget=12) == greedy
     assert next_arch(space, trials, budget=12, exploration_decay=True) == greedy
-    # Without a budget, with the decay off (the default), or early in the budget,
+    # Without a budget, with the decay turned off, or early in the budget,
     # exploration stays at its value.
     constant = next_arch(space, trials)
-    assert next_arch(space, trials, exploration_decay=True) == constant
-    assert next_arch(space, trials, budget=12) == constant
-    assert next_arch(space, trials, budget=10_000, exploration_decay=True) == constant
+    assert next_arch(space, trials, budget=12, exploration_decay=False) == constant
+    assert next_arch(space, trials, budget=10_000) == constant
     assert constant != greedy  # the test would show nothing if exploring changed nothing here
 
 
-def test_the_schedule_runs_linearly_from_the_start_up_to_the_budget(history):
+@pytest.mark.parametrize("name", ["predictor-graph", "predictor-evolution"])
+def test_the_schedule_runs_linearly_from_the_start_up_to_the_budget(history, name):
     space, _ = history
-    sampler = create_sampler("predictor-graph", {"n_startup_trials": 10, "exploration_decay": True},
-                             seed=0, directions=["maximize"], space=space, budget=50)
-    assert sampler.budget == 50
+    sampler = create_sampler(name, {"n_startup_trials": 10}, seed=0, directions=["maximize"],
+                             space=space, budget=50)
+    assert sampler.budget == 50 and sampler.exploration_decay  # on by default
     shares = [sampler._exploration_left(n) for n in (0, 10, 30, 49, 50, 60)]
     assert shares == pytest.approx([1.0, 1.0, 0.5, 1 / 40, 0.0, 0.0])
-    assert create_sampler("predictor-graph", {}, seed=0, directions=["maximize"], space=space,
-                          budget=50)._exploration_left(49) == 1.0  # off by default
+    constant = create_sampler(name, {"exploration_decay": False}, seed=0,
+                              directions=["maximize"], space=space, budget=50)
+    assert [constant._exploration_left(n) for n in (10, 49, 60)] == [1.0, 1.0, 1.0]
+    unbounded = create_sampler(name, {}, seed=0, directions=["maximize"], space=space)
+    assert unbounded._exploration_left(49) == 1.0  # no budget, nothing to count down to
     assert create_sampler("random", {}, seed=0, directions=["maximize"], budget=50) is not None
 
 
