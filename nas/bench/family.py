@@ -291,16 +291,22 @@ def _pick_finalist(ranked: list[tuple[Any, Architecture]], cost: SearchCost,
 def _search(config: StudyConfig, out: Path, params_cap: int | None,
             progress: bool) -> tuple[SearchCost, list[tuple[Any, Architecture]]]:
     """Run or resume the search; its cost (wall time summed over resumes) and the complete
-    trials at the final fidelity with their architectures, best first, one per architecture."""
+    trials at the final fidelity with their architectures, best first, one per architecture.
+
+    A search that ended (its budget or its timeout) is not extended by a rerun, which only
+    redoes the report; a larger ``n_trials`` (``--n-trials``) searches on."""
     from nas.search import run
     from nas.search.study import load_study, storage_for
 
     ledger = out / "search.json"
-    spent = json.loads(ledger.read_text())["wall_seconds"] if ledger.exists() else 0.0
-    start = time.perf_counter()
-    run(config, progress=progress)
-    spent += time.perf_counter() - start
-    ledger.write_text(json.dumps({"wall_seconds": spent}))
+    record = json.loads(ledger.read_text()) if ledger.exists() else {}
+    spent = float(record.get("wall_seconds", 0.0))
+    if not (record.get("finished") and record.get("n_trials") == config.budget.n_trials):
+        start = time.perf_counter()
+        run(config, progress=progress)
+        spent += time.perf_counter() - start
+        ledger.write_text(json.dumps({"wall_seconds": spent, "finished": True,
+                                      "n_trials": config.budget.n_trials}))
     study = load_study(config.name, storage_for(config.storage))
     trials = study.get_trials(deepcopy=False)
     from nas.search.worker import build_components

@@ -32,6 +32,8 @@ def family_run(tmp_path_factory):
     first = run_nas(*args, timeout=600)
     assert first.returncode == 0, first.stderr
     lines_after_first = (out / "retrain.jsonl").read_text().splitlines()
+    # what the first run spent on its search, kept apart: the rerun must not search again
+    (folder / "ledger_after_first.json").write_text((out / "search.json").read_text())
     again = run_nas(*args, "--format", "json", timeout=600)
     assert again.returncode == 0, again.stderr
     return first.stdout, json.loads(again.stdout), lines_after_first, out
@@ -74,6 +76,11 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
     diff = by_row["gcn"]["margin"]
     assert diff == pytest.approx(by_row["searched"]["mean"] - by_row["gcn"]["mean"])
     assert report["search"]["trials"] == {"complete": 2}
+    ledger = json.loads((out / "search.json").read_text())
+    assert ledger["finished"] and ledger["n_trials"] == 2
+    first = json.loads((out.parent / "ledger_after_first.json").read_text())
+    assert ledger == first, "a rerun of an ended search does not search (or add time) again"
+    assert report["search"]["wall_seconds"] == pytest.approx(first["wall_seconds"], abs=1e-3)
 
 
 def test_finalists_are_retrained_and_the_best_by_mean_validation_is_the_searched_model(family_run):
