@@ -44,8 +44,11 @@ def test_each_step_runs_that_many_passes_and_a_deterministic_model_pays_nothing_
         seed_everything(0)  # the same initial weights for both
         model = space.build(arch, spec)
         calls = {"train": 0}
-        model.register_forward_hook(
-            lambda m, args, out: calls.__setitem__("train", calls["train"] + m.training))
+
+        def count(module, _args, _out, calls=calls):
+            calls["train"] += module.training
+
+        model.register_forward_hook(count)
         settings = TrainSettings(epochs=4, patience=10, consistency=passes,
                                  consistency_temperature=1.0)
         runs[passes] = train_model(model, task, settings, seed=0)
