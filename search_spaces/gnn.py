@@ -362,6 +362,11 @@ class GNNModel(nn.Module):
 
     def _encode_input(self, x: torch.Tensor) -> torch.Tensor:
         first = self.encoder[0]
+        if x.is_sparse and torch.jit.is_tracing():
+            x = x.coalesce()
+            values = F.dropout(x.values(), self.input_dropout, self.training)
+            x = torch.sparse_coo_tensor(x.indices(), values, x.shape, check_invariants=False)
+            return torch.sparse.mm(x, first.weight.t()) + first.bias
         if x.is_sparse:
             if self._sparse_input is None or self._sparse_input.source is not x:
                 self._sparse_input = _SparseRows(x)
@@ -378,7 +383,9 @@ class MeanPropagation(nn.Module):
     count as much as the near ones, which is what lets DropNode's dropped nodes be rebuilt
     from their neighbourhood. ``Â`` and its transpose are built once per graph (kept while
     the same ``edge_index`` tensor comes back, as it does every epoch of a full-batch task)
-    and multiplied as CSR matrices: 4x faster than autograd through a sparse product.
+    and multiplied as CSR matrices: 4x faster than autograd through a sparse product. Under
+    tracing (``nas export``: TorchScript, ONNX) it gathers and scatter-adds instead, ops both
+    formats carry, and caches nothing, so the exported model reads the graph it is given.
     """
 
     def __init__(self, steps: int) -> None:
@@ -387,10 +394,25 @@ class MeanPropagation(nn.Module):
         self._graph: tuple[torch.Tensor, int, torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_tracing():
+            return self._traceable(h, edge_index)
         adjacency, transposed = self._adjacency(edge_index, h)
         total = h
         for _ in range(self.steps):
             h = _CsrProduct.apply(adjacency, transposed, h)
+            total = total + h
+        return total / (self.steps + 1)
+
+    def _traceable(self, h: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """The same sum as gathers and scatter-adds (what PyG's message passing exports as)."""
+        from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+        index, weight = gcn_norm(edge_index, None, h.size(0), add_self_loops=True, dtype=h.dtype)
+        source, target = index[0], index[1]
+        total = h
+        for _ in range(self.steps):
+            messages = h.index_select(0, source) * weight.unsqueeze(-1)
+            h = torch.zeros_like(h).scatter_add(0, target.unsqueeze(-1).expand_as(messages), messages)
             total = total + h
         return total / (self.steps + 1)
 

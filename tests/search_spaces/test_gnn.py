@@ -225,6 +225,12 @@ def test_mean_propagation_is_the_mean_of_the_normalised_adjacency_powers():
         power = adjacency @ power
         expected = expected + power
     assert torch.allclose(out, expected / 4, atol=1e-6)
+    # Traced (as `nas export` does), it computes the same sum without the CSR products and
+    # without the cached graph: the traced model reads the graph it is given.
+    traced = torch.jit.trace(MeanPropagation(3), (x, edge_index), check_trace=False)
+    assert torch.allclose(traced(x, edge_index), expected / 4, atol=1e-5)
+    other = torch.randint(0, 30, (2, 60), generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(traced(x, other), MeanPropagation(3)(x, other), atol=1e-5)
     upstream = torch.randn(30, 12, generator=torch.Generator().manual_seed(1))
     (grad,) = torch.autograd.grad(out, h, upstream)
     dense_grad = sum(torch.linalg.matrix_power(adjacency.t(), k) @ upstream for k in range(4)) / 4
