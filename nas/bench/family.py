@@ -303,9 +303,11 @@ def _search(config: StudyConfig, out: Path, params_cap: int | None,
     spent = float(record.get("wall_seconds", 0.0))
     if not (record.get("finished") and record.get("n_trials") == config.budget.n_trials):
         start = time.perf_counter()
-        run(config, progress=progress)
+        outcome = run(config, progress=progress)
         spent += time.perf_counter() - start
-        ledger.write_text(json.dumps({"wall_seconds": spent, "finished": True,
+        # Ctrl-C ends a search gracefully: not finished, so the next run resumes it.
+        ledger.write_text(json.dumps({"wall_seconds": spent,
+                                      "finished": not outcome.interrupted,
                                       "n_trials": config.budget.n_trials}))
     study = load_study(config.name, storage_for(config.storage))
     trials = study.get_trials(deepcopy=False)
