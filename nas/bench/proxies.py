@@ -189,7 +189,10 @@ def _load_cache(path: Path, batch_seed: int, seed: int) -> Cache:
 def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accuracy: np.ndarray,
             arch_strings: Sequence[str], out: Path, seed: int, batch_size: int,
             batch_seed: int) -> tuple[list[tuple[str, float, float, int, float]], str]:
-    from proxies.ensembles import majority_vote, rank_average
+    from proxies.ensembles import NAMED_ENSEMBLES, log_rank_sum, majority_vote, rank_average
+
+    rules = {"rank_average": rank_average, "majority_vote": majority_vote,
+             "log_rank_sum": log_rank_sum}
 
     def column(name: str, rows: list[int]) -> np.ndarray:
         return np.array([_value(cache[r][name][0]) for r in rows])
@@ -213,6 +216,21 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
                 seconds = sum(float(np.mean([cache[r][n][1] for r in common])) for n in subset)
                 ensembles.append((f"{kind}({'+'.join(subset)})", rho, tau, len(common), seconds))
     ensembles.sort(key=lambda e: -e[1])
+    # The named ensembles (``ensemble = NAME`` in a study) whose proxies were all scored
+    named = []
+    for label, named_ensemble in NAMED_ENSEMBLES.items():
+        members = named_ensemble.proxies
+        if not all(n in names for n in members):
+            continue
+        rows = [r for r in scored[members[0]] if all(n in cache[r] for n in members)]
+        if len(rows) < MIN_ARCHS:
+            continue
+        combined = np.asarray(rules[named_ensemble.rule]({n: column(n, rows) for n in members}),
+                              dtype=np.float64)
+        rho, tau = _correlate(combined, accuracy[rows])
+        seconds = sum(float(np.mean([cache[r][n][1] for r in rows])) for n in members)
+        named.append((f"{label} = {named_ensemble.rule}({'+'.join(members)})", rho, tau,
+                      len(rows), seconds))
 
     lines = [f"NAS-Bench-201 CIFAR-10 test accuracy; architectures sampled with seed {seed} from "
              f"all 15,625; one batch of {batch_size} real CIFAR-10 images (batch seed {batch_seed})",
@@ -231,11 +249,15 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
         for label, rho, tau, n, _ in ensembles[:6]:
             lines.append(f"| {label} | {rho:.3f} | {tau:.3f} | {n} | 0.90 "
                          f"| {'yes' if rho >= 0.90 else 'NO'} |")
+    if named:
+        lines += ["", "| named ensembles (proxies.ensembles.NAMED_ENSEMBLES) | spearman | kendall "
+                  "| n |", "|---|---|---|---|"]
+        lines += [f"| {label} | {rho:.3f} | {tau:.3f} | {n} |" for label, rho, tau, n, _ in named]
     text = "\n".join(lines)
     (out / "correlations.md").write_text(text + "\n", encoding="utf-8")
     with open(out / "correlations.csv", "w", encoding="utf-8") as handle:
         handle.write("proxy,spearman,kendall,n,seconds_per_arch\n")
-        for label, rho, tau, n, sec in results + ensembles:
+        for label, rho, tau, n, sec in results + named + ensembles:
             handle.write(f"\"{label}\",{rho:.4f},{tau:.4f},{n},{sec:.4f}\n")
     every = sorted(set().union(*(scored[n] for n in names)))
     with open(out / "scores.csv", "w", encoding="utf-8") as handle:
@@ -247,7 +269,7 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
                          + ",".join(values) + "\n")
     _scatter_plots({n: column(n, scored[n]) for n in names},
                    {n: accuracy[scored[n]] for n in names}, out)
-    return results + ensembles, text
+    return results + named + ensembles, text
 
 
 def _value(score: float | None) -> float:

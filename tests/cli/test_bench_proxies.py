@@ -46,6 +46,19 @@ def test_bench_proxies_writes_its_files_from_an_installed_package(tmp_path):
     assert "| synflow |" in (out / "correlations.md").read_text()
 
 
+def test_bench_proxies_reports_a_named_ensemble_when_its_proxies_are_scored(nas_cli, tmp_path):
+    # vkdnw_meco_jacob_flops (proxies.ensembles.NAMED_ENSEMBLES) is the label-free ensemble a
+    # study selects by name: the benchmark reports it beside the single proxies.
+    done = nas_cli("bench", "proxies", "--space", "nb201", "--n-archs", "10", "--seed", "2",
+                   "--out", str(tmp_path / "out"), "--proxies", "jacob_cov,meco,flops,vkdnw",
+                   "--data-dir", str(DATA_DIR), "--format", "json", timeout=600)
+    assert done.returncode == 0, done.stderr
+    records = {r["proxy"]: r for r in json.loads(done.stdout)}
+    named = records["vkdnw_meco_jacob_flops = log_rank_sum(jacob_cov+meco+flops+vkdnw)"]
+    assert named["n"] == 10 and -1 <= named["spearman"] <= 1
+    assert "| named ensembles" in (tmp_path / "out" / "correlations.md").read_text()
+
+
 def test_bench_proxies_refuses_a_space_without_a_table(nas_cli, tmp_path):
     done = nas_cli("bench", "proxies", "--space", "gnn", "--out", str(tmp_path / "o"))
     assert done.returncode == 2
