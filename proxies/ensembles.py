@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["rank_average", "majority_vote", "log_rank_sum", "rank_average_share", "majority_vote_share",
-           "log_rank_sum_share", "share_of", "ranks", "ENSEMBLES", "NamedEnsemble", "NAMED_ENSEMBLES"]
+           "log_rank_sum_share", "share_of", "combine", "ranks", "ENSEMBLES", "NamedEnsemble", "NAMED_ENSEMBLES"]
 
 #: ensemble rule names the ``proxy`` evaluator accepts
 ENSEMBLES = ("rank_average", "majority_vote", "log_rank_sum")
@@ -136,6 +136,16 @@ def majority_vote_share(scores: Mapping[str, Sequence[float | None]], index: int
 def log_rank_sum_share(scores: Mapping[str, Sequence[float | None]], index: int) -> float:
     """Architecture ``index``'s rank in [0, 1] by :func:`log_rank_sum` among ``scores``."""
     return float(ranks(log_rank_sum(scores).tolist())[index])
+
+
+def combine(rule: str, scores: Mapping[str, Sequence[float | None]]) -> np.ndarray:
+    """Every architecture's ensemble value (higher is better) under the :data:`ENSEMBLES`
+    rule ``rule``."""
+    rules = {"rank_average": rank_average, "majority_vote": majority_vote,
+             "log_rank_sum": log_rank_sum}
+    if rule not in rules:
+        raise ValueError(f"unknown ensemble rule '{rule}'; known: {', '.join(ENSEMBLES)}")
+    return np.asarray(rules[rule](scores), dtype=np.float64)
 
 
 def share_of(rule: str, scores: Mapping[str, Sequence[float | None]], index: int) -> float:

@@ -189,10 +189,7 @@ def _load_cache(path: Path, batch_seed: int, seed: int) -> Cache:
 def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accuracy: np.ndarray,
             arch_strings: Sequence[str], out: Path, seed: int, batch_size: int,
             batch_seed: int) -> tuple[list[tuple[str, float, float, int, float]], str]:
-    from proxies.ensembles import NAMED_ENSEMBLES, log_rank_sum, majority_vote, rank_average
-
-    rules = {"rank_average": rank_average, "majority_vote": majority_vote,
-             "log_rank_sum": log_rank_sum}
+    from proxies.ensembles import NAMED_ENSEMBLES, combine
 
     def column(name: str, rows: list[int]) -> np.ndarray:
         return np.array([_value(cache[r][name][0]) for r in rows])
@@ -210,8 +207,8 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
     for size in range(2, len(candidates) + 1):
         for subset in itertools.combinations(candidates, size):
             chosen: Any = {n: column(n, common) for n in subset}
-            for kind, combine in (("rank_avg", rank_average), ("vote", majority_vote)):
-                combined = np.asarray(combine(chosen), dtype=np.float64)
+            for kind, rule in (("rank_avg", "rank_average"), ("vote", "majority_vote")):
+                combined = combine(rule, chosen)
                 rho, tau = _correlate(combined, accuracy[common])
                 seconds = sum(float(np.mean([cache[r][n][1] for r in common])) for n in subset)
                 ensembles.append((f"{kind}({'+'.join(subset)})", rho, tau, len(common), seconds))
@@ -225,8 +222,7 @@ def _report(scored: dict[str, list[int]], names: list[str], cache: Cache, accura
         rows = [r for r in scored[members[0]] if all(n in cache[r] for n in members)]
         if len(rows) < MIN_ARCHS:
             continue
-        combined = np.asarray(rules[named_ensemble.rule]({n: column(n, rows) for n in members}),
-                              dtype=np.float64)
+        combined = combine(named_ensemble.rule, {n: column(n, rows) for n in members})
         rho, tau = _correlate(combined, accuracy[rows])
         seconds = sum(float(np.mean([cache[r][n][1] for r in rows])) for n in members)
         named.append((f"{label} = {named_ensemble.rule}({'+'.join(members)})", rho, tau,
