@@ -11,7 +11,10 @@ Feature sets: ``graph`` (zero-cost graph features, :mod:`nas.features`,
 computed from the arch alone) always; with ``proxy_scores`` (the
 ``scores.jsonl`` that ``benchmarks/proxy_correlation.py`` writes) also
 ``proxies`` and ``graph+proxies``, all three then on the architectures
-that file scored, so they compare on the same rows.
+that file scored, so they compare on the same rows. ``ensembles`` (names of
+:data:`proxies.ensembles.NAMED_ENSEMBLES`) add one more proxy column each:
+the ensemble's label-free score, ranked over every architecture of the file,
+as a study would rank its whole candidate pool (its proxies are free there).
 
     result = run_predictor_benchmark("cifar10", [25, 100], seeds=3, data_dir="../shared/data")
     print(result.table)
@@ -59,6 +62,7 @@ def run_predictor_benchmark(
     model: str = "pairwise",
     proxy_scores: str | Path | None = None,
     proxies: Sequence[str] = ("synflow", "jacob_cov", "nwot", "meco"),
+    ensembles: Sequence[str] = (),
     out: str | Path | None = None,
 ) -> PredictorBenchmarkResult:
     """Fit and score ``seeds`` predictors per number of labels; write ``OUT/results.csv``."""
@@ -72,6 +76,8 @@ def run_predictor_benchmark(
     if dataset not in DATASETS:
         raise ConfigError(f"--dataset: unknown '{dataset}'; allowed: {', '.join(DATASETS)}")
     labels = checked_fit_args(model, seeds, first_seed, labels)
+    if ensembles and proxy_scores is None:
+        raise ConfigError("--ensembles: needs --proxy-scores, the file its proxies are read from")
     started = time.time()
     table = load_table(data_dir)
     accuracy = np.asarray(table.columns[DATASETS[dataset]], dtype=np.float64)
@@ -79,7 +85,7 @@ def run_predictor_benchmark(
     sets: dict[str, np.ndarray | None] = {"graph": None}
     proxy_matrix = None
     if proxy_scores is not None:
-        rows, proxy_matrix = load_proxy_scores(proxy_scores, proxies)
+        rows, proxy_matrix = load_proxy_scores(proxy_scores, proxies, ensembles)
         sets = {"graph": None, "proxies": proxy_matrix, "graph+proxies": proxy_matrix}
     if labels[-1] >= len(rows):
         raise ConfigError(f"--labels: {labels[-1]} labels leave nothing to rank among "
@@ -105,6 +111,8 @@ def run_predictor_benchmark(
                                     n_test=len(test)))
                 writer.write(results[-1])
     text = _table(results, dataset, model, seeds, len(rows), proxy_scores is not None)
+    if proxy_scores is not None:
+        text += f"\nproxy features: {', '.join([*proxies, *ensembles])}\n"
     if out is not None:
         (Path(out) / "table.md").write_text(text, encoding="utf-8")
     return PredictorBenchmarkResult(text, results, time.time() - started)
@@ -134,15 +142,26 @@ def parse_labels(text: str) -> list[int]:
                           "e.g. 25,50,100,200") from None
 
 
-def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Table rows scored by every proxy in ``proxies`` and their scores (``NaN`` = no score).
+def load_proxy_scores(path: str | Path, proxies: Sequence[str],
+                      ensembles: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Table rows scored by every proxy needed and their scores (``NaN`` = no score).
 
     ``path`` is a ``scores.jsonl`` of ``benchmarks/proxy_correlation.py``: one
     JSON object per line with ``row`` (the table index) and ``scores``
     (proxy -> [score, seconds]); later lines add to earlier ones. Scores come
-    back on the predictor's signed log scale (:func:`~nas.predictors.signed_log`).
+    back on the predictor's signed log scale (:func:`~nas.predictors.signed_log`),
+    one column per proxy, then one per named ensemble of ``ensembles``: its
+    score over all the rows returned (rank-based, so the scale is the rule's).
     """
     from nas.predictors import signed_log
+    from proxies.ensembles import NAMED_ENSEMBLES, combine
+
+    unknown = [e for e in ensembles if e not in NAMED_ENSEMBLES]
+    if unknown:
+        raise ConfigError(f"--ensembles: unknown '{unknown[0]}'; allowed: "
+                          f"{', '.join(NAMED_ENSEMBLES)}")
+    needed = list(dict.fromkeys([*proxies, *(p for e in ensembles
+                                             for p in NAMED_ENSEMBLES[e].proxies)]))
 
     path = Path(path)
     if not path.is_file():
@@ -153,13 +172,18 @@ def load_proxy_scores(path: str | Path, proxies: Sequence[str]) -> tuple[np.ndar
             if line.strip():
                 entry = json.loads(line)
                 scores.setdefault(int(entry["row"]), {}).update(entry["scores"])
-    rows = sorted(r for r, s in scores.items() if all(p in s for p in proxies))
+    rows = sorted(r for r, s in scores.items() if all(p in s for p in needed))
     if len(rows) < 10:
         raise ConfigError(f"--proxy-scores: {path} has {len(rows)} architectures scored by all of "
-                          f"{', '.join(proxies)}; need at least 10")
-    matrix = np.array([[math.nan if scores[r][p][0] is None else float(scores[r][p][0])
-                        for p in proxies] for r in rows], dtype=np.float64)
-    return np.asarray(rows), signed_log(matrix)
+                          f"{', '.join(needed)}; need at least 10")
+    raw = {p: [None if scores[r][p][0] is None else float(scores[r][p][0]) for r in rows]
+           for p in needed}
+    columns = [signed_log(np.array([math.nan if v is None else v for v in raw[p]]))
+               for p in proxies]
+    for name in ensembles:
+        ensemble = NAMED_ENSEMBLES[name]
+        columns.append(combine(ensemble.rule, {p: raw[p] for p in ensemble.proxies}))
+    return np.asarray(rows), np.column_stack(columns)
 
 
 class RowWriter:

@@ -39,6 +39,10 @@ def bench_predictor(
     proxies: str = typer.Option(
         "synflow,jacob_cov,nwot,meco", "--proxies",
         help="Proxies (comma list): read from --proxy-scores, or scored here with --task."),
+    ensembles: str = typer.Option(
+        "", "--ensembles",
+        help="nb201 table with --proxy-scores: named proxy ensembles (comma list, e.g. "
+             "vkdnw_meco_jacob_flops) added as features, each ranked over the file's architectures."),
     n_archs: int = typer.Option(
         None, "--n-archs", min=3,
         help="With --task: seeded architectures to label (default 200, or --supernet-run's)."),
@@ -65,6 +69,9 @@ def bench_predictor(
     from nas.tasks import default_data_dir
 
     proxy_names = [p for p in proxies.split(",") if p]
+    if task is not None and ensembles:
+        raise ConfigError("--ensembles: only with --space nb201 and --proxy-scores (the table's "
+                          "benchmark); --task scores its proxies itself")
     if task is not None:
         import logging
 
@@ -90,7 +97,8 @@ def bench_predictor(
         result = run_predictor_benchmark(
             dataset, parse_labels(labels), seeds=seeds, first_seed=first_seed, model=model,
             proxy_scores=proxy_scores, proxies=proxy_names,
-            out=out, data_dir=data_dir if data_dir is not None else default_data_dir(),
+            ensembles=[e for e in ensembles.split(",") if e], out=out,
+            data_dir=data_dir if data_dir is not None else default_data_dir(),
         )
     typer.echo(result.table)
     typer.echo(f"wall time {result.wall_seconds:.0f} s" + (f"; files in {out}/" if out else ""))
