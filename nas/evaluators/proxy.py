@@ -100,6 +100,26 @@ class ProxyEvaluator(Evaluator):
         self.task.prepare(self.device)
 
     def evaluate(self, arch: Architecture, trial: optuna.Trial | None = None) -> Evaluation:
+        attrs = self.proxy_scores(arch, trial)
+        scores, reasons = attrs["proxy_scores"], attrs.get("proxy_reasons", {})
+        if self.ensemble is None:
+            value = scores[self.proxies[0]]
+            if value is None:
+                raise NotApplicable(f"proxy '{self.proxies[0]}' gave no score for this architecture"
+                                    + (f": {reasons[self.proxies[0]]}" if self.proxies[0] in reasons else ""))
+        else:
+            value = self._ensemble_value(self._cache_for(trial), arch.key, scores)
+            attrs["ensemble"] = self.ensemble
+        metrics = {"proxy_score": float(value)}
+        return Evaluation(metrics=metrics, fidelity="proxy", attrs=attrs)
+
+    def proxy_scores(self, arch: Architecture, trial: optuna.Trial | None = None) -> dict[str, Any]:
+        """Each proxy's score of ``arch`` (``None``: no score), from the cache or computed.
+
+        Returns the trial attributes ``evaluate`` records: ``proxy_scores``,
+        ``proxy_seconds``, ``proxy_cached``, ``batch_seed`` and, when a proxy
+        gave no score, ``proxy_reasons``.
+        """
         cache = self._cache_for(trial)
         key, task = arch.key, self.task.name
         scores = cache.get(key, self.proxies, task, self.batch_seed)
@@ -119,16 +139,7 @@ class ProxyEvaluator(Evaluator):
                                  "proxy_cached": not missing, "batch_seed": self.batch_seed}
         if reasons:
             attrs["proxy_reasons"] = reasons
-        if self.ensemble is None:
-            value = scores[self.proxies[0]]
-            if value is None:
-                raise NotApplicable(f"proxy '{self.proxies[0]}' gave no score for this architecture"
-                                    + (f": {reasons[self.proxies[0]]}" if self.proxies[0] in reasons else ""))
-        else:
-            value = self._ensemble_value(cache, key, scores)
-            attrs["ensemble"] = self.ensemble
-        metrics = {"proxy_score": float(value)}
-        return Evaluation(metrics=metrics, fidelity="proxy", attrs=attrs)
+        return attrs
 
     # -- helpers -----------------------------------------------------------
     def _score(self, arch: Architecture, names: list[str]) -> dict[str, Any]:
