@@ -367,6 +367,8 @@ def _retrain(row: FamilyRow, arch: Architecture, evaluator: Evaluator, seeds: li
     for seed in seeds:
         record = cache.get(row.name, arch.key, seed)
         if record is None:
+            # A retraining can take many minutes: say what is running before it starts.
+            log(f"  {row.name} seed {seed}: retraining ...")
             evaluator.seed = seed
             started = time.perf_counter()
             metrics = evaluator.evaluate(arch).metrics
