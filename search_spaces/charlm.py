@@ -8,6 +8,11 @@ the attention heads and the feed-forward width. Choices:
 * ``layer{i}_heads`` in {2, 4, 8} and ``layer{i}_ffn_dim`` in {128, 256, 512}
   for ``i = 1 .. 6``. Choices of layers ``i > num_layers`` are sampled but
   ignored (and zeroed by :meth:`encode`).
+* ``lr_scale`` in {1.0}: a multiple of the evaluator's lr (a training choice, no
+  shape: :meth:`TrainEvaluator.settings` multiplies the lr by it). A study may
+  widen it to ``_LR_SCALES``: with nanoGPT's 2,000-step budget a deeper, wider
+  model wants a higher peak lr than nanoGPT's 1e-3, while the preset keeps 1.
+  Architectures stored before it existed were trained with 1.0, and get it.
 
 A study file's ``[space.choices]`` may narrow these or pick other values from
 wider sets (``num_layers`` 1-6, ``model_dim`` 32-256, heads 1-8, FFN 64-1024;
@@ -28,7 +33,7 @@ for any ``T <= seq_len``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -49,6 +54,8 @@ MAX_LAYERS = 6
 _DIMS = (32, 48, 64, 96, 128, 192, 256)
 _HEADS = (1, 2, 3, 4, 6, 8)
 _FFN_DIMS = (64, 128, 256, 384, 512, 768, 1024)
+#: the multiples of the evaluator's lr a study may offer (``lr_scale``)
+_LR_SCALES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 @register_space("charlm")
@@ -63,7 +70,8 @@ class CharLMSpace(LayeredSpace):
     baselines = {
         "nanogpt-cpu": {"num_layers": 4, "model_dim": 128,
                         **{f"layer{i}_heads": 4 for i in range(1, MAX_LAYERS + 1)},
-                        **{f"layer{i}_ffn_dim": 512 for i in range(1, MAX_LAYERS + 1)}},
+                        **{f"layer{i}_ffn_dim": 512 for i in range(1, MAX_LAYERS + 1)},
+                        "lr_scale": 1.0},
     }
 
     def base_choices(self) -> dict[str, Choice]:
@@ -74,7 +82,15 @@ class CharLMSpace(LayeredSpace):
         for i in range(1, MAX_LAYERS + 1):
             choices[f"layer{i}_heads"] = Categorical((4, 2, 8), allowed=_HEADS)
             choices[f"layer{i}_ffn_dim"] = Categorical((256, 128, 512), allowed=_FFN_DIMS)
+        choices["lr_scale"] = Categorical((1.0,), allowed=_LR_SCALES)
         return choices
+
+    def validate(self, arch: Mapping[str, Any]) -> Architecture:
+        """As :meth:`SearchSpace.validate`; an architecture stored before ``lr_scale``
+        existed was trained with the evaluator's lr, i.e. scale 1."""
+        if "lr_scale" not in arch:
+            arch = Architecture({**dict(arch), "lr_scale": 1.0})
+        return super().validate(arch)
 
     def is_active(self, name: str, arch: Architecture) -> bool:
         if name.startswith("layer"):

@@ -111,3 +111,24 @@ def test_the_nanogpt_cpu_preset_is_nanogpts_shakespeare_model():
                - model.head.weight.numel())
     assert round(weights / 1e6, 2) == 0.80
     assert [(b.attn.heads, b.mlp.fc1.out_features) for b in model.blocks] == [(4, 512)] * 4
+
+
+def test_lr_scale_multiplies_the_evaluators_lr_and_defaults_to_it(data_dir):
+    """A study may search the peak lr relative to its recipe; everything else trains as before."""
+    task = create_task("synthetic-seq", data_dir=data_dir, steps_per_epoch=2)
+    params = {"epochs": 1, "lr": 0.002, "save_weights": False}
+    plain = create_space("charlm")
+    assert plain.choices()["lr_scale"].values == (1.0,)  # not searched unless a study asks
+    evaluator = TrainEvaluator(plain, task, params)
+    assert evaluator.settings(plain.default()).lr == 0.002
+    # an architecture stored before the choice existed was trained with the evaluator's lr
+    stored = {k: v for k, v in plain.default().items() if k != "lr_scale"}
+    assert plain.validate(stored)["lr_scale"] == 1.0
+
+    widened = create_space("charlm", {"lr_scale": [1, 3]})
+    arch = widened.validate({**widened.default(), "lr_scale": 3})
+    assert TrainEvaluator(widened, task, params).settings(arch).lr == pytest.approx(0.006)
+    preset = create_space("charlm", {"baseline": "nanogpt-cpu"})
+    assert preset.default()["lr_scale"] == 1.0
+    with pytest.raises(ConfigError, match="space.choices.lr_scale: 10 is not allowed"):
+        create_space("charlm", {"lr_scale": [1, 10]})
