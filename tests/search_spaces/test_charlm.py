@@ -11,6 +11,7 @@ from nas.errors import ConfigError, InvalidArchitecture
 from nas.evaluators.train import TrainEvaluator
 from nas.tasks import create_task
 from search_spaces import TaskSpec, create_space
+from search_spaces.charlm import CharLM
 
 SPEC = TaskSpec("sequence", 16, 16, 24)
 
@@ -132,3 +133,20 @@ def test_lr_scale_multiplies_the_evaluators_lr_and_defaults_to_it(data_dir):
     assert preset.default()["lr_scale"] == 1.0
     with pytest.raises(ConfigError, match="space.choices.lr_scale: 10 is not allowed"):
         create_space("charlm", {"lr_scale": [1, 10]})
+
+
+def test_pos_embed_std_keeps_todays_init_unless_a_study_widens_it():
+    plain = create_space("charlm")
+    assert plain.choices()["pos_embed_std"].values == (0.02,)
+    stored = {k: v for k, v in plain.default().items() if k != "pos_embed_std"}
+    assert plain.validate(stored)["pos_embed_std"] == 0.02
+    torch.manual_seed(0)
+    today = plain.build(plain.default(), SPEC)
+    torch.manual_seed(0)
+    before = CharLM(16, 24, 128, [(4, 256)] * 4)  # how build() made it before the choice
+    assert all(torch.equal(a, b) for a, b in zip(today.state_dict().values(),
+                                                 before.state_dict().values()))
+    widened = create_space("charlm", {"pos_embed_std": [0.02, 1.0], "model_dim": [128]})
+    space_model = widened.build(widened.default().replace(pos_embed_std=1.0), SPEC)
+    assert 0.8 < float(space_model.pos_embed.std()) < 1.2
+    assert create_space("charlm", {"baseline": "nanogpt-cpu"}).default()["pos_embed_std"] == 0.02
