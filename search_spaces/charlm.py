@@ -8,6 +8,17 @@ the attention heads and the feed-forward width. Choices:
 * ``layer{i}_heads`` in {2, 4, 8} and ``layer{i}_ffn_dim`` in {128, 256, 512}
   for ``i = 1 .. 6``. Choices of layers ``i > num_layers`` are sampled but
   ignored (and zeroed by :meth:`encode`).
+* ``lr_scale`` in {1.0}: a multiple of the evaluator's lr (a training choice, no
+  shape: :meth:`TrainEvaluator.settings` multiplies the lr by it). A study may
+  widen it to ``_LR_SCALES``: with nanoGPT's 2,000-step budget a deeper, wider
+  model wants a higher peak lr than nanoGPT's 1e-3, while the preset keeps 1.
+  Architectures stored before it existed were trained with 1.0, and get it.
+* ``pos_embed_std`` in {0.02}: the std of the position table's initial values. The
+  token table starts at PyTorch's N(0, 1), so at 0.02 position is ~50x fainter than
+  the token in the residual stream and a model sits on the bigram plateau for
+  hundreds of steps before attention uses order; 1.0 (a study may widen to it) leaves
+  the plateau after ~150 steps (6 x 192, lr 2e-3: 1.95 against 2.24 nats of train
+  loss at step 500). Stored architectures were built with 0.02, and get it.
 
 A study file's ``[space.choices]`` may narrow these or pick other values from
 wider sets (``num_layers`` 1-6, ``model_dim`` 32-256, heads 1-8, FFN 64-1024;
@@ -28,7 +39,7 @@ for any ``T <= seq_len``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -49,6 +60,12 @@ MAX_LAYERS = 6
 _DIMS = (32, 48, 64, 96, 128, 192, 256)
 _HEADS = (1, 2, 3, 4, 6, 8)
 _FFN_DIMS = (64, 128, 256, 384, 512, 768, 1024)
+#: the multiples of the evaluator's lr a study may offer (``lr_scale``)
+_LR_SCALES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+#: the initial stds of the position table a study may offer (``pos_embed_std``)
+_POS_EMBED_STDS = (0.02, 1.0)
+#: what an architecture stored before a choice existed was trained with
+_LEGACY = {"lr_scale": 1.0, "pos_embed_std": 0.02}
 
 
 @register_space("charlm")
@@ -63,7 +80,8 @@ class CharLMSpace(LayeredSpace):
     baselines = {
         "nanogpt-cpu": {"num_layers": 4, "model_dim": 128,
                         **{f"layer{i}_heads": 4 for i in range(1, MAX_LAYERS + 1)},
-                        **{f"layer{i}_ffn_dim": 512 for i in range(1, MAX_LAYERS + 1)}},
+                        **{f"layer{i}_ffn_dim": 512 for i in range(1, MAX_LAYERS + 1)},
+                        "lr_scale": 1.0, "pos_embed_std": 0.02},
     }
 
     def base_choices(self) -> dict[str, Choice]:
@@ -74,7 +92,17 @@ class CharLMSpace(LayeredSpace):
         for i in range(1, MAX_LAYERS + 1):
             choices[f"layer{i}_heads"] = Categorical((4, 2, 8), allowed=_HEADS)
             choices[f"layer{i}_ffn_dim"] = Categorical((256, 128, 512), allowed=_FFN_DIMS)
+        choices["lr_scale"] = Categorical((1.0,), allowed=_LR_SCALES)
+        choices["pos_embed_std"] = Categorical((0.02,), allowed=_POS_EMBED_STDS)
         return choices
+
+    def validate(self, arch: Mapping[str, Any]) -> Architecture:
+        """As :meth:`SearchSpace.validate`; an architecture stored before ``lr_scale`` or
+        ``pos_embed_std`` existed gets the value it was trained with (:data:`_LEGACY`)."""
+        missing = {name: value for name, value in _LEGACY.items() if name not in arch}
+        if missing:
+            arch = Architecture({**dict(arch), **missing})
+        return super().validate(arch)
 
     def is_active(self, name: str, arch: Architecture) -> bool:
         if name.startswith("layer"):
@@ -99,7 +127,8 @@ class CharLMSpace(LayeredSpace):
             raise InvalidArchitecture("charlm: the task spec needs input_size (the sequence length)")
         layers = [(int(arch[f"layer{i}_heads"]), int(arch[f"layer{i}_ffn_dim"]))
                   for i in range(1, int(arch["num_layers"]) + 1)]
-        return CharLM(spec.input_dim, int(spec.input_size), int(arch["model_dim"]), layers)
+        return CharLM(spec.input_dim, int(spec.input_size), int(arch["model_dim"]), layers,
+                      pos_embed_std=float(arch["pos_embed_std"]))
 
     # -- latency-table units: the token embedding, each causal block, the LM head ------
     def latency_keys(self, arch: Architecture, spec: TaskSpec) -> list[str]:
@@ -130,11 +159,12 @@ class CharLMSpace(LayeredSpace):
 class CharLM(nn.Module):
     """Token + learned position embeddings, causal pre-norm blocks, final norm, LM head."""
 
-    def __init__(self, vocab: int, seq_len: int, dim: int, layers: list[tuple[int, int]]) -> None:
+    def __init__(self, vocab: int, seq_len: int, dim: int, layers: list[tuple[int, int]],
+                 *, pos_embed_std: float = 0.02) -> None:
         super().__init__()
         self.token_embed = nn.Embedding(vocab, dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, seq_len, dim))
-        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.pos_embed, std=pos_embed_std)
         self.blocks = nn.ModuleList(
             [TransformerBlock(dim, heads, ffn, causal=True) for heads, ffn in layers]
         )

@@ -11,7 +11,8 @@ sha256 (attr ``weights_artifact``), so ``nas export`` on any machine ships the
 model that was scored, or refuses a damaged file.
 
 Study-file parameters (``[evaluator.params]``): ``epochs`` (200), ``patience``
-(30), ``lr`` and ``weight_decay`` (used when the space has no such choice),
+(30), ``lr`` and ``weight_decay`` (used when the space has no such choice; an
+architecture's ``lr_scale`` choice multiplies the lr, whichever gave it),
 ``optimizer`` (adam), ``save_weights`` (true), ``latency_repeats``
 (:data:`nas.metrics.LATENCY_REPEATS`, 10), ``eval_every`` (1), ``select``
 ("metric": keep the epoch with the best validation metric, or "loss": the
@@ -95,14 +96,16 @@ class TrainEvaluator(Evaluator):
         self.settings(Architecture({})).check()
 
     def settings(self, arch: Architecture) -> Any:
-        """Training settings: the architecture's lr/weight_decay/consistency choices win over params."""
+        """Training settings: the architecture's lr/weight_decay/consistency choices win over
+        params, and its ``lr_scale`` multiplies the lr (a space whose models want a peak lr
+        relative to the study's recipe, e.g. ``charlm``, searches that instead of ``lr``)."""
         from nas.train import TrainSettings
 
         p = self.params
         return TrainSettings(
             epochs=int(p.get("epochs", 200)),
             patience=int(p.get("patience", 30)),
-            lr=float(arch.get("lr", p.get("lr", 0.01))),
+            lr=float(arch.get("lr", p.get("lr", 0.01))) * float(arch.get("lr_scale", 1.0)),
             weight_decay=float(arch.get("weight_decay", p.get("weight_decay", 5e-4))),
             optimizer=str(p.get("optimizer", "adam")),
             eval_every=int(p.get("eval_every", 1)),

@@ -11,6 +11,7 @@ from nas.errors import ConfigError, InvalidArchitecture
 from nas.evaluators.train import TrainEvaluator
 from nas.tasks import create_task
 from search_spaces import TaskSpec, create_space
+from search_spaces.charlm import CharLM
 
 SPEC = TaskSpec("sequence", 16, 16, 24)
 
@@ -111,3 +112,41 @@ def test_the_nanogpt_cpu_preset_is_nanogpts_shakespeare_model():
                - model.head.weight.numel())
     assert round(weights / 1e6, 2) == 0.80
     assert [(b.attn.heads, b.mlp.fc1.out_features) for b in model.blocks] == [(4, 512)] * 4
+
+
+def test_lr_scale_multiplies_the_evaluators_lr_and_defaults_to_it(data_dir):
+    """A study may search the peak lr relative to its recipe; everything else trains as before."""
+    task = create_task("synthetic-seq", data_dir=data_dir, steps_per_epoch=2)
+    params = {"epochs": 1, "lr": 0.002, "save_weights": False}
+    plain = create_space("charlm")
+    assert plain.choices()["lr_scale"].values == (1.0,)  # not searched unless a study asks
+    evaluator = TrainEvaluator(plain, task, params)
+    assert evaluator.settings(plain.default()).lr == 0.002
+    # an architecture stored before the choice existed was trained with the evaluator's lr
+    stored = {k: v for k, v in plain.default().items() if k != "lr_scale"}
+    assert plain.validate(stored)["lr_scale"] == 1.0
+
+    widened = create_space("charlm", {"lr_scale": [1, 3]})
+    arch = widened.validate({**widened.default(), "lr_scale": 3})
+    assert TrainEvaluator(widened, task, params).settings(arch).lr == pytest.approx(0.006)
+    preset = create_space("charlm", {"baseline": "nanogpt-cpu"})
+    assert preset.default()["lr_scale"] == 1.0
+    with pytest.raises(ConfigError, match="space.choices.lr_scale: 10 is not allowed"):
+        create_space("charlm", {"lr_scale": [1, 10]})
+
+
+def test_pos_embed_std_keeps_todays_init_unless_a_study_widens_it():
+    plain = create_space("charlm")
+    assert plain.choices()["pos_embed_std"].values == (0.02,)
+    stored = {k: v for k, v in plain.default().items() if k != "pos_embed_std"}
+    assert plain.validate(stored)["pos_embed_std"] == 0.02
+    torch.manual_seed(0)
+    today = plain.build(plain.default(), SPEC)
+    torch.manual_seed(0)
+    before = CharLM(16, 24, 128, [(4, 256)] * 4)  # how build() made it before the choice
+    assert all(torch.equal(a, b) for a, b in zip(today.state_dict().values(),
+                                                 before.state_dict().values()))
+    widened = create_space("charlm", {"pos_embed_std": [0.02, 1.0], "model_dim": [128]})
+    space_model = widened.build(widened.default().replace(pos_embed_std=1.0), SPEC)
+    assert 0.8 < float(space_model.pos_embed.std()) < 1.2
+    assert create_space("charlm", {"baseline": "nanogpt-cpu"}).default()["pos_embed_std"] == 0.02

@@ -59,3 +59,17 @@ def test_the_final_rung_trains_the_preset_on_real_text(data_dir):
     metrics = EVALUATORS.get("train")(space, task, params).evaluate(space.default()).metrics
     assert metrics["val_bpc"] < 4.5  # uniform over 66 symbols: 6.04 bits, where it starts
     assert metrics["params"] > 800_000
+
+
+def test_the_study_offers_the_measured_recipe_and_keeps_the_preset_on_nanogpts():
+    """6 x 192 at lr_scale 2 with the position table at the token table's scale reached
+    2.32 val bpc (seed 0) where nanoGPT's recipe gives it 2.48: the search must be
+    able to find it, while nanogpt-cpu trains at lr 1e-3 with nanoGPT's 0.02 table."""
+    config = load_study_file(STUDY)
+    choices = dict(config.space.params)
+    space = create_space("charlm", choices)
+    measured = {"num_layers": 6, "model_dim": 192, "lr_scale": 2.0, "pos_embed_std": 1.0,
+                **{f"layer{i}_ffn_dim": 768 for i in range(1, 7)}}
+    space.validate({**space.default(), **measured})
+    preset = create_space("charlm", {**choices, "baseline": "nanogpt-cpu"}).default()
+    assert (preset["lr_scale"], preset["pos_embed_std"]) == (1.0, 0.02)
