@@ -89,7 +89,8 @@ class TrainEvaluator(Evaluator):
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
-            if kind in (int, float) and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
+            if kind in (int, float) and isinstance(value, (int, float)) \
+                    and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
                 raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
         self._store: Any = None
         # Every rule a training checks, checked now: a bad value fails before any trial.

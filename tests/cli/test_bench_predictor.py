@@ -46,8 +46,10 @@ def test_a_named_ensemble_is_one_more_proxy_feature_ranked_over_the_file(nas_cli
     rows = [int(r) for r in rng.permutation(len(accuracy))[:120]]
     noise = {r: rng.normal(size=5) for r in rows}
     # jacob_cov follows accuracy, the other three of the ensemble and synflow are noise
-    scores_of = lambda r: {"synflow": noise[r][0], "jacob_cov": accuracy[r] + noise[r][1],
-                           "meco": noise[r][2], "flops": noise[r][3], "vkdnw": noise[r][4]}
+    def scores_of(r):
+        return {"synflow": noise[r][0], "jacob_cov": accuracy[r] + noise[r][1],
+                "meco": noise[r][2], "flops": noise[r][3], "vkdnw": noise[r][4]}
+
     path = tmp_path / "scores.jsonl"
     _write_scores(path, rows, scores_of)
 
