@@ -138,7 +138,7 @@ class PredictorEvaluator(Evaluator):
         attrs: dict[str, Any] = {"predictor_labels": len(labelled), "predictor_model": self.model}
         if self._raw is not None or self._ensemble is not None:
             attrs["predictor_proxies"] = [*(self._raw.proxies if self._raw is not None else []),
-                                          *([self.params["ensemble"]] if self._ensemble else [])]
+                                          *([self.params["ensemble"]] if self._ensemble is not None else [])]
         return Evaluation({"predicted_rank": rank}, "predictor", attrs)
 
     def _predictor(self, labelled: dict[int, tuple[Architecture, float]],
