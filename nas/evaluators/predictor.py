@@ -116,16 +116,17 @@ class PredictorEvaluator(Evaluator):
         """The proxy columns of ``archs`` (``NaN`` where a proxy gave no score), or ``None``."""
         if self._raw is None and self._ensemble is None:
             return None
-        rows = []
-        for arch in archs:
-            row: list[float] = []
-            if self._raw is not None:
+        parts: list[np.ndarray] = []
+        if self._raw is not None:
+            rows = []
+            for arch in archs:
                 scores = self._raw.proxy_scores(arch, trial)["proxy_scores"]
-                row += [np.nan if scores[n] is None else float(scores[n]) for n in self._raw.proxies]
-            if self._ensemble is not None:
-                row.append(self._ensemble.evaluate(arch, trial).metrics["proxy_score"])
-            rows.append(row)
-        return np.asarray(rows, dtype=np.float64)
+                rows.append([np.nan if scores[n] is None else float(scores[n])
+                             for n in self._raw.proxies])
+            parts.append(np.asarray(rows, dtype=np.float64))
+        if self._ensemble is not None:  # one read of the population for all of them
+            parts.append(np.asarray(self._ensemble.ensemble_values(archs, trial))[:, None])
+        return np.hstack(parts)
 
     def evaluate(self, arch: Architecture, trial: Any = None) -> Evaluation:
         labelled = _labelled(self.space, trial)

@@ -108,7 +108,7 @@ class ProxyEvaluator(Evaluator):
                 raise NotApplicable(f"proxy '{self.proxies[0]}' gave no score for this architecture"
                                     + (f": {reasons[self.proxies[0]]}" if self.proxies[0] in reasons else ""))
         else:
-            value = self._ensemble_value(self._cache_for(trial), arch.key, scores)
+            value = self._ensemble_values(self._cache_for(trial), {arch.key: scores})[0]
             attrs["ensemble"] = self.ensemble
         metrics = {"proxy_score": float(value)}
         return Evaluation(metrics=metrics, fidelity="proxy", attrs=attrs)
@@ -156,12 +156,21 @@ class ProxyEvaluator(Evaluator):
             model = self.space.build(arch, spec).to(self.device)
         return score(model, self._batch, names, seed=self.batch_seed)
 
-    def _ensemble_value(self, cache: ProxyScoreCache, key: str, scores: dict[str, float | None]) -> float:
+    def ensemble_values(self, archs: list[Architecture], trial: optuna.Trial | None = None) -> list[float]:
+        """Each architecture's ensemble share, against one read of the scored population
+        (what ``evaluate`` reports as ``proxy_score``, without a query per architecture)."""
+        scored = {arch.key: self.proxy_scores(arch, trial)["proxy_scores"] for arch in archs}
+        shares = dict(zip(scored, self._ensemble_values(self._cache_for(trial), scored)))
+        return [shares[arch.key] for arch in archs]
+
+    def _ensemble_values(self, cache: ProxyScoreCache,
+                         scored: dict[str, dict[str, float | None]]) -> list[float]:
+        """The shares of the architectures ``scored`` (key -> scores), in their order."""
         population = cache.population(self.proxies, self.task.name, self.batch_seed)
-        population[key] = scores
+        population.update(scored)
         keys = sorted(population)
         columns = {n: [population[k].get(n) for k in keys] for n in self.proxies}
-        return share_of(self.rule or "rank_average", columns, keys.index(key))
+        return [share_of(self.rule or "rank_average", columns, keys.index(key)) for key in scored]
 
     def _cache_for(self, trial: optuna.Trial | None) -> ProxyScoreCache:
         if self._cache is None:
