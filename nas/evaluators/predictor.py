@@ -105,11 +105,11 @@ class PredictorEvaluator(Evaluator):
                               f"{', '.join(NAMED_ENSEMBLES)}")
         shared = {k: self.params[k] for k in ("batch_size", "batch_seed", "cache") if k in self.params}
 
-        def inner(params: dict[str, Any]) -> Any:
+        def inner(params: dict[str, Any], scores_only: bool = False) -> Any:
             return ProxyEvaluator(self.space, self.task, {**params, **shared},
-                                  device=self.device, seed=self.seed)
+                                  device=self.device, seed=self.seed, scores_only=scores_only)
 
-        raw = inner({"proxies": names, "ensemble": "rank_average"}) if names else None
+        raw = inner({"proxies": names}, scores_only=True) if names else None
         return raw, inner({"ensemble": ensemble}) if ensemble is not None else None
 
     def _extra(self, archs: list[Architecture], trial: Any) -> np.ndarray | None:

@@ -52,7 +52,9 @@ class ProxyEvaluator(Evaluator):
     name: ClassVar[str] = "proxy"
     provides: ClassVar[tuple[str, ...]] = ("proxy_score",)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scores_only: bool = False, **kwargs: Any) -> None:
+        """``scores_only``: a source of raw proxy columns (see :meth:`proxy_scores`) for
+        another evaluator, never a rung itself; several proxies then need no ensemble rule."""
         super().__init__(*args, **kwargs)
         self.reject_unknown_params(_PARAMS)
         p = self.params
@@ -76,7 +78,7 @@ class ProxyEvaluator(Evaluator):
         if self.ensemble is not None and self.rule not in ENSEMBLES:
             raise ConfigError(f"evaluator.params.ensemble: '{self.ensemble}' is not one of "
                               f"{', '.join(known)}")
-        if len(self.proxies) > 1 and self.ensemble is None:
+        if len(self.proxies) > 1 and self.ensemble is None and not scores_only:
             raise ConfigError("evaluator.params.ensemble: several proxies need an ensemble rule: "
                               f"{', '.join(known)}")
         for key in ("batch_size", "batch_seed"):
