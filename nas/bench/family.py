@@ -366,6 +366,9 @@ def _retrain(row: FamilyRow, arch: Architecture, evaluator: Evaluator, seeds: li
     metric = task.metric
     for seed in seeds:
         record = cache.get(row.name, arch.key, seed)
+        if record is not None and record["name"] != row.name:
+            # e.g. the search's best is a baseline itself: one network, one recipe, one seed
+            log(f"  {row.name} seed {seed}: the same network as {record['name']}; its retraining reused")
         if record is None:
             # A retraining can take many minutes: say what is running before it starts.
             log(f"  {row.name} seed {seed}: retraining ...")
@@ -407,7 +410,13 @@ class _RetrainCache:
                     self.records[(record["name"], record["arch_key"], int(record["seed"]))] = record
 
     def get(self, name: str, arch_key: str, seed: int) -> dict[str, Any] | None:
-        return self.records.get((name, arch_key, seed))
+        """The row's own record, else another row's of the same network and seed: arch, seed
+        and recipe fix a retraining (on CPU exactly), so a second run would only repeat it."""
+        own = self.records.get((name, arch_key, seed))
+        if own is not None:
+            return own
+        return next((r for (_, key, s), r in self.records.items() if key == arch_key and s == seed),
+                    None)
 
     def add(self, record: dict[str, Any]) -> None:
         record = {**record, "recipe": self.recipe}
@@ -498,9 +507,9 @@ def format_table(result: FamilyResult) -> str:
                   f"({trials}); where each trial stopped: {stops}; best trial #{cost.best_trial}"]
         if len(cost.finalists) > 1:
             scale = unit.scale
-            shown = ", ".join(f"#{f['trial']} {f['val_mean'] * scale:.{digits}f}"
+            ranked = ", ".join(f"#{f['trial']} {f['val_mean'] * scale:.{digits}f}"
                               f"{' (picked)' if f['picked'] else ''}" for f in cost.finalists)
             lines.append(f"finalists, retrained with the same seeds and picked by mean validation "
-                         f"{result.metric}: {shown}; the others' retraining: "
+                         f"{result.metric}: {ranked}; the others' retraining: "
                          f"{cost.finalist_seconds:.0f} s (search cost too)")
     return "\n".join(lines)

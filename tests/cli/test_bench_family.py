@@ -122,3 +122,27 @@ def test_the_best_trial_respects_a_parameter_cap(tmp_path: Path, nas_cli):
                      "--baselines", "", "--within-params", "10", "--format", "json")
     assert result.returncode == 2
     assert "no complete trial at the final fidelity (train) with at most 10 parameters" in result.stderr
+
+
+def test_a_network_that_is_also_a_baseline_is_trained_once_per_seed(tmp_path: Path, nas_cli):
+    """When the network to retrain is a baseline itself (a search whose best is its start_from
+    preset), its rows share one retraining per seed instead of repeating it."""
+    gcn = {"activation": "relu", "aggregation": "mean", "batch_norm": False, "consistency": 1,
+           "conv": "gcn", "decay_on": "all", "dropout": 0.5, "edge_dropout": 0.0, "heads": 1,
+           "hidden_dim": 64, "input_dropout": 0.5, "lr": 0.01, "mp_layers": 2,
+           "node_dropout": 0.0, "post_layers": 1, "pre_layers": 1, "propagation_alpha": 0.1,
+           "propagation_at": "logits", "propagation_kind": "ppr", "propagation_steps": 0,
+           "skip": "none", "weight_decay": 0.0005}
+    study = write_study(tmp_path, study_toml("fam-same", **{**_STUDY, "space": {"name": "gnn"}}))
+    out = tmp_path / "o"
+    args = ("bench", "family", str(study), "--out", str(out), "--seeds", "2",
+            "--baselines", "gcn", "--arch", json.dumps(gcn))
+    result = nas_cli(*args)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in (out / "retrain.jsonl").read_text().splitlines()]
+    assert [(r["name"], r["seed"]) for r in lines] == [("given", 0), ("given", 1)]
+    assert "gcn seed 1: the same network as given; its retraining reused" in result.stdout
+    report = nas_cli(*args, "--format", "json")
+    assert report.returncode == 0, report.stderr
+    rows = {row["name"]: row for row in json.loads(report.stdout)["rows"]}
+    assert rows["gcn"]["test"] == rows["given"]["test"] and len(rows["gcn"]["test"]) == 2
