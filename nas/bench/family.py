@@ -306,9 +306,11 @@ def _search(config: StudyConfig, out: Path, params_cap: int | None,
         outcome = run(config, progress=progress)
         spent += time.perf_counter() - start
         # Ctrl-C ends a search gracefully: not finished, so the next run resumes it.
-        ledger.write_text(json.dumps({"wall_seconds": spent,
-                                      "finished": not outcome.interrupted,
-                                      "n_trials": config.budget.n_trials}))
+        record = {"wall_seconds": spent, "finished": not outcome.interrupted,
+                  "n_trials": config.budget.n_trials,
+                  # how busy the machine was while it searched, not when a rerun reports
+                  "load_average": os.getloadavg()[2]}
+        ledger.write_text(json.dumps(record))
     study = load_study(config.name, storage_for(config.storage))
     trials = study.get_trials(deepcopy=False)
     from nas.search.worker import build_components
@@ -325,7 +327,7 @@ def _search(config: StudyConfig, out: Path, params_cap: int | None,
         trials=dict(Counter(t.state.name.lower() for t in trials)),
         fidelity=dict(Counter(_stopped_at(t) for t in trials)),
         best_trial=ranked[0][0].number, best_value=float(ranked[0][0].values[0]),
-        load_average=os.getloadavg()[0],
+        load_average=record.get("load_average"),
     )
     return cost, ranked
 
@@ -355,6 +357,8 @@ def _stopped_at(trial: Any) -> str:
     """The fidelity a trial's last figure came from: ``rung 1 (train)``, ``train``, ..."""
     attrs = trial.user_attrs
     fidelity = attrs.get("fidelity")
+    if "invalid" in attrs:
+        return "invalid (never built)"  # e.g. above the space's max_params
     if fidelity is None:
         return "pruned while training" if trial.state.name == "PRUNED" else trial.state.name.lower()
     rung = attrs.get("ladder_rung")
@@ -501,7 +505,8 @@ def format_table(result: FamilyResult) -> str:
         cost = result.cost
         trials = ", ".join(f"{n} {state}" for state, n in sorted(cost.trials.items()))
         stops = ", ".join(f"{n} at {where}" for where, n in sorted(cost.fidelity.items()))
-        load = f"; load average {cost.load_average:.1f}" if cost.load_average is not None else ""
+        load = (f"; load average {cost.load_average:.1f} (15 min, at its end)"
+                if cost.load_average is not None else "")
         lines += ["", f"search cost: {cost.wall_seconds:.0f} s wall ({cost.wall_seconds / 60:.1f} "
                   f"min) on {os.cpu_count()} cores{load}; {sum(cost.trials.values())} trials "
                   f"({trials}); where each trial stopped: {stops}; best trial #{cost.best_trial}"]

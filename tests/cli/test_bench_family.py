@@ -50,6 +50,7 @@ def test_table_shows_searched_and_baseline_with_every_seed_margin_and_cost(famil
     assert "same recipe (train: epochs 30, patience 30)" in table
     cost = next(line for line in table.splitlines() if line.startswith("search cost:"))
     assert "2 complete" in cost and "2 at train" in cost
+    assert "(15 min, at its end)" in cost  # the load while it searched, kept for reruns
 
 
 def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
@@ -81,6 +82,7 @@ def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):
     first = json.loads((out.parent / "ledger_after_first.json").read_text())
     assert ledger == first, "a rerun of an ended search does not search (or add time) again"
     assert report["search"]["wall_seconds"] == pytest.approx(first["wall_seconds"], abs=1e-3)
+    assert report["search"]["load_average"] == pytest.approx(first["load_average"], abs=1e-3)  # not the rerun's
 
 
 def test_finalists_are_retrained_and_the_best_by_mean_validation_is_the_searched_model(family_run):
@@ -146,3 +148,19 @@ def test_a_network_that_is_also_a_baseline_is_trained_once_per_seed(tmp_path: Pa
     assert report.returncode == 0, report.stderr
     rows = {row["name"]: row for row in json.loads(report.stdout)["rows"]}
     assert rows["gcn"]["test"] == rows["given"]["test"] and len(rows["gcn"]["test"]) == 2
+
+
+def test_the_search_cost_tells_invalid_architectures_from_pruned_trainings():
+    """A trial refused before building (above ``max_params``) cost nothing: the cost line must
+    not count it as a training the ladder stopped."""
+    import optuna
+
+    from nas.bench.family import _stopped_at
+
+    pruned = optuna.trial.TrialState.PRUNED
+    refused = optuna.trial.create_trial(state=pruned, user_attrs={
+        "invalid": "resnet: 513,202 parameters (10 classes) is above space.max_params = 270,000"})
+    stopped = optuna.trial.create_trial(state=pruned, user_attrs={"fidelity": "train", "ladder_rung": 1})
+    assert _stopped_at(refused) == "invalid (never built)"
+    assert _stopped_at(stopped) == "rung 1 (train)"
+    assert _stopped_at(optuna.trial.create_trial(state=pruned)) == "pruned while training"
