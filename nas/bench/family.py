@@ -513,7 +513,7 @@ def format_table(result: FamilyResult) -> str:
         if len(cost.finalists) > 1:
             scale = unit.scale
             ranked = ", ".join(f"#{f['trial']} {f['val_mean'] * scale:.{digits}f}"
-                              f"{' (picked)' if f['picked'] else ''}" for f in cost.finalists)
+                               f"{' (picked)' if f['picked'] else ''}" for f in cost.finalists)
             lines.append(f"finalists, retrained with the same seeds and picked by mean validation "
                          f"{result.metric}: {ranked}; the others' retraining: "
                          f"{cost.finalist_seconds:.0f} s (search cost too)")
