@@ -118,12 +118,9 @@ class PredictorEvaluator(Evaluator):
             return None
         parts: list[np.ndarray] = []
         if self._raw is not None:
-            rows = []
-            for arch in archs:
-                scores = self._raw.proxy_scores(arch, trial)["proxy_scores"]
-                rows.append([np.nan if scores[n] is None else float(scores[n])
-                             for n in self._raw.proxies])
-            parts.append(np.asarray(rows, dtype=np.float64))
+            scored = self._raw.scores_of(archs, trial)
+            parts.append(np.asarray([[np.nan if scored[a.key][n] is None else float(scored[a.key][n])
+                                      for n in self._raw.proxies] for a in archs], dtype=np.float64))
         if self._ensemble is not None:  # one read of the population for all of them
             parts.append(np.asarray(self._ensemble.ensemble_values(archs, trial))[:, None])
         return np.hstack(parts)

@@ -110,7 +110,8 @@ class ProxyEvaluator(Evaluator):
                 raise NotApplicable(f"proxy '{self.proxies[0]}' gave no score for this architecture"
                                     + (f": {reasons[self.proxies[0]]}" if self.proxies[0] in reasons else ""))
         else:
-            value = self._ensemble_values(self._cache_for(trial), {arch.key: scores})[0]
+            population = self._cache_for(trial).population(self.proxies, self.task.name, self.batch_seed)
+            value = self._ensemble_values(population, {arch.key: scores})[0]
             attrs["ensemble"] = self.ensemble
         metrics = {"proxy_score": float(value)}
         return Evaluation(metrics=metrics, fidelity="proxy", attrs=attrs)
@@ -158,17 +159,31 @@ class ProxyEvaluator(Evaluator):
             model = self.space.build(arch, spec).to(self.device)
         return score(model, self._batch, names, seed=self.batch_seed)
 
+    def scores_of(self, archs: list[Architecture],
+                  trial: optuna.Trial | None = None) -> dict[str, dict[str, float | None]]:
+        """Each architecture's proxy scores (key -> scores) from one read of the cached
+        population; only architectures it lacks are scored (and cached) one by one."""
+        return self._scores_of(archs, trial)[0]
+
     def ensemble_values(self, archs: list[Architecture], trial: optuna.Trial | None = None) -> list[float]:
-        """Each architecture's ensemble share, against one read of the scored population
-        (what ``evaluate`` reports as ``proxy_score``, without a query per architecture)."""
-        scored = {arch.key: self.proxy_scores(arch, trial)["proxy_scores"] for arch in archs}
-        shares = dict(zip(scored, self._ensemble_values(self._cache_for(trial), scored)))
+        """Each architecture's ensemble share, against the scored population (what
+        ``evaluate`` reports as ``proxy_score``, without a query per architecture)."""
+        scored, population = self._scores_of(archs, trial)
+        shares = dict(zip(scored, self._ensemble_values(population, scored)))
         return [shares[arch.key] for arch in archs]
 
-    def _ensemble_values(self, cache: ProxyScoreCache,
+    def _scores_of(self, archs: list[Architecture], trial: optuna.Trial | None
+                   ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, float | None]]]:
+        """:meth:`scores_of`, and the population it read."""
+        population = self._cache_for(trial).population(self.proxies, self.task.name, self.batch_seed)
+        scored = {arch.key: population[arch.key] if arch.key in population
+                  else self.proxy_scores(arch, trial)["proxy_scores"] for arch in archs}
+        return scored, population
+
+    def _ensemble_values(self, population: dict[str, dict[str, float | None]],
                          scored: dict[str, dict[str, float | None]]) -> list[float]:
-        """The shares of the architectures ``scored`` (key -> scores), in their order."""
-        population = cache.population(self.proxies, self.task.name, self.batch_seed)
+        """The shares of the architectures ``scored`` (key -> scores) among ``population``
+        (every cached architecture's scores; changed here), in their order."""
         population.update(scored)
         keys = sorted(population)
         columns = {n: [population[k].get(n) for k in keys] for n in self.proxies}
