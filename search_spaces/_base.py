@@ -317,6 +317,9 @@ class SearchSpace(ABC):
     def validate(self, arch: Mapping[str, Any]) -> Architecture:
         """Return ``arch`` as an :class:`Architecture` or raise naming the bad field."""
         arch = arch if isinstance(arch, Architecture) else Architecture(arch)
+        filled = {n: v for n, v in self.legacy_values(arch).items() if n not in arch}
+        if filled:
+            arch = Architecture({**dict(arch), **filled})
         choices = self._choices
         unknown = sorted(set(arch) - set(choices))
         if unknown:
@@ -334,6 +337,12 @@ class SearchSpace(ABC):
                 )
         self.check(arch)
         return arch
+
+    def legacy_values(self, arch: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Values for choices added after ``arch`` was stored: the ones that rebuild the model
+        it was trained as. :meth:`validate` fills those ``arch`` lacks, so an old study's
+        trials still load. None by default; a space that grows a choice overrides this."""
+        return {}
 
     def default(self) -> Architecture:
         return Architecture({n: c.default for n, c in self._choices.items()})

@@ -96,13 +96,10 @@ class CharLMSpace(LayeredSpace):
         choices["pos_embed_std"] = Categorical((0.02,), allowed=_POS_EMBED_STDS)
         return choices
 
-    def validate(self, arch: Mapping[str, Any]) -> Architecture:
-        """As :meth:`SearchSpace.validate`; an architecture stored before ``lr_scale`` or
-        ``pos_embed_std`` existed gets the value it was trained with (:data:`_LEGACY`)."""
-        missing = {name: value for name, value in _LEGACY.items() if name not in arch}
-        if missing:
-            arch = Architecture({**dict(arch), **missing})
-        return super().validate(arch)
+    def legacy_values(self, arch: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An architecture stored before ``lr_scale`` or ``pos_embed_std`` existed gets the
+        value it was trained with (:data:`_LEGACY`)."""
+        return _LEGACY
 
     def is_active(self, name: str, arch: Architecture) -> bool:
         if name.startswith("layer"):

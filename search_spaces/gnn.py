@@ -165,13 +165,12 @@ class GNNSpace(SearchSpace):
             "consistency": Categorical((1, 2, 4)),
         }
 
-    def validate(self, arch: Mapping[str, Any]) -> Architecture:
-        """As :meth:`SearchSpace.validate`; architectures stored before the propagation,
-        dropout and decay choices existed get the values they were trained with."""
-        missing = {name: value(arch) for name, value in _LEGACY.items() if name not in arch}
-        if missing and "dropout" in arch:
-            arch = Architecture({**dict(arch), **missing})
-        return super().validate(arch)
+    def legacy_values(self, arch: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Architectures stored before the propagation, dropout and decay choices existed
+        (they all have ``dropout``) get the values they were trained with (:data:`_LEGACY`)."""
+        if "dropout" not in arch:
+            return {}
+        return {name: value(arch) for name, value in _LEGACY.items()}
 
     def check(self, arch: Architecture) -> None:
         if arch["conv"] in _WITH_HEADS and int(arch["hidden_dim"]) % int(arch["heads"]):
