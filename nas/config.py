@@ -217,7 +217,8 @@ def parse_study(data: Mapping[str, Any]) -> StudyConfig:
     return StudyConfig(
         name=name,
         space=_component("space", data.get("space"),
-                         extra={"choices", "baseline", "start_from", "max_params"},
+                         extra={"choices", "baseline", "start_from", "max_params",
+                                "max_flops"},
                          params_key="choices"),
         task=_component("task", data.get("task"), extra={"data_dir", "params"}),
         objectives=objectives,

@@ -472,7 +472,8 @@ def _widened(base: Choice, new: Choice) -> list[ChoiceValue]:
 
 #: ``[space]`` keys that are settings of some spaces, not choices: a space that takes one
 #: removes it from the overrides before they reach :func:`_apply_overrides`
-_SPACE_SETTINGS = {"max_params": "a parameter cap is a setting of the resnet space only"}
+_SPACE_SETTINGS = {"max_params": "a parameter cap is a setting of the resnet space only",
+                   "max_flops": "a FLOPs cap is a setting of the resnet space only"}
 
 
 def _apply_overrides(

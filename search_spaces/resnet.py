@@ -21,10 +21,14 @@ is subsampled by the stride and zero-padded to the new width, which adds no
 parameters; only where a stage is *narrower* than the one before (possible with
 widened choices) a 1x1 convolution + batch norm projects instead.
 
-``max_params`` (``[space] max_params = 270000``) caps the parameter count: an
-architecture above it is invalid, so the search never trains it (a trial
-records why and is pruned). The count is computed from the architecture
-(:func:`parameter_count`), without building the model.
+``max_params`` (``[space] max_params = 270000``) caps the parameter count and
+``max_flops`` the FLOPs of one 32x32 image (``[space] max_flops = 48000000``;
+ResNet-20 has 81.1M): an architecture above either is invalid, so the search
+never trains it (a trial records why and is pruned). Both are computed from the
+architecture (:func:`parameter_count`, :func:`flops_count`), without building
+the model. FLOPs do not depend on the machine, latency does; on one CPU thread
+the nets of this space measured at about 0.7-0.8x the latency their FLOPs ratio to
+ResNet-20 suggests (a narrow first stage costs less than its share of FLOPs).
 
 >>> space = ResNetSpace({"baseline": "resnet20"})
 >>> parameter_count(space.default(), num_classes=10)
@@ -44,7 +48,7 @@ from nas.errors import ConfigError, InvalidArchitecture
 from search_spaces._base import Categorical, Choice, SearchSpace, TaskSpec
 from search_spaces._registry import register_space
 
-__all__ = ["ResNetSpace", "CifarResNet", "BasicBlock", "parameter_count", "STAGES"]
+__all__ = ["ResNetSpace", "CifarResNet", "BasicBlock", "parameter_count", "flops_count", "STAGES"]
 
 #: number of stages and the stride of each stage's first block
 STAGES = (1, 2, 2)
@@ -67,10 +71,8 @@ class ResNetSpace(SearchSpace):
 
     def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
         overrides = dict(overrides or {})
-        cap = overrides.pop("max_params", None)
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-            raise ConfigError(f"space.max_params: must be a positive integer, got {cap!r}")
-        self.max_params: int | None = cap
+        self.max_params: int | None = _positive_int(overrides.pop("max_params", None), "max_params")
+        self.max_flops: int | None = _positive_int(overrides.pop("max_flops", None), "max_flops")
         super().__init__(overrides)
 
     def base_choices(self) -> dict[str, Choice]:
@@ -94,6 +96,11 @@ class ResNetSpace(SearchSpace):
             if count > self.max_params:
                 raise InvalidArchitecture(f"{self.name}: {count:,} parameters (10 classes) is "
                                           f"above space.max_params = {self.max_params:,}")
+        if self.max_flops is not None:
+            flops = flops_count(arch, num_classes=10)
+            if flops > self.max_flops:
+                raise InvalidArchitecture(f"{self.name}: {flops:,} FLOPs per 32x32 image is "
+                                          f"above space.max_flops = {self.max_flops:,}")
 
     def largest(self) -> Architecture:
         return Architecture({n: max(c.grid()) for n, c in self.choices().items()
@@ -127,6 +134,34 @@ def parameter_count(arch: Mapping[str, Any], num_classes: int, in_channels: int 
                 total += 2 * out * hidden + out + hidden
             width = out
     return total + width * num_classes + num_classes
+
+
+def flops_count(arch: Mapping[str, Any], num_classes: int, in_channels: int = 3,
+                side: int = 32) -> int:
+    """FLOPs of one forward pass on one ``side x side`` image, counted from the architecture
+    as :func:`nas.metrics.count_flops` (torch's ``FlopCounterMode``) counts the model: two
+    per multiply-accumulate of every conv and linear layer; batch norm, activations,
+    pooling and the shortcuts' padding are free."""
+    stages = _stages(arch)
+    width = stages[0][0]
+    total = 2 * side * side * in_channels * width * 9  # stem
+    for out, depth, kernel, stride in stages:
+        for block in range(depth):
+            if block == 0:
+                side = (side - 1) // stride + 1
+                if out < width:
+                    total += 2 * side * side * width * out  # 1x1 projection
+            total += 2 * side * side * kernel**2 * (width * out + out * out)
+            if arch["se"]:
+                total += 2 * 2 * out * _se_hidden(out)
+            width = out
+    return total + 2 * width * num_classes
+
+
+def _positive_int(value: Any, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"space.{name}: must be a positive integer, got {value!r}")
+    return value
 
 
 def _stages(arch: Mapping[str, Any]) -> list[tuple[int, int, int, int]]:

@@ -21,7 +21,8 @@ have written by hand, trained the same way? It
    NAME``, :attr:`SearchSpace.baselines`) with that same evaluator and seeds,
 
 and reports each row's test metric (mean ± std over seeds, every seed),
-parameters and latency, the searched row's margin over each baseline with a
+parameters and CPU latency (every row timed in turn, so their ratio is fair on
+a busy machine: :func:`side_by_side_latency`), the searched row's margin over each baseline with a
 95% Welch interval, and the search cost (wall time, trials by state, how many
 trials stopped at each fidelity). Every retraining is appended to
 ``OUT/retrain.jsonl`` as it finishes, so a killed run loses at most one.
@@ -50,10 +51,12 @@ if TYPE_CHECKING:
     from nas.evaluators import Evaluator
 
 __all__ = ["FamilyRow", "SearchCost", "FamilyResult", "final_evaluator", "run_family_benchmark",
-           "with_task", "parse_params_cap"]
+           "with_task", "parse_params_cap", "side_by_side_latency"]
 
 #: the evaluator whose recipe is the final retraining (a ladder's last rung must be one)
 FINAL_EVALUATOR = "train"
+#: rounds of :func:`side_by_side_latency`; each times every row once (5 repeats, median)
+LATENCY_ROUNDS = 7
 
 
 @dataclass
@@ -114,6 +117,8 @@ class FamilyResult:
     recipe: str
     rows: list[FamilyRow]
     cost: SearchCost | None
+    #: the batch size the rows' latency was timed at, side by side (None: not timed)
+    latency_batch: int | None = None
 
     def margin(self, baseline: FamilyRow) -> tuple[float, float]:
         """Searched minus ``baseline`` (positive: the searched one is better, in the metric's
@@ -236,15 +241,43 @@ def run_family_benchmark(
                                    task.higher_is_better, log))
     rows.extend(baseline_rows)
 
+    models = {}
     for row in rows:
-        if row.test:
-            continue  # a finalist's retraining: already done
         row_space, _, row_evaluator = (
             build_components(_as_baseline(retrain_config, row.name), device)
             if row.kind == "baseline" else (space, task, evaluator))
-        _retrain(row, row_space.validate(row.arch), row_evaluator, seed_list, cache, task, log)
+        row_arch = row_space.validate(row.arch)
+        if not row.test:  # else a finalist's retraining: already done
+            _retrain(row, row_arch, row_evaluator, seed_list, cache, task, log)
+        models[row.name] = row_space.build(row_arch, task.prepare("cpu"))
+    batch = task.example_batch(seed=0)
+    for row, latency in zip(rows, side_by_side_latency(list(models.values()), batch)):
+        row.latency_ms = latency
     return FamilyResult(config.name, config.task.name, task.metric, task.higher_is_better,
-                        recipe, rows, cost)
+                        recipe, rows, cost, latency_batch=_batch_rows(batch))
+
+
+def side_by_side_latency(models: list[Any], batch: Any, rounds: int = LATENCY_ROUNDS,
+                         repeats: int = 5) -> list[float]:
+    """Each model's median CPU latency (ms, one thread) over ``rounds`` rounds that time
+    every model in turn.
+
+    A retraining's own latency is timed when it finishes, under whatever else the machine
+    runs then (ResNet-20's five seeds: 63 to 91 ms at load 2), so two rows' figures from
+    different moments do not make a ratio. Timed in turn, under the same load, they do.
+    """
+    from nas.metrics import measure_latency
+
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(rounds):
+        for model, row_times in zip(models, times):
+            row_times.append(measure_latency(model, batch, repeats=repeats).median_ms)
+    return [statistics.median(row_times) for row_times in times]
+
+
+def _batch_rows(batch: Any) -> int | None:
+    inputs = getattr(batch, "inputs", ())
+    return int(inputs[0].shape[0]) if inputs and hasattr(inputs[0], "shape") else None
 
 
 def _baseline_row(config: StudyConfig, name: str, device: str) -> FamilyRow:
@@ -473,7 +506,11 @@ def format_table(result: FamilyResult) -> str:
     label = f" ({unit.label})" if unit.label else ""
     better = "higher" if result.higher_is_better else "lower"
     lines = [f"{result.study} on {result.task}: {result.metric}{label}, {better} is "
-             f"better; every row retrained by the same recipe ({result.recipe}) and seeds", ""]
+             f"better; every row retrained by the same recipe ({result.recipe}) and seeds"]
+    if result.latency_batch is not None:
+        lines.append(f"latency: CPU, one thread, a batch of {result.latency_batch}, every row "
+                     f"timed in turn, median of {LATENCY_ROUNDS} rounds")
+    lines.append("")
     header = (f"{'':<12} {'val mean ± std':>16}  {'test mean ± std':>16}  {'params':>9}  "
               f"{'latency':>10}  {'retrain':>8}  test per seed")
     lines.append(header)

@@ -12,9 +12,10 @@ import torch
 from nas.config import load_study_file, parse_study
 from nas.errors import ConfigError, InvalidArchitecture
 from nas.evaluators import EVALUATORS
+from nas.metrics import Batch, count_flops
 from nas.tasks import create_task
 from search_spaces import TaskSpec, create_space
-from search_spaces.resnet import BasicBlock, parameter_count
+from search_spaces.resnet import BasicBlock, flops_count, parameter_count
 from tests.conftest import REPO
 
 SPEC = TaskSpec("image", 3, 10, 32)
@@ -86,6 +87,32 @@ def test_max_params_makes_bigger_architectures_invalid():
     with pytest.raises(ConfigError, match="space.max_params: space 'gnn' has no such setting; "
                                           "a parameter cap is a setting of the resnet space only"):
         create_space("gnn", {"max_params": 1000})
+
+
+def test_flops_counted_from_the_architecture_are_the_built_models():
+    # widths that force a 1x1 projection (a stage narrower than the one before), SE, 5x5
+    space = create_space("resnet", {"s1_width": [24], "s2_width": [16], "s3_width": [48],
+                                    "s2_kernel": [5], "se": [True]})
+    images = Batch((torch.randn(2, 3, 32, 32),), None)
+    plain = create_space("resnet")
+    for arch, builder in ((plain.default(), plain), (space.default(), space)):
+        model = builder.build(arch, SPEC)
+        assert flops_count(arch, num_classes=10) * 2 == count_flops(model, images)
+    assert flops_count(create_space("resnet").default(), num_classes=10) == 81_102_080
+
+
+def test_max_flops_makes_costlier_architectures_invalid():
+    space = create_space("resnet", {"max_flops": 48_000_000})
+    with pytest.raises(InvalidArchitecture, match=r"81,102,080 FLOPs per 32x32 image is above "
+                                                  r"space.max_flops = 48,000,000"):
+        space.validate(space.default())  # ResNet-20
+    lighter = space.default().replace(s1_depth=1, s1_width=12, s2_depth=2)
+    assert flops_count(lighter, num_classes=10) <= 48_000_000
+    assert space.validate(lighter) == lighter
+    with pytest.raises(ConfigError, match="space.max_flops: must be a positive integer, got 0"):
+        create_space("resnet", {"max_flops": 0})
+    with pytest.raises(ConfigError, match="space.max_flops: space 'gnn' has no such setting"):
+        create_space("gnn", {"max_flops": 1000})
 
 
 def test_a_search_under_the_cap_never_trains_a_bigger_network(tmp_path):
