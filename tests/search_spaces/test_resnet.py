@@ -132,13 +132,16 @@ def test_a_search_under_the_cap_never_trains_a_bigger_network(tmp_path):
     study = optuna.load_study(study_name=config.name, storage=config.storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 6
-    assert complete[0].user_attrs["arch"] == dict(create_space("resnet").default())  # start_from
+    cap = config.space.params["max_flops"]
+    refused = set()
     for trial in study.trials:
         arch = trial.user_attrs.get("arch") or trial.params
         if trial.state == optuna.trial.TrialState.COMPLETE:
             assert parameter_count(arch, 10) <= RESNET20_PARAMS
+            assert flops_count(arch, 10) <= cap
         elif "invalid" in trial.user_attrs:
-            assert "above space.max_params" in trial.user_attrs["invalid"]
+            refused.add(trial.user_attrs["invalid"].split(" is ")[1].split(" = ")[0])
+    assert refused <= {"above space.max_params", "above space.max_flops"}
 
 
 def test_resnet20_trains_with_the_study_recipe(data_dir):
@@ -159,9 +162,11 @@ def test_resnet20_trains_with_the_study_recipe(data_dir):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
 
 
-def test_the_study_file_is_valid_and_caps_at_resnet20():
+def test_the_study_file_is_valid_and_caps_below_resnet20s_flops():
     config = load_study_file(STUDY)
     assert config.space.params["max_params"] >= RESNET20_PARAMS
+    resnet20 = create_space("resnet").default()
+    assert config.space.params["max_flops"] <= 0.6 * flops_count(resnet20, num_classes=10)
     assert config.device == "auto"
     assert [r["evaluator"] for r in config.evaluator.params["rungs"]] == ["proxy", "train", "train"]
     assert Path(STUDY).name in (REPO / "README.md").read_text()
