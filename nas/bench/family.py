@@ -22,10 +22,10 @@ have written by hand, trained the same way? It
 
 and reports each row's test metric (mean ± std over seeds, every seed),
 parameters and CPU latency (every row timed in turn, so their ratio is fair on
-a busy machine: :func:`side_by_side_latency`), the searched row's margin over each baseline with a
-95% Welch interval, and the search cost (wall time, trials by state, how many
-trials stopped at each fidelity). Every retraining is appended to
-``OUT/retrain.jsonl`` as it finishes, so a killed run loses at most one.
+a busy machine: :func:`side_by_side_latency`), the searched row's margin over
+each baseline with a 95% Welch interval, and the search cost (wall time,
+trials by state, how many trials stopped at each fidelity). Every retraining is
+appended to ``OUT/retrain.jsonl`` as it finishes, so a killed run loses at most one.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ def run_family_benchmark(
                                    task.higher_is_better, log))
     rows.extend(baseline_rows)
 
-    models = {}
+    models = []
     for row in rows:
         row_space, _, row_evaluator = (
             build_components(_as_baseline(retrain_config, row.name), device)
@@ -249,9 +249,9 @@ def run_family_benchmark(
         row_arch = row_space.validate(row.arch)
         if not row.test:  # else a finalist's retraining: already done
             _retrain(row, row_arch, row_evaluator, seed_list, cache, task, log)
-        models[row.name] = row_space.build(row_arch, task.prepare("cpu"))
+        models.append(row_space.build(row_arch, task.prepare("cpu")))
     batch = task.example_batch(seed=0)
-    for row, latency in zip(rows, side_by_side_latency(list(models.values()), batch)):
+    for row, latency in zip(rows, side_by_side_latency(models, batch)):
         row.latency_ms = latency
     return FamilyResult(config.name, config.task.name, task.metric, task.higher_is_better,
                         recipe, rows, cost, latency_batch=_batch_rows(batch))
