@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas.config import Component, FrozenDict, StudyConfig
 from nas.errors import ConfigError
+from nas.store import DUPLICATE_ATTR
 from nas.units import metric_unit
 
 if TYPE_CHECKING:
@@ -392,6 +393,8 @@ def _stopped_at(trial: Any) -> str:
     fidelity = attrs.get("fidelity")
     if "invalid" in attrs:
         return "invalid (never built)"  # e.g. above the space's max_params
+    if DUPLICATE_ATTR in attrs:
+        return "duplicate (not trained again)"  # the sampler proposed a trained architecture
     if fidelity is None:
         return "pruned while training" if trial.state.name == "PRUNED" else trial.state.name.lower()
     rung = attrs.get("ladder_rung")

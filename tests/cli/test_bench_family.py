@@ -163,6 +163,8 @@ def test_the_search_cost_tells_invalid_architectures_from_pruned_trainings():
         "invalid": "resnet: 513,202 parameters (10 classes) is above space.max_params = 270,000"})
     stopped = optuna.trial.create_trial(state=pruned, user_attrs={"fidelity": "train", "ladder_rung": 1})
     assert _stopped_at(refused) == "invalid (never built)"
+    repeated = optuna.trial.create_trial(state=pruned, user_attrs={"nas_duplicate_of": "9"})
+    assert _stopped_at(repeated) == "duplicate (not trained again)"
     assert _stopped_at(stopped) == "rung 1 (train)"
     assert _stopped_at(optuna.trial.create_trial(state=pruned)) == "pruned while training"
 
