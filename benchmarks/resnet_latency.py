@@ -16,11 +16,10 @@ import argparse
 import json
 import statistics
 
-import torch
-
 from nas.bench.family import side_by_side_latency
 from nas.metrics import Batch
 from search_spaces import TaskSpec, create_space
+from search_spaces._latency import random_images
 from search_spaces.resnet import flops_count, parameter_count
 
 
@@ -37,8 +36,7 @@ def main() -> None:
     resnet20 = space.default()
     archs = [resnet20] + [space.validate({**resnet20, **json.loads(a)}) for a in args.arch]
     models = [space.build(arch, spec) for arch in archs]
-    images = torch.randn(args.batch_size, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    batch = Batch((images,), None)
+    batch = Batch((random_images(spec, args.batch_size),), None)
     per_round = [side_by_side_latency(models, batch, rounds=1) for _ in range(args.rounds)]
     ratios = [[r[i] / r[0] for r in per_round] for i in range(len(archs))]
     reference_flops = flops_count(resnet20, num_classes=10)

@@ -426,7 +426,6 @@ def _retrain(row: FamilyRow, arch: Architecture, evaluator: Evaluator, seeds: li
         row.retrain_seconds += record["seconds"]
         row.params = int(m["params"]) if "params" in m else row.params
         row.flops = m.get("flops", row.flops)
-        row.latency_ms = m.get("latency_ms", row.latency_ms)
         unit = metric_unit(metric)
         log(f"  {row.name} seed {seed}: test {metric} "
             f"{m[f'test_{metric}'] * unit.scale:.{2 if unit.label else 3}f}{unit.label and ' ' + unit.label}"
