@@ -4,6 +4,7 @@ self-agreement, and the vit and charlm presets end to end (bpc: lower is better)
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from search_spaces import create_space
 
 NEW_COLUMNS = ("params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
                "flops_ci_high", "above_params", "above_flops", "speedup",
-               "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall")
+               "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall",
+               "reference_trusted")
 
 TINY_VIT = Preset(
     space_choices={"patch_size": [8], "depth": [1, 2], "embed_dim": [48]},
@@ -115,6 +117,9 @@ def test_verdicts_compare_the_interval_low_end_and_say_na_without_a_figure() -> 
                           rows=[], kendall_interval=(0.4, 0.6))
     assert (table.fast_enough, table.above_params) == (None, None)
     assert above(50.0, 50.0, or_equal=True) is True and above(0.5, 0.5) is False
+    assert base.reference_trusted is None  # no seeds behind it: nothing to say
+    assert replace(base, standalone_half_kendall=0.8).reference_trusted is True
+    assert replace(base, standalone_half_kendall=0.79).reference_trusted is False
 
 
 def test_half_seed_agreement_is_a_mean_against_a_mean() -> None:
@@ -163,7 +168,13 @@ def test_the_printed_report_has_both_baselines_and_one_verdict_line() -> None:
     assert "seed 0 vs mean of seeds 1-2: kendall=0.850" in text
     verdicts = [line for line in text.splitlines() if line.startswith("verdict:")]
     assert verdicts == ["verdict: interval above params tau: yes; above FLOPs tau: no; "
-                        "scoring 30x faster than training, at least 50x: no"]
+                        "scoring 30x faster than training, at least 50x: no; "
+                        "reference agrees with itself at tau >= 0.8: yes"]
+    assert "disagrees with itself" not in text
+    noisy = report_text("vit", "cifar10-subset", replace(result, standalone_half_kendall=0.11),
+                        Path("out"))
+    assert "reference agrees with itself at tau >= 0.8: no" in noisy
+    assert "the reference disagrees with itself (below 0.8)" in noisy
 
 
 def test_an_ensemble_of_supernets_scores_by_their_mean(tmp_path: Path, data_dir: Path) -> None:

@@ -25,6 +25,9 @@ __all__ = ["MIN_SPEEDUP", "flop_counts", "half_seed_kendall", "reused_seeds", "a
 
 #: issue 21: scoring must be at least this many times faster than one standalone training
 MIN_SPEEDUP = 50.0
+#: issue 21's bar for a reference: two independent means of standalone seeds agree at
+#: Kendall tau >= 0.8; below it, the reference ranks noise and no supernet tau against it means much
+MIN_REFERENCE_AGREEMENT = 0.8
 
 
 def flop_counts(space: Any, task: Any, archs: list[Any], *, seed: int = 0) -> list[int]:

@@ -90,6 +90,7 @@ def bench_supernet(
             "standalone_seconds_per_arch": result.standalone_seconds_per_arch,
             "speedup": result.speedup, "speedup_at_least_50": result.fast_enough,
             "member_kendalls": list(result.member_kendalls),
+            "reference_trusted": result.reference_trusted,
             "out": str(out),
         }
         if fmt == Format.json:
@@ -116,7 +117,7 @@ def _seeds(text: str | None) -> list[int]:
 def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
     """The table-format report: tau and its interval, the free baselines beside it, the
     reference's self-agreement, then the verdict issue 21 asks for in one line."""
-    from nas.bench.ranking_report import MIN_SPEEDUP, yes_no
+    from nas.bench.ranking_report import MIN_REFERENCE_AGREEMENT, MIN_SPEEDUP, yes_no
 
     def interval(bounds: tuple[float, float]) -> str:
         return f"95% interval {bounds[0]:.2f} to {bounds[1]:.2f}"
@@ -142,12 +143,18 @@ def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
         first = "seed 0" if half == 1 else f"mean of seeds 0-{half - 1}"
         lines.append(f"{first} vs mean of seeds {half}-{last}: "
                      f"kendall={result.standalone_half_kendall:.3f}")
+        if result.reference_trusted is False:
+            lines.append(f"the reference disagrees with itself (below {MIN_REFERENCE_AGREEMENT}): "
+                         "any tau against it is mostly noise; train each standalone longer "
+                         "(--standalone-epochs) before reading the supernet's figure")
     lines.append(f"supernet training {result.supernet_train_seconds:.1f} s; scoring "
                  f"{result.supernet_seconds_per_arch:.3f} s/arch; standalone "
                  f"{result.standalone_seconds_per_arch:.3f} s/arch")
     speedup = "n/a" if result.speedup != result.speedup else f"{result.speedup:.0f}x"
     lines.append(f"verdict: interval above params tau: {yes_no(result.above_params)}; "
                  f"above FLOPs tau: {yes_no(result.above_flops)}; scoring {speedup} faster than "
-                 f"training, at least {MIN_SPEEDUP:.0f}x: {yes_no(result.fast_enough)}")
+                 f"training, at least {MIN_SPEEDUP:.0f}x: {yes_no(result.fast_enough)}; "
+                 f"reference agrees with itself at tau >= {MIN_REFERENCE_AGREEMENT}: "
+                 f"{yes_no(result.reference_trusted)}")
     lines.append(f"wrote {out / 'ranking.csv'} and {out / 'summary.csv'}")
     return "\n".join(lines)
