@@ -8,8 +8,10 @@ so one implementation serves the GNN, CNN and transformer families.
   (:mod:`proxies.flops`): torch's ``FlopCounterMode`` plus the CPU attention kernel
   and PyG message passing, as multiply-accumulates × 2.
 * **latency**: median and p90 of repeated forward passes after warm-up, with
-  torch's thread count pinned (1 by default) so numbers are comparable
-  between trials, at a configurable batch size (:func:`resize_batch`).
+  torch's thread count pinned (1 by default) and glibc's allocator kept from
+  returning activations to the OS between passes (:mod:`nas.latency.allocator`),
+  so numbers are comparable between trials and processes, at a configurable
+  batch size (:func:`resize_batch`).
 * **predicted latency**: the sum of per-layer latencies from a calibrated
   per-device lookup table (:mod:`nas.latency.table`, OFA/HAT style), in µs.
 
@@ -23,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nas.latency.allocator import steady_allocator
 from nas.latency.table import predict_latency_if_calibrated
 from proxies.flops import count_flops
 from search_spaces import Batch
@@ -121,9 +124,14 @@ def measure_latency(
     repeats: int = LATENCY_REPEATS,
     threads: int | None = 1,
 ) -> Latency:
-    """Median and p90 wall time of ``model(*batch.inputs)`` in eval mode, in ms."""
+    """Median and p90 wall time of ``model(*batch.inputs)`` in eval mode, in ms.
+
+    Timed in the allocator's steady state (:func:`nas.latency.allocator.steady_allocator`),
+    so the figure does not depend on what the process allocated and freed before.
+    """
     import torch
 
+    steady_allocator()
     previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -44,6 +44,7 @@ import numpy as np
 
 from nas.architecture import Architecture
 from nas.errors import ConfigError, NotApplicable
+from nas.latency.allocator import steady_allocator
 from search_spaces import SPACES, SearchSpace, TaskSpec
 
 __all__ = [
@@ -358,6 +359,8 @@ def _round_robin_us(passes: list[Callable[[], list[float]]], repeats: int, warmu
                     statistic: str = "median", progress: Callable[[int, int], None] | None = None) -> list[list[float]]:
     """Per pass, the median of each of its timed parts over ``repeats`` interleaved rounds."""
     import torch
+
+    steady_allocator()  # compute, not page faults: see nas.latency.allocator
 
     with torch.inference_mode():
         for run_once in passes:
