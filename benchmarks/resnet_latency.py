@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--arch", action="append", default=[],
                         help="JSON object: the choices that differ from ResNet-20 (repeatable)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds timing every network once")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per pass (64: the batch `nas bench family` times)")
     args = parser.parse_args()
 
     space = create_space("resnet")
