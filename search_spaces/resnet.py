@@ -27,8 +27,9 @@ ResNet-20 has 81.1M): an architecture above either is invalid, so the search
 never trains it (a trial records why and is pruned). Both are computed from the
 architecture (:func:`parameter_count`, :func:`flops_count`), without building
 the model. FLOPs do not depend on the machine, latency does; on one CPU thread
-the nets of this space measured at about 0.7-0.8x the latency their FLOPs ratio to
-ResNet-20 suggests (a narrow first stage costs less than its share of FLOPs).
+(batch 64, no page faults: :mod:`nas.latency.allocator`) 3x3 ReLU nets of this
+space measured at 0.9-1.1x their FLOPs ratio to ResNet-20, narrow many-block ones
+and hardswish above it (benchmarks/README.md, resnet on cifar10-subset).
 
 >>> space = ResNetSpace({"baseline": "resnet20"})
 >>> parameter_count(space.default(), num_classes=10)
