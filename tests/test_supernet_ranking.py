@@ -34,3 +34,13 @@ def test_seeded_archs_are_distinct_and_as_many_as_asked() -> None:
 def test_unset_overrides_keep_the_preset() -> None:
     preset = preset_for("nb201", "cifar10-subset")
     assert with_overrides(preset, lr=None, batch_size=None, epochs=None) == preset
+
+
+def test_a_longer_standalone_budget_keeps_a_preset_without_early_stopping_without_it() -> None:
+    charlm = preset_for("charlm", "tinyshakespeare")
+    assert charlm.standalone_patience >= charlm.standalone_epochs  # no early stopping
+    longer = with_overrides(charlm, standalone_epochs=100)
+    assert (longer.standalone_epochs, longer.standalone_patience) == (100, 100)
+    assert with_overrides(charlm, standalone_epochs=100, standalone_patience=5).standalone_patience == 5
+    nb201 = preset_for("nb201", "cifar10-subset")  # patience 20 of 50: early stopping stays
+    assert with_overrides(nb201, standalone_epochs=80).standalone_patience == nb201.standalone_patience

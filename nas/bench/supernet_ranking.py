@@ -574,7 +574,11 @@ def _write(out: Path, result: RankingResult) -> None:
 
 
 def with_overrides(preset: Preset, **changes: Any) -> Preset:
-    """``preset`` with supernet settings / budgets changed (``None`` values are ignored)."""
+    """``preset`` with supernet settings / budgets changed (``None`` values are ignored).
+
+    A larger ``standalone_epochs`` on a preset without early stopping stays without it
+    (its patience follows), unless ``standalone_patience`` is given too.
+    """
     supernet = dict(preset.supernet)
     for key in ("epochs", "max_batches", "sampling", "n_random", "distill", "lr"):
         if changes.get(key) is not None:
@@ -586,4 +590,11 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
             task_params[key] = changes.pop(key)
         changes.pop(key, None)
     clean = {k: v for k, v in changes.items() if v is not None}
+    # A preset without early stopping (patience >= epochs, as vit's 3/3 and charlm's 6/6)
+    # keeps none when the budget grows: a patience left at the old budget would stop the
+    # longer runs on their first flat stretch, a seed-dependent moment, and add noise to
+    # the very reference a longer budget is meant to steady.
+    if ("standalone_epochs" in clean and "standalone_patience" not in clean
+            and preset.standalone_patience >= preset.standalone_epochs):
+        clean["standalone_patience"] = clean["standalone_epochs"]
     return replace(preset, supernet=supernet, task_params=task_params, **clean)

@@ -30,7 +30,12 @@ def bench_supernet(
     distill: bool = typer.Option(None, "--distill/--no-distill", help="In-place distillation."),
     lr: float = typer.Option(None, "--lr", help="Supernet learning rate (preset by default)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Task batch size (preset by default)."),
-    standalone_epochs: int = typer.Option(None, "--standalone-epochs", help="Standalone training budget."),
+    standalone_epochs: int = typer.Option(
+        None, "--standalone-epochs",
+        help="Standalone training budget (a preset without early stopping keeps none)."),
+    standalone_patience: int = typer.Option(
+        None, "--standalone-patience", min=1,
+        help="Standalone early stopping: epochs without a better validation score."),
     standalone_seeds: int = typer.Option(
         None, "--standalone-seeds", min=1,
         help="Standalone trainings per arch (their mean is the reference); preset by default."),
@@ -64,6 +69,7 @@ def bench_supernet(
                             sampling=sampling, n_random=n_random, distill=distill, lr=lr,
                             batch_size=batch_size,
                             standalone_epochs=standalone_epochs,
+                            standalone_patience=standalone_patience,
                             standalone_seeds=standalone_seeds, train_size=train_size,
                             val_size=val_size, image_size=image_size, bn_batches=bn_batches)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
