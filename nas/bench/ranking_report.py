@@ -21,7 +21,7 @@ import numpy as np
 
 from nas.metrics import count_flops
 
-__all__ = ["MIN_SPEEDUP", "flop_counts", "half_seed_kendall", "reused_seeds", "above", "yes_no"]
+__all__ = ["MIN_REFERENCE_AGREEMENT", "MIN_SPEEDUP", "flop_counts", "half_seed_kendall", "reused_seeds", "above", "yes_no"]
 
 #: issue 21: scoring must be at least this many times faster than one standalone training
 MIN_SPEEDUP = 50.0
