@@ -1,9 +1,12 @@
 """Parameters, FLOPs and CPU latency of resnet-space networks beside ResNet-20, no training.
 
 Answers "is this network at <= 0.5x ResNet-20's latency?" before a 30-epoch training is
-spent on it. Every network is timed in turn with ResNet-20 (one thread, a batch of 128
-random 32x32 images, ``nas bench family``'s :func:`side_by_side_latency`), so the ratios
-hold on a busy machine; each row also prints the spread of its ratio over the rounds.
+spent on it. Every network is timed in turn with ResNet-20 (one thread, a batch of 64
+random 32x32 images by default, ``nas bench family``'s :func:`side_by_side_latency`), so
+the ratios hold on a busy machine; each row also prints the spread of its ratio over the
+rounds. Timing goes through ``measure_latency``, which keeps glibc's allocator from
+faulting activations in on every pass (before stop 31 this script's fresh process did,
+and read cheap first stages as about 0.15x faster than they are).
 
     python benchmarks/resnet_latency.py --arch '{"s1_depth": 1, "s1_width": 12, "s2_depth": 2}'
 
