@@ -6,7 +6,7 @@ random 32x32 images by default, ``nas bench family``'s :func:`side_by_side_laten
 the ratios hold on a busy machine; each row also prints the spread of its ratio over the
 rounds. Timing goes through ``measure_latency``, which keeps glibc's allocator from
 faulting activations in on every pass (before stop 31 this script's fresh process did,
-and read cheap first stages as about 0.15x faster than they are).
+and read networks with cheap first stages 0.08-0.16 lower against ResNet-20).
 
     python benchmarks/resnet_latency.py --arch '{"s1_depth": 1, "s1_width": 12, "s2_depth": 2}'
 
