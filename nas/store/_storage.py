@@ -209,6 +209,8 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
                                values: Sequence[float] | None = None) -> bool:
         with self._lock:
             running = self._running.get(trial_id)
+        if state == TrialState.RUNNING and values is None and self._sql is not None:
+            return self._claim(trial_id)
         if running is None or not state.is_finished():
             done = self._cache.set_trial_state_values(trial_id, state=state, values=values)
             if done and self._sql is not None and state == TrialState.RUNNING:  # popped from the queue
@@ -221,6 +223,20 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
             with self._lock:
                 self._running.pop(trial_id, None)
         return True
+
+    def _claim(self, trial_id: int) -> bool:
+        """Pop a queued trial: WAITING to RUNNING in one UPDATE, so of two workers that
+        both saw it queued exactly one gets it. Optuna's own pop reads the state and then
+        writes it; on SQLite, which ignores FOR UPDATE, two threads both read WAITING and
+        both ran the trial (stop 31: a resumed two-worker search crashed on its params)."""
+        assert self._sql is not None
+        with self.engine.begin() as conn:
+            claimed = conn.execute(self._sql.claim_waiting,
+                                   {"id": trial_id, "now": optuna_stamp()[0]}).rowcount == 1
+        if claimed:
+            with self._lock:
+                self._running[trial_id] = _RunningTrial()
+        return claimed
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         running = self._running_trial(trial_id)

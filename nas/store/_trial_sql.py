@@ -48,6 +48,13 @@ class TrialStatements:
             .limit(1)
         )
         self.insert_params = insert(params)
+        # Popping a queued trial in one statement: Optuna reads the state, then writes it,
+        # and on SQLite (which ignores FOR UPDATE) two workers can both read WAITING.
+        self.claim_waiting = (
+            sa.update(trials)
+            .where(by_id, trials.c.state == TrialState.WAITING)
+            .values(state=TrialState.RUNNING, datetime_start=sa.bindparam("now"))
+        )
         self.finish = (
             sa.update(trials)
             .where(by_id, trials.c.state == TrialState.RUNNING)

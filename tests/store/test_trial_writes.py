@@ -269,3 +269,38 @@ def test_interrupted_trials_are_counted_apart_and_claims_go_out_with_the_params(
     assert play(optuna.storages.InMemoryStorage()) == (counts, claims)
     listed = list_studies(read_engine(url)).set_index("study_name").loc[name]  # `nas list`
     assert {state: int(listed[state.lower()]) for state in counts} == counts
+
+
+def test_two_workers_popping_the_same_queued_trial_get_it_once(url, data_dir):
+    # A resumed two-worker search re-queues interrupted trials; both workers then pop the
+    # queue at once. Optuna's pop reads the state and then writes it, and SQLite ignores
+    # FOR UPDATE, so both could read WAITING and run the same trial (CI, stop 31: the
+    # second one's params hit the UNIQUE constraint and the worker crashed).
+    import threading
+
+    data = tabular(data_dir)
+    storage = storage_for(url)
+    create_or_load_study(parse_study(data), storage)
+    study = load_study(data["name"], storage)
+    for x in range(20):
+        study.enqueue_trial({"x": x})
+    queued = [t._trial_id for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))]
+    wins: dict[int, list[str]] = {trial_id: [] for trial_id in queued}
+
+    def pop(name: str, barrier: threading.Barrier) -> None:
+        for trial_id in queued:
+            barrier.wait()
+            if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                wins[trial_id].append(name)
+
+    barrier = threading.Barrier(2)
+    workers = [threading.Thread(target=pop, args=(name, barrier)) for name in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(len(names) == 1 for names in wins.values()), wins
+    states = {t.state for t in load_study(data["name"], storage_for(url)).trials}
+    assert states == {TrialState.RUNNING}
+    # a popped trial is not popped again, and a finished one never
+    assert storage.set_trial_state_values(queued[0], TrialState.RUNNING) is False
