@@ -207,16 +207,12 @@ class StudyStorage(BaseStorage, BaseHeartbeat):
 
     def set_trial_state_values(self, trial_id: int, state: TrialState,
                                values: Sequence[float] | None = None) -> bool:
+        if state == TrialState.RUNNING and self._sql is not None:  # popped from the queue
+            return self._claim(trial_id)
         with self._lock:
             running = self._running.get(trial_id)
-        if state == TrialState.RUNNING and values is None and self._sql is not None:
-            return self._claim(trial_id)
         if running is None or not state.is_finished():
-            done = self._cache.set_trial_state_values(trial_id, state=state, values=values)
-            if done and self._sql is not None and state == TrialState.RUNNING:  # popped from the queue
-                with self._lock:
-                    self._running[trial_id] = _RunningTrial()
-            return done
+            return self._cache.set_trial_state_values(trial_id, state=state, values=values)
         try:
             self._finish(trial_id, running, state, values)
         finally:
