@@ -47,6 +47,9 @@ def test_open_a_study_pick_a_pareto_point_and_see_its_architecture(
     front = {t.number: t for t in study.best_trials if t.values[0] > floor}
     base, _ = serve_dashboard(dashboard_store)
     page = browser_page
+    # Chromium keeps 250 resource-timing entries by default and drops later ones; a
+    # Streamlit page loads about that many, so the Plotly chunk could go unrecorded.
+    page.add_init_script("performance.setResourceTimingBufferSize(100000)")
 
     page.goto(base + "/")
     page.get_by_role("link", name="Open nb201-two").click()
@@ -55,8 +58,10 @@ def test_open_a_study_pick_a_pareto_point_and_see_its_architecture(
     # The sidebar's preload ran, and it and Streamlit's own import shared one copy of
     # Plotly's chunk (fetched once, so evaluated once).
     assert page.evaluate("() => typeof window.__nasPlotlyPreload") == "number"
-    assert page.evaluate("() => performance.getEntriesByType('resource')"
-                         ".filter(r => r.name.includes('/PlotlyChart.')).length") == 1
+    plotly_chunks = ("() => performance.getEntriesByType('resource')"
+                     ".filter(r => r.name.includes('/PlotlyChart.')).length")
+    page.wait_for_function(f"({plotly_chunks})() >= 1")
+    assert page.evaluate(plotly_chunks) == 1
 
     # Click a red Pareto marker as a user would (through Plotly's drag layer, which
     # covers the markers): the one with a faded, dominated point nearest to it, the
