@@ -39,6 +39,11 @@ def bench_supernet(
     standalone_seeds: int = typer.Option(
         None, "--standalone-seeds", min=1,
         help="Standalone trainings per arch (their mean is the reference); preset by default."),
+    standalone_jobs: int = typer.Option(
+        1, "--standalone-jobs", min=1,
+        help="Standalone trainings run at once, each in its own process with an equal share "
+             "of the cores. Finished runs are kept in OUT/standalone_runs.jsonl, so a rerun "
+             "trains only what is missing."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
     image_size: int = typer.Option(None, "--image-size", help="Image tasks: 32, 16 or 8 pixels."),
@@ -76,7 +81,8 @@ def bench_supernet(
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone,
                            supernet_seeds=_seeds(supernet_seeds),
-                           split_on=[n.strip() for n in (split_on or "").split(",") if n.strip()])
+                           split_on=[n.strip() for n in (split_on or "").split(",") if n.strip()],
+                           standalone_jobs=standalone_jobs)
     if fmt != Format.table:
         record = {
             "space": space, "task": task, "n": result.n, "kendall": result.kendall,

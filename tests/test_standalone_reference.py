@@ -1,0 +1,107 @@
+"""``nas bench supernet``'s standalone reference: kept run by run, resumed, trained in parallel.
+
+A 40 x 3 reference of a character model is hours of training; a process killed
+near the end must not lose it, and two cores must be usable for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, train_reference
+from nas.bench.supernet_ranking import Preset, rank_supernet, seeded_archs
+from search_spaces import create_space
+
+TINY_CHARLM = Preset(
+    space_choices={"num_layers": [1, 2], "model_dim": [32]},
+    task_params={"seq_len": 16, "batch_size": 8, "steps_per_epoch": 3, "eval_tokens": 512},
+    supernet={"epochs": 1, "sampling": "sandwich", "n_random": 1, "grad_clip": 1.0},
+    standalone_epochs=1, standalone_patience=1, standalone_seeds=2, standalone_grad_clip=1.0,
+    bn_batches=1,
+)
+
+
+def _job(data_dir: Path, epochs: int = 1) -> StandaloneJob:
+    return StandaloneJob(space_name="charlm", task_name="tinyshakespeare",
+                         space_choices=TINY_CHARLM.space_choices,
+                         task_params=TINY_CHARLM.task_params, epochs=epochs, patience=epochs,
+                         lr=0.005, optimizer="adam", grad_clip=1.0, task_seed=0, device="cpu",
+                         data_dir=str(data_dir))
+
+
+def _lines(folder: Path) -> list[dict]:
+    return [json.loads(text) for text in (folder / RUNS_FILE).read_text().splitlines()
+            if text.startswith("{") and text.endswith("}")]
+
+
+def _standalone_csv(folder: Path) -> str:
+    return (folder / "standalone.csv").read_text()
+
+
+def test_a_killed_reference_resumes_with_only_the_missing_runs(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    first = rank_supernet("charlm", "tinyshakespeare", 3, tmp_path, preset=TINY_CHARLM,
+                          data_dir=data_dir)
+    runs = _lines(tmp_path)
+    assert len(runs) == 6  # 3 architectures x 2 seeds, one line each as it finished
+    assert {(r["repeat"], r["run_seed"]) for r in runs} == {(r, i + 1000 * r) for r in (0, 1)
+                                                            for i in range(3)}
+    reference = _standalone_csv(tmp_path)
+
+    # Kill it after 4 runs, in the middle of writing the 5th line.
+    text = (tmp_path / RUNS_FILE).read_text().splitlines()
+    (tmp_path / RUNS_FILE).write_text("\n".join(text[:4]) + "\n" + text[4][:25])
+    again = rank_supernet("charlm", "tinyshakespeare", 3, tmp_path, preset=TINY_CHARLM,
+                          data_dir=data_dir, checkpoint=tmp_path / "supernet.pt")
+    runs = _lines(tmp_path)
+    assert len(runs) == 6  # 4 kept + 2 trained again; the cut line is skipped
+    assert [r["run_seed"] for r in runs[4:]] == [1001, 1002]
+    assert _standalone_csv(tmp_path) == reference  # same seeds, same scores
+    assert again.kendall == pytest.approx(first.kendall, nan_ok=True)
+
+
+def test_a_changed_budget_trains_anew_instead_of_mixing_budgets(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    archs = seeded_archs(create_space("charlm", TINY_CHARLM.space_choices), 2, seed=0)
+    short, _ = train_reference(_job(data_dir), archs, 1, tmp_path)
+    longer, _ = train_reference(_job(data_dir, epochs=2), archs, 1, tmp_path)
+    runs = _lines(tmp_path)
+    assert len(runs) == 4 and len({r["fingerprint"] for r in runs}) == 2
+    assert longer != short
+    # Each budget is read back under its own fingerprint.
+    assert train_reference(_job(data_dir), archs, 1, tmp_path)[0] == short
+    assert len(_lines(tmp_path)) == 4
+
+
+def test_two_jobs_give_the_scores_of_one(tmp_path: Path, data_dir: Path) -> None:
+    archs = seeded_archs(create_space("charlm", TINY_CHARLM.space_choices), 2, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' share of a 2-core machine
+    try:
+        serial, _ = train_reference(_job(data_dir), archs, 2, tmp_path / "serial")
+    finally:
+        torch.set_num_threads(threads)
+    parallel, seconds = train_reference(_job(data_dir), archs, 2, tmp_path / "parallel",
+                                        jobs=2, threads=1)
+    assert [s for seed in parallel for s in seed] == pytest.approx(
+        [s for seed in serial for s in seed], abs=1e-6)
+    assert len(seconds) == 4 and all(s > 0 for s in seconds)
+    assert len(_lines(tmp_path / "parallel")) == 4
+
+
+def test_a_failing_run_stops_the_queue_and_keeps_the_finished_ones(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    archs = seeded_archs(create_space("charlm", TINY_CHARLM.space_choices), 2, seed=0)
+    train_reference(_job(data_dir), archs[:1], 1, tmp_path)
+    broken = replace(_job(data_dir), optimizer="no-such-optimizer")
+    with pytest.raises(Exception, match="no-such-optimizer"):
+        train_reference(broken, archs, 1, tmp_path, jobs=2, threads=1)
+    assert len(_lines(tmp_path)) == 1
