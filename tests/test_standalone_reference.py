@@ -14,16 +14,9 @@ import pytest
 import torch
 
 from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, train_reference
-from nas.bench.supernet_ranking import Preset, rank_supernet, seeded_archs
+from nas.bench.supernet_ranking import rank_supernet, seeded_archs
 from search_spaces import create_space
-
-TINY_CHARLM = Preset(
-    space_choices={"num_layers": [1, 2], "model_dim": [32]},
-    task_params={"seq_len": 16, "batch_size": 8, "steps_per_epoch": 3, "eval_tokens": 512},
-    supernet={"epochs": 1, "sampling": "sandwich", "n_random": 1, "grad_clip": 1.0},
-    standalone_epochs=1, standalone_patience=1, standalone_seeds=2, standalone_grad_clip=1.0,
-    bn_batches=1,
-)
+from tests.tiny_presets import TINY_CHARLM
 
 
 def _job(data_dir: Path, epochs: int = 1) -> StandaloneJob:

@@ -11,28 +11,16 @@ import pytest
 from scipy.stats import kendalltau
 
 from nas.bench.ranking_report import above, flop_counts, half_seed_kendall, reused_seeds
-from nas.bench.supernet_ranking import PRESETS, Preset, RankingResult, rank_supernet, seeded_archs
+from nas.bench.supernet_ranking import PRESETS, RankingResult, rank_supernet, seeded_archs
 from nas.tasks import create_task
 from search_spaces import create_space
+from tests.tiny_presets import TINY_CHARLM, TINY_VIT
 
 NEW_COLUMNS = ("params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
                "flops_ci_high", "above_params", "above_flops", "speedup",
                "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall",
                "reference_trusted")
 
-TINY_VIT = Preset(
-    space_choices={"patch_size": [8], "depth": [1, 2], "embed_dim": [48]},
-    task_params={"batch_size": 32, "train_size": 64, "val_size": 32},
-    supernet={"epochs": 1, "max_batches": 2, "sampling": "sandwich", "n_random": 1},
-    standalone_epochs=1, standalone_patience=1, standalone_seeds=3, bn_batches=1,
-)
-TINY_CHARLM = Preset(
-    space_choices={"num_layers": [1, 2], "model_dim": [32]},
-    task_params={"seq_len": 16, "batch_size": 8, "steps_per_epoch": 3, "eval_tokens": 512},
-    supernet={"epochs": 1, "sampling": "sandwich", "n_random": 1, "grad_clip": 1.0},
-    standalone_epochs=1, standalone_patience=1, standalone_seeds=2, standalone_grad_clip=1.0,
-    bn_batches=1,
-)
 
 
 def _summary(folder: Path) -> dict[str, str]:
