@@ -69,7 +69,7 @@ def bench_supernet(
     from nas.bench.supernet_ranking import preset_for, rank_supernet, with_overrides
     from nas.device import resolve_device
 
-    logging.getLogger("nas.bench.supernet_ranking").setLevel(logging.INFO)
+    logging.getLogger("nas.bench").setLevel(logging.INFO)  # supernet_ranking and standalone_runs
     preset = with_overrides(preset_for(space, task), epochs=epochs, max_batches=max_batches,
                             sampling=sampling, n_random=n_random, distill=distill, lr=lr,
                             batch_size=batch_size,
