@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, train_reference
+from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, fingerprint, train_reference
 from nas.bench.supernet_ranking import rank_supernet, seeded_archs
 from search_spaces import create_space
+from tests.conftest import run_nas
 from tests.tiny_presets import TINY_CHARLM
 
 
@@ -98,3 +99,43 @@ def test_a_failing_run_stops_the_queue_and_keeps_the_finished_ones(
     with pytest.raises(Exception, match="no-such-optimizer"):
         train_reference(broken, archs, 1, tmp_path, jobs=2, threads=1)
     assert len(_lines(tmp_path)) == 1
+
+
+def test_runs_kept_before_the_recipe_field_keep_their_fingerprint(data_dir: Path) -> None:
+    # benchmarks/references/ holds runs of this exact job, kept before `settings` existed;
+    # a rerun must read them back, not train them again.
+    job = StandaloneJob(space_name="charlm", task_name="tinyshakespeare",
+                        space_choices={"num_layers": [2, 3, 4], "model_dim": [64, 96, 128]},
+                        task_params={"seq_len": 32, "batch_size": 16, "steps_per_epoch": 40,
+                                     "eval_tokens": 4096},
+                        epochs=100, patience=100, lr=0.005, optimizer="adam", grad_clip=1.0,
+                        task_seed=0, device="cpu", data_dir=str(data_dir))
+    assert fingerprint(job) == "adec9f0f41b4c33c"
+    assert fingerprint(replace(job, settings={"schedule": "cosine"})) != fingerprint(job)
+
+
+def test_the_recipe_reaches_training(tmp_path: Path, data_dir: Path) -> None:
+    archs = seeded_archs(create_space("charlm", TINY_CHARLM.space_choices), 1, seed=0)
+    constant, _ = train_reference(_job(data_dir, epochs=2), archs, 1, tmp_path)
+    cosine, _ = train_reference(replace(_job(data_dir, epochs=2),
+                                        settings={"schedule": "cosine", "lr": 0.02}),
+                                archs, 1, tmp_path)
+    assert cosine != constant
+    assert len({r["fingerprint"] for r in _lines(tmp_path)}) == 2
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--standalone-settings", '{"schedul": "cosine"}',
+     "--standalone-settings: unknown setting 'schedul'; allowed: epochs,"),
+    ("--standalone-settings", '{"schedule": "cosin"}',
+     "--standalone-settings: schedule: 'cosin' is not allowed; allowed: constant, cosine"),
+    ("--task-params", "[1]", "--task-params: must be a JSON object"),
+    ("--task-params", "{seq_len: 64}", "--task-params: not JSON"),
+])
+def test_a_bad_recipe_flag_is_one_line_naming_it(flag: str, value: str, message: str,
+                                                  tmp_path: Path) -> None:
+    done = run_nas("bench", "supernet", "--space", "charlm", "--task", "tinyshakespeare",
+                   "--out", str(tmp_path / "out"), flag, value)
+    assert done.returncode != 0
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

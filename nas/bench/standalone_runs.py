@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -54,12 +54,16 @@ class StandaloneJob:
     task_seed: int
     device: str
     data_dir: str | None = None
+    #: more :class:`nas.train.TrainSettings` fields (schedule, warmup, beta2, ...); they win
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def fingerprint(job: StandaloneJob) -> str:
     """A short hash of every setting that decides a score (the data folder does not)."""
     settings = asdict(job)
     settings.pop("data_dir")
+    if not settings["settings"]:  # keeps the fingerprints of runs kept before it existed
+        settings.pop("settings")
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -123,10 +127,13 @@ def train_one(space: Any, task: Any, job: StandaloneJob, choices: dict[str, Any]
     arch = Architecture(choices)
     seed_everything(run_seed)
     model = space.build(arch, task.spec)
-    settings = TrainSettings(epochs=job.epochs, patience=job.patience,
-                             lr=float(arch.get("lr", job.lr)),
-                             weight_decay=float(arch.get("weight_decay", 5e-4)),
-                             optimizer=job.optimizer, grad_clip=job.grad_clip)
+    fields: dict[str, Any] = {"epochs": job.epochs, "patience": job.patience, "lr": job.lr,
+                              "weight_decay": 5e-4, "optimizer": job.optimizer,
+                              "grad_clip": job.grad_clip, **job.settings}
+    # An architecture's own lr / weight decay (gnn's are choices) win over the recipe's.
+    fields["lr"] = float(arch.get("lr", fields["lr"]))
+    fields["weight_decay"] = float(arch.get("weight_decay", fields["weight_decay"]))
+    settings = TrainSettings(**fields)
     tick = time.perf_counter()
     result = train_model(model, task, settings, seed=run_seed, device=job.device)
     seconds = time.perf_counter() - tick

@@ -109,6 +109,9 @@ class Preset:
     bn_batches: int = 10
     #: gradient-norm clip of standalone training (None: none); transformers train better clipped
     standalone_grad_clip: float | None = None
+    #: more :class:`nas.train.TrainSettings` fields of standalone training (schedule, warmup,
+    #: beta2, decay, eval_every, ...), over the ones above
+    standalone_settings: dict[str, Any] = field(default_factory=dict)
 
 
 PRESETS: dict[tuple[str, str], Preset] = {
@@ -485,7 +488,8 @@ def _standalone(space_name: str, task_name: str, space: Any, task: Any, archs: l
                         patience=preset.standalone_patience, lr=preset.standalone_lr,
                         optimizer=preset.standalone_optimizer,
                         grad_clip=preset.standalone_grad_clip, task_seed=seed, device=device,
-                        data_dir=None if data_dir is None else str(data_dir))
+                        data_dir=None if data_dir is None else str(data_dir),
+                        settings=dict(preset.standalone_settings))
     return train_reference(job, archs, max(1, preset.standalone_seeds), out, jobs=jobs,
                            make_context=lambda _job: (space, task))
 
@@ -574,18 +578,22 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
     """``preset`` with supernet settings / budgets changed (``None`` values are ignored).
 
     A larger ``standalone_epochs`` on a preset without early stopping stays without it
-    (its patience follows), unless ``standalone_patience`` is given too.
+    (its patience follows), unless ``standalone_patience`` is given too. ``task_params``
+    and ``standalone_settings`` (mappings) are merged over the preset's.
     """
     supernet = dict(preset.supernet)
     for key in ("epochs", "max_batches", "sampling", "n_random", "distill", "lr"):
         if changes.get(key) is not None:
             supernet[key] = changes[key]
         changes.pop(key, None)
-    task_params = dict(preset.task_params)
+    task_params = {**preset.task_params, **(changes.pop("task_params", None) or {})}
     for key in ("train_size", "val_size", "batch_size", "image_size"):
         if changes.get(key) is not None:
             task_params[key] = changes.pop(key)
         changes.pop(key, None)
+    extra = changes.pop("standalone_settings", None) or {}
+    if extra:
+        changes["standalone_settings"] = {**preset.standalone_settings, **extra}
     clean = {k: v for k, v in changes.items() if v is not None}
     # A preset without early stopping (patience >= epochs, as vit's 3/3 and charlm's 6/6)
     # keeps none when the budget grows: a patience left at the old budget would stop the

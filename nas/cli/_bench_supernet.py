@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -44,6 +44,14 @@ def bench_supernet(
         help="Standalone trainings run at once, each in its own process with an equal share "
              "of the cores. Finished runs are kept in OUT/standalone_runs.jsonl, so a rerun "
              "trains only what is missing."),
+    standalone_settings: str = typer.Option(
+        None, "--standalone-settings",
+        help="JSON object of more standalone training settings (the train evaluator's "
+             "params), e.g. '{\"schedule\": \"cosine\", \"warmup\": 0.05}'."),
+    task_params: str = typer.Option(
+        None, "--task-params",
+        help="JSON object merged over the preset's task parameters (both the supernet and "
+             "standalone training), e.g. '{\"seq_len\": 64, \"eval_tokens\": 65536}'."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
     image_size: int = typer.Option(None, "--image-size", help="Image tasks: 32, 16 or 8 pixels."),
@@ -76,7 +84,9 @@ def bench_supernet(
                             standalone_epochs=standalone_epochs,
                             standalone_patience=standalone_patience,
                             standalone_seeds=standalone_seeds, train_size=train_size,
-                            val_size=val_size, image_size=image_size, bn_batches=bn_batches)
+                            val_size=val_size, image_size=image_size, bn_batches=bn_batches,
+                            task_params=_json_object(task_params, "--task-params"),
+                            standalone_settings=_train_settings(standalone_settings))
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone,
@@ -111,6 +121,43 @@ def bench_supernet(
             print_csv([record])
         return
     console().print(report_text(space, task, result, out))
+
+
+def _json_object(text: str | None, flag: str) -> dict[str, Any]:
+    """A flag's JSON object (none given: empty); anything else is a one-line error."""
+    import json
+
+    from nas.errors import ConfigError
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{flag}: not JSON ({error.msg} at character {error.pos}): {text}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{flag}: must be a JSON object such as '{{\"key\": 1}}', got {text}")
+    return value
+
+
+def _train_settings(text: str | None) -> dict[str, Any]:
+    """``--standalone-settings``: only fields training knows, with values it accepts."""
+    from dataclasses import fields
+
+    from nas.errors import ConfigError
+    from nas.train import TrainSettings
+
+    settings = _json_object(text, "--standalone-settings")
+    allowed = [f.name for f in fields(TrainSettings)]
+    unknown = [name for name in settings if name not in allowed]
+    if unknown:
+        raise ConfigError(f"--standalone-settings: unknown setting '{unknown[0]}'; allowed: "
+                          f"{', '.join(allowed)}")
+    try:
+        TrainSettings(**settings).check()
+    except ConfigError as error:  # name the flag, not the study-file key check() names
+        raise ConfigError(f"--standalone-settings: {error}".replace("evaluator.params.", "")) from None
+    return settings
 
 
 def _seeds(text: str | None) -> list[int]:
