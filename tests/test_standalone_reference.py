@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, fingerprint, train_reference
-from nas.bench.supernet_ranking import rank_supernet, seeded_archs
+from nas.bench.supernet_ranking import PRESETS, rank_supernet, seeded_archs
 from search_spaces import create_space
-from tests.conftest import run_nas
+from tests.conftest import REPO, run_nas
 from tests.tiny_presets import TINY_CHARLM
 
 
@@ -101,17 +101,31 @@ def test_a_failing_run_stops_the_queue_and_keeps_the_finished_ones(
     assert len(_lines(tmp_path)) == 1
 
 
-def test_runs_kept_before_the_recipe_field_keep_their_fingerprint(data_dir: Path) -> None:
-    # benchmarks/references/ holds runs of this exact job, kept before `settings` existed;
-    # a rerun must read them back, not train them again.
-    job = StandaloneJob(space_name="charlm", task_name="tinyshakespeare",
-                        space_choices={"num_layers": [2, 3, 4], "model_dim": [64, 96, 128]},
-                        task_params={"seq_len": 32, "batch_size": 16, "steps_per_epoch": 40,
-                                     "eval_tokens": 4096},
-                        epochs=100, patience=100, lr=0.005, optimizer="adam", grad_clip=1.0,
-                        task_seed=0, device="cpu", data_dir=str(data_dir))
-    assert fingerprint(job) == "adec9f0f41b4c33c"
+def test_the_same_recipe_written_two_ways_shares_kept_runs(data_dir: Path) -> None:
+    job = _job(data_dir)
+    assert fingerprint(replace(job, lr=0.1, settings={"lr": job.lr})) == fingerprint(job)
+    assert fingerprint(replace(job, settings={"schedule": "constant"})) == fingerprint(job)
     assert fingerprint(replace(job, settings={"schedule": "cosine"})) != fingerprint(job)
+    assert fingerprint(replace(job, data_dir="/elsewhere")) == fingerprint(job)
+
+
+def test_the_kept_charlm_reference_belongs_to_the_preset(data_dir: Path) -> None:
+    # benchmarks/references/ keeps hours of the charlm preset's standalone runs; a change
+    # to the preset's recipe would silently orphan them (a rerun would train them anew).
+    preset = PRESETS[("charlm", "tinyshakespeare")]
+    job = StandaloneJob(space_name="charlm", task_name="tinyshakespeare",
+                        space_choices=dict(preset.space_choices),
+                        task_params=dict(preset.task_params), epochs=preset.standalone_epochs,
+                        patience=preset.standalone_patience, lr=preset.standalone_lr,
+                        optimizer=preset.standalone_optimizer,
+                        grad_clip=preset.standalone_grad_clip, task_seed=0, device="cpu",
+                        settings=dict(preset.standalone_settings))
+    kept = REPO / "benchmarks" / "references" / "charlm-nanogpt-recipe.jsonl"
+    runs = [json.loads(text) for text in kept.read_text().splitlines()]
+    assert len(runs) >= 20
+    assert {run["fingerprint"] for run in runs} == {fingerprint(job)}
+    archs = seeded_archs(create_space("charlm", preset.space_choices), 40, seed=0)
+    assert {run["arch_key"] for run in runs} <= {arch.key for arch in archs}
 
 
 def test_the_recipe_reaches_training(tmp_path: Path, data_dir: Path) -> None:

@@ -30,7 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUNS_FILE", "StandaloneJob", "fingerprint", "train_reference"]
+__all__ = ["RUNS_FILE", "StandaloneJob", "fingerprint", "recipe", "train_reference"]
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,28 @@ class StandaloneJob:
 
 
 def fingerprint(job: StandaloneJob) -> str:
-    """A short hash of every setting that decides a score (the data folder does not)."""
-    settings = asdict(job)
-    settings.pop("data_dir")
-    if not settings["settings"]:  # keeps the fingerprints of runs kept before it existed
-        settings.pop("settings")
-    text = json.dumps(settings, sort_keys=True, default=str)
+    """A short hash of what decides a score: the data, the space, and the training recipe.
+
+    The recipe enters as the training settings it results in, and only where they differ
+    from the defaults: the same recipe written two ways (``lr`` in the job or in
+    ``settings``) shares kept runs, and a new setting with a default keeps them. The data
+    folder does not enter (the same data anywhere).
+    """
+    from nas.train import TrainSettings
+
+    default = asdict(TrainSettings())
+    train = {k: v for k, v in asdict(TrainSettings(**recipe(job))).items() if v != default[k]}
+    identity = {"space": job.space_name, "task": job.task_name, "choices": job.space_choices,
+                "task_params": job.task_params, "task_seed": job.task_seed,
+                "device": job.device, "train": train}
+    text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def recipe(job: StandaloneJob) -> dict[str, Any]:
+    """The :class:`nas.train.TrainSettings` fields of the job's runs (``settings`` win)."""
+    return {"epochs": job.epochs, "patience": job.patience, "lr": job.lr, "weight_decay": 5e-4,
+            "optimizer": job.optimizer, "grad_clip": job.grad_clip, **job.settings}
 
 
 def train_reference(job: StandaloneJob, archs: list[Any], repeats: int, out: Path, *,
@@ -127,9 +142,7 @@ def train_one(space: Any, task: Any, job: StandaloneJob, choices: dict[str, Any]
     arch = Architecture(choices)
     seed_everything(run_seed)
     model = space.build(arch, task.spec)
-    fields: dict[str, Any] = {"epochs": job.epochs, "patience": job.patience, "lr": job.lr,
-                              "weight_decay": 5e-4, "optimizer": job.optimizer,
-                              "grad_clip": job.grad_clip, **job.settings}
+    fields = recipe(job)
     # An architecture's own lr / weight decay (gnn's are choices) win over the recipe's.
     fields["lr"] = float(arch.get("lr", fields["lr"]))
     fields["weight_decay"] = float(arch.get("weight_decay", fields["weight_decay"]))
