@@ -103,30 +103,30 @@ def train_reference(job: StandaloneJob, archs: list[Any], repeats: int, out: Pat
     if len(todo) < len(wanted):
         log.info("standalone: %d of %d runs read back from %s", len(wanted) - len(todo),
                  len(wanted), path)
-    finished = [0]
-    cut_short = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    finished = 0
+    cut_short = _ends_mid_line(path)
     with open(path, "a") as handle:
         if cut_short:  # a killed writer left half a line: new lines must not join it
             handle.write("\n")
+
         def record(repeat: int, index: int, run_seed: int, score: float, seconds: float) -> None:
+            nonlocal finished
+            finished += 1
             done[(archs[index].key, run_seed)] = (score, seconds)
             line = {"fingerprint": key, "arch_key": archs[index].key, "repeat": repeat,
                     "run_seed": run_seed, "score": score, "seconds": seconds}
             handle.write(json.dumps(line) + "\n")
             handle.flush()
             log.info("standalone seed %d, %d/%d: %.4f (%d of %d runs done)", repeat, index + 1,
-                     len(archs), score, len(wanted) - len(todo) + finished[0], len(wanted))
+                     len(archs), score, len(wanted) - len(todo) + finished, len(wanted))
 
-        if not todo:
-            pass
-        elif jobs <= 1 or len(todo) <= 1:
+        if todo and (jobs <= 1 or len(todo) == 1):
             space, task = (make_context or _context)(job)
             for repeat, index, run_seed in todo:
                 score, seconds = train_one(space, task, job, dict(archs[index]), run_seed)
-                finished[0] += 1
                 record(repeat, index, run_seed, score, seconds)
-        else:
-            _train_in_workers(job, archs, todo, jobs, threads, record, finished)
+        elif todo:
+            _train_in_workers(job, archs, todo, jobs, threads, record)
     per_seed = [[done[(archs[i].key, job.task_seed + i + 1000 * r)][0]
                  for i in range(len(archs))] for r in range(repeats)]
     times = [done[(archs[i].key, s)][1] for _, i, s in wanted]
@@ -175,6 +175,15 @@ def _read_runs(path: Path, key: str) -> dict[tuple[str, int], tuple[float, float
     return done
 
 
+def _ends_mid_line(path: Path) -> bool:
+    """Whether the file's last line lacks its newline (a writer killed mid-line)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
+
+
 def _context(job: StandaloneJob) -> tuple[Any, Any]:
     """The narrowed space and the prepared task a run trains on."""
     from nas.tasks import create_task
@@ -206,8 +215,7 @@ def _run_in_worker(job: StandaloneJob, choices: dict[str, Any],
 
 def _train_in_workers(job: StandaloneJob, archs: list[Any], todo: list[tuple[int, int, int]],
                       jobs: int, threads: int | None,
-                      record: Callable[[int, int, int, float, float], None],
-                      finished: list[int]) -> None:
+                      record: Callable[[int, int, int, float, float], None]) -> None:
     """Run ``todo`` on ``jobs`` spawned processes, recording each run as it finishes."""
     import os
 
@@ -224,7 +232,6 @@ def _train_in_workers(job: StandaloneJob, archs: list[Any], todo: list[tuple[int
                 for future in ready:
                     repeat, index, run_seed = pending.pop(future)
                     score, seconds = future.result()
-                    finished[0] += 1
                     record(repeat, index, run_seed, score, seconds)
         except BaseException:
             # A failed run (or Ctrl-C) stops the queue; the runs recorded so far stay.
