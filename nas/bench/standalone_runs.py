@@ -30,7 +30,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RUNS_FILE", "StandaloneJob", "fingerprint", "recipe", "train_reference"]
+__all__ = ["RUNS_FILE", "StandaloneJob", "fingerprint", "recipe", "space_and_task",
+           "train_reference"]
 
 log = logging.getLogger(__name__)
 
@@ -184,17 +185,26 @@ def _ends_mid_line(path: Path) -> bool:
         return handle.read(1) != b"\n"
 
 
-def _context(job: StandaloneJob) -> tuple[Any, Any]:
-    """The narrowed space and the prepared task a run trains on."""
+def space_and_task(space_name: str, task_name: str, space_choices: dict[str, Any],
+                   task_params: dict[str, Any], *, seed: int, data_dir: str | Path | None,
+                   device: str) -> tuple[Any, Any, Any]:
+    """The narrowed space, its task and the task's spec, data on ``device``."""
     from nas.tasks import create_task
     from search_spaces import create_space
 
-    space = create_space(job.space_name, job.space_choices)
-    task_params = dict(job.task_params)
-    if job.data_dir is not None:
-        task_params["data_dir"] = job.data_dir
-    task = create_task(job.task_name, seed=job.task_seed, **task_params)
-    task.prepare(job.device)
+    space = create_space(space_name, space_choices)
+    params = dict(task_params)
+    if data_dir is not None:
+        params["data_dir"] = str(data_dir)
+    task = create_task(task_name, seed=seed, **params)
+    return space, task, task.prepare(device)
+
+
+def _context(job: StandaloneJob) -> tuple[Any, Any]:
+    """The space and the prepared task a run trains on."""
+    space, task, _ = space_and_task(job.space_name, job.task_name, job.space_choices,
+                                    job.task_params, seed=job.task_seed,
+                                    data_dir=job.data_dir, device=job.device)
     return space, task
 
 

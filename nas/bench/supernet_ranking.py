@@ -64,7 +64,7 @@ from nas.bench.ranking_report import (
     reused_seeds,
     yes_no,
 )
-from nas.bench.standalone_runs import StandaloneJob, train_reference
+from nas.bench.standalone_runs import StandaloneJob, space_and_task, train_reference
 from nas.errors import ConfigError
 from nas.evaluators.supernet import SupernetEvaluator
 from nas.evaluators.tabular import lookup
@@ -407,12 +407,8 @@ def _train_supernet(space: Any, spec: Any, task: Any, preset: Preset, seed: int,
 def prepare(space_name: str, task_name: str, preset: Preset, *, seed: int,
             data_dir: str | Path | None, device: str) -> tuple[Any, Any, Any]:
     """The preset's (narrowed) space, its task and the task's spec, data on ``device``."""
-    space = create_space(space_name, preset.space_choices)
-    task_params = dict(preset.task_params)
-    if data_dir is not None:
-        task_params["data_dir"] = str(data_dir)
-    task = create_task(task_name, seed=seed, **task_params)
-    return space, task, task.prepare(device)
+    return space_and_task(space_name, task_name, preset.space_choices, preset.task_params,
+                          seed=seed, data_dir=data_dir, device=device)
 
 
 def seeded_archs(space: Any, n_archs: int, seed: int) -> list[Any]:
