@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from nas.tasks import Task
 
 __all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
-           "SCHEDULES", "DECAY_RULES", "lr_factor", "consistency_loss"]
+           "SCHEDULES", "DECAY_RULES", "SETTING_KINDS", "check_kinds", "lr_factor",
+           "consistency_loss"]
 
 #: how the best epoch is chosen: by the task's validation metric, or by the validation loss
 SELECT_RULES = ("metric", "loss")
@@ -41,8 +42,33 @@ SELECT_RULES = ("metric", "loss")
 SCHEDULES = ("constant", "cosine", "onecycle")
 #: which parameters weight decay applies to (``TrainSettings.decay``)
 DECAY_RULES = ("all", "matrices")
+#: the type of each :class:`TrainSettings` field a study file or a flag may set (``grad_clip``
+#: is a number there; leaving it out is how to have none)
+SETTING_KINDS: dict[str, type] = {
+    "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
+    "eval_every": int, "grad_clip": float, "select": str, "schedule": str, "warmup": float,
+    "decay": str, "beta2": float, "consistency": int, "consistency_weight": float,
+    "consistency_temperature": float,
+}
+#: settings that may be zero (every other number must be positive)
+_MAY_BE_ZERO = ("warmup",)
 #: one-cycle's warm-up share when ``warmup`` is 0, its start lr / peak and its end lr / peak
 _ONECYCLE_WARMUP, _ONECYCLE_START, _ONECYCLE_END = 0.3, 1 / 25, 1e-4
+
+
+def check_kinds(values: dict[str, Any], kinds: dict[str, type], where: str) -> None:
+    """Raise :class:`ConfigError` naming the first of ``values`` of the wrong type or sign,
+    as ``{where}{key}`` (``where``: ``"evaluator.params."`` or a flag's name): a bad value
+    from a study file or a flag fails with one line before any training, not deep inside it.
+    An int passes as a float; a bool passes only where a bool is asked for."""
+    for key, value in values.items():
+        kind = kinds[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            pass
+        elif not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise ConfigError(f"{where}{key}: must be {kind.__name__}, got {value!r}")
+        if kind in (int, float) and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
+            raise ConfigError(f"{where}{key}: must be positive, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,10 @@ def test_the_recipe_reaches_training(tmp_path: Path, data_dir: Path) -> None:
      "--standalone-settings: unknown setting 'schedul'; allowed: epochs,"),
     ("--standalone-settings", '{"schedule": "cosin"}',
      "--standalone-settings: schedule: 'cosin' is not allowed; allowed: constant, cosine"),
+    ("--standalone-settings", '{"beta2": "high"}',
+     "--standalone-settings: beta2: must be float, got 'high'"),
+    ("--standalone-settings", '{"warmup": -0.1}',
+     "--standalone-settings: warmup: must be positive, got -0.1"),
     ("--task-params", "[1]", "--task-params: must be a JSON object"),
     ("--task-params", "{seq_len: 64}", "--task-params: not JSON"),
 ])

@@ -142,17 +142,15 @@ def _json_object(text: str | None, flag: str) -> dict[str, Any]:
 
 def _train_settings(text: str | None) -> dict[str, Any]:
     """``--standalone-settings``: only fields training knows, with values it accepts."""
-    from dataclasses import fields
-
     from nas.errors import ConfigError
-    from nas.train import TrainSettings
+    from nas.train import SETTING_KINDS, TrainSettings, check_kinds
 
     settings = _json_object(text, "--standalone-settings")
-    allowed = [f.name for f in fields(TrainSettings)]
-    unknown = [name for name in settings if name not in allowed]
+    unknown = [name for name in settings if name not in SETTING_KINDS]
     if unknown:
         raise ConfigError(f"--standalone-settings: unknown setting '{unknown[0]}'; allowed: "
-                          f"{', '.join(allowed)}")
+                          f"{', '.join(SETTING_KINDS)}")
+    check_kinds(settings, SETTING_KINDS, "--standalone-settings: ")
     try:
         TrainSettings(**settings).check()
     except ConfigError as error:  # name the flag, not the study-file key check() names

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.architecture import Architecture
-from nas.errors import ConfigError
 from nas.evaluators import EVALUATORS
 from nas.evaluators._base import Evaluation, Evaluator, FetchArtifact, Weights
 from nas.metrics import LATENCY_REPEATS
 from nas.store.artifacts import WEIGHTS_ATTR, recorded_store, upload
+from nas.train import SETTING_KINDS, TrainSettings, check_kinds
 
 if TYPE_CHECKING:
     import optuna
@@ -60,15 +60,8 @@ TRAIN_METRICS: tuple[str, ...] = (
     "params", "flops", "latency_ms", "latency_p90_ms", "peak_memory_mb", "predicted_latency",
     "train_seconds",
 )
-_PARAMS = {
-    "epochs": int, "patience": int, "lr": float, "weight_decay": float, "optimizer": str,
-    "save_weights": bool, "latency_repeats": int, "eval_every": int,
-    "grad_clip": float, "select": str, "schedule": str, "warmup": float,
-    "decay": str, "beta2": float, "repeats": int,
-    "consistency": int, "consistency_weight": float, "consistency_temperature": float,
-}
-#: parameters that may be zero (every other number must be positive)
-_MAY_BE_ZERO = ("warmup",)
+#: study-file parameters: the training settings, and what the evaluator does around training
+_PARAMS = {**SETTING_KINDS, "save_weights": bool, "latency_repeats": int, "repeats": int}
 #: seeds of a trial's repeated runs are ``seed + k * _REPEAT_STRIDE``, clear of the next trials' seeds
 _REPEAT_STRIDE = 100_003
 
@@ -83,15 +76,7 @@ class TrainEvaluator(Evaluator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reject_unknown_params(_PARAMS)
-        for key, value in self.params.items():
-            kind = _PARAMS[key]
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                continue
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise ConfigError(f"evaluator.params.{key}: must be {kind.__name__}, got {value!r}")
-            if kind in (int, float) and isinstance(value, (int, float)) \
-                    and (value < 0 if key in _MAY_BE_ZERO else value <= 0):
-                raise ConfigError(f"evaluator.params.{key}: must be positive, got {value!r}")
+        check_kinds(self.params, _PARAMS, "evaluator.params.")
         self._store: Any = None
         # Every rule a training checks, checked now: a bad value fails before any trial.
         self.settings(Architecture({})).check()
@@ -100,8 +85,6 @@ class TrainEvaluator(Evaluator):
         """Training settings: the architecture's lr/weight_decay/consistency choices win over
         params, and its ``lr_scale`` multiplies the lr (a space whose models want a peak lr
         relative to the study's recipe, e.g. ``charlm``, searches that instead of ``lr``)."""
-        from nas.train import TrainSettings
-
         p = self.params
         return TrainSettings(
             epochs=int(p.get("epochs", 200)),
