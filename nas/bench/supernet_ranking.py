@@ -158,7 +158,9 @@ PRESETS: dict[tuple[str, str], Preset] = {
     # The reference trains with studies/charlm_nanogpt.toml's recipe (issue 23's nanoGPT CPU
     # recipe): AdamW at lr 1e-3, weight decay 0.1 on matrices, beta2 0.99, cosine with 5%
     # warm-up, clipped at 1, 2,000 steps of 12 windows of 64 characters, one evaluation on
-    # 65,536 characters; 3 seeds. Two seeds of it agree at tau 0.956 on the first 10 archs.
+    # 65,536 characters; 3 seeds. Two seeds of it agree at tau 0.90 over 40 archs; there the
+    # supernet ranks at 0.605 (0.45 to 0.75), params 0.787 (stop 33; its 120 runs are kept in
+    # benchmarks/references/charlm-nanogpt-recipe.jsonl).
     # The recipe before it (studies/charlm_shakespeare.toml's: Adam at a constant 0.005,
     # 32-character windows, 4,096 evaluation characters) agreed at 0.36 after 240 steps and
     # 0.69 after 4,000, and ranked the same 10 near-opposite (-0.60): it measured how well
