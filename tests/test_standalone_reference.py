@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nas.bench.standalone_runs import RUNS_FILE, StandaloneJob, fingerprint, train_reference
-from nas.bench.supernet_ranking import PRESETS, rank_supernet, seeded_archs
+from nas.bench.supernet_ranking import PRESETS, rank_supernet, seeded_archs, standalone_job
 from search_spaces import create_space
 from tests.conftest import REPO, run_nas
 from tests.tiny_presets import TINY_CHARLM
@@ -113,13 +113,7 @@ def test_the_kept_charlm_reference_belongs_to_the_preset(data_dir: Path) -> None
     # benchmarks/references/ keeps hours of the charlm preset's standalone runs; a change
     # to the preset's recipe would silently orphan them (a rerun would train them anew).
     preset = PRESETS[("charlm", "tinyshakespeare")]
-    job = StandaloneJob(space_name="charlm", task_name="tinyshakespeare",
-                        space_choices=dict(preset.space_choices),
-                        task_params=dict(preset.task_params), epochs=preset.standalone_epochs,
-                        patience=preset.standalone_patience, lr=preset.standalone_lr,
-                        optimizer=preset.standalone_optimizer,
-                        grad_clip=preset.standalone_grad_clip, task_seed=0, device="cpu",
-                        settings=dict(preset.standalone_settings))
+    job = standalone_job("charlm", "tinyshakespeare", preset, seed=0, device="cpu")
     kept = REPO / "benchmarks" / "references" / "charlm-nanogpt-recipe.jsonl"
     runs = [json.loads(text) for text in kept.read_text().splitlines()]
     assert len(runs) >= 20

@@ -77,7 +77,8 @@ from supernets import create_supernet
 from supernets.checkpoint import save_checkpoint
 from supernets.sampling import random_arch
 
-__all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for", "MIN_SPEEDUP"]
+__all__ = ["Preset", "PRESETS", "RankingResult", "rank_supernet", "preset_for", "standalone_job",
+           "MIN_SPEEDUP"]
 
 log = logging.getLogger(__name__)
 
@@ -488,16 +489,24 @@ def _standalone(space_name: str, task_name: str, space: Any, task: Any, archs: l
     """
     if space.name == "nb201":
         return [table_accuracies(archs, seed, data_dir)], []
-    job = StandaloneJob(space_name=space_name, task_name=task_name,
-                        space_choices=dict(preset.space_choices),
-                        task_params=dict(preset.task_params), epochs=preset.standalone_epochs,
-                        patience=preset.standalone_patience, lr=preset.standalone_lr,
-                        optimizer=preset.standalone_optimizer,
-                        grad_clip=preset.standalone_grad_clip, task_seed=seed, device=device,
-                        data_dir=None if data_dir is None else str(data_dir),
-                        settings=dict(preset.standalone_settings))
+    job = standalone_job(space_name, task_name, preset, seed=seed, device=device,
+                         data_dir=data_dir)
     return train_reference(job, archs, max(1, preset.standalone_seeds), out, jobs=jobs,
                            make_context=lambda _job: (space, task))
+
+
+def standalone_job(space_name: str, task_name: str, preset: Preset, *, seed: int, device: str,
+                   data_dir: str | Path | None = None) -> StandaloneJob:
+    """The standalone runs ``preset`` asks for: what its reference trains, and (through
+    :func:`nas.bench.standalone_runs.fingerprint`) which kept runs belong to it."""
+    return StandaloneJob(space_name=space_name, task_name=task_name,
+                         space_choices=dict(preset.space_choices),
+                         task_params=dict(preset.task_params), epochs=preset.standalone_epochs,
+                         patience=preset.standalone_patience, lr=preset.standalone_lr,
+                         optimizer=preset.standalone_optimizer,
+                         grad_clip=preset.standalone_grad_clip, task_seed=seed, device=device,
+                         data_dir=None if data_dir is None else str(data_dir),
+                         settings=dict(preset.standalone_settings))
 
 
 def _reuse(folder: Path, archs: list[Any]) -> tuple[list[float], list[float]]:
