@@ -156,6 +156,30 @@ class Supernet(nn.Module):
                 module.momentum = momentum
         return count
 
+    @torch.no_grad()
+    def inherit(self, parent: Supernet) -> int:
+        """Start from ``parent``'s weights: the warm start of few-shot NAS (Zhao et al. 2021).
+
+        ``parent`` is a supernet of the same space over wider choices (the one-shot
+        supernet a few-shot group split from). Each tensor of this supernet takes the
+        leading slice of the parent's tensor of the same name; tensors the parent lacks
+        or holds smaller keep their own initial values. Returns how many were copied.
+        """
+        if parent.space_name != self.space_name:
+            raise ConfigError(f"supernet '{self.space_name}' cannot inherit the weights of "
+                              f"a '{parent.space_name}' supernet")
+        theirs = parent.state_dict()
+        copied = 0
+        for key, tensor in self.state_dict().items():
+            source = theirs.get(key)
+            if source is None or source.dim() != tensor.dim() or any(
+                s < t for s, t in zip(source.shape, tensor.shape)
+            ):
+                continue
+            tensor.copy_(source[tuple(slice(0, n) for n in tensor.shape)])
+            copied += 1
+        return copied
+
     def shapes(self) -> dict[str, list[int]]:
         """Every shared tensor's shape, by state-dict key (checkpoints record it)."""
         return {k: list(v.shape) for k, v in self.state_dict().items()}

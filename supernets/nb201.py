@@ -119,11 +119,18 @@ class NB201Supernet(Supernet):
         return layer
 
     def covering_archs(self) -> list[Architecture]:
-        ops = list(self.space.choices()["edge_0"].values)  # type: ignore[union-attr]
-        edges = list(self.space.choices())
+        """One arch per op, on every edge that allows it (others keep their first op).
+
+        Edges may allow different ops (a few-shot group fixes one edge's op), so each
+        (edge, op) pair of the space is in exactly the arch of that op.
+        """
+        allowed = {name: list(choice.values)  # type: ignore[union-attr]
+                   for name, choice in self.space.choices().items()}
+        ops = list(dict.fromkeys(op for values in allowed.values() for op in values))
         # The convolutional ops first: they carry the weights.
         ops.sort(key=lambda op: "conv" not in str(op))
-        return [Architecture(dict.fromkeys(edges, op)) for op in ops]
+        return [Architecture({edge: op if op in values else values[0]
+                              for edge, values in allowed.items()}) for op in ops]
 
     def fair_archs(self, rng: np.random.Generator) -> list[Architecture]:
         """One architecture per op, each edge taking every op once (FairNAS, Chu et al. 2021).
@@ -186,18 +193,26 @@ class NB201Supernet(Supernet):
         linked to the shared layer of its slot, which holds them at the same shapes.
         """
         archs = [self.space.validate(a) for a in self.covering_archs()]
-        nets = {}
+        nets = []
         links = []
         for arch in archs:
             net = self.space.build(arch, self.spec)
             for name, module in net.named_modules():
                 if own_state(module):
                     links.append((module, self.layers[_key(self.slot(arch, name))]))
-            nets[str(arch["edge_0"])] = net
-        base = nets[str(archs[0]["edge_0"])]
+            nets.append(net)
+        # Edge k's candidate for op: taken from the covering arch that has op on edge k; an
+        # edge that does not allow op gets a stateless stand-in (validation never picks it).
+        ops = list(dict.fromkeys(str(op) for arch in archs for op in arch.values()))
+        owner = {(k, str(arch[f"edge_{k}"])): j for j, arch in enumerate(archs)
+                 for k in range(len(EDGES))}
+        base = nets[0]
         for i, cell in enumerate(base.cells):
             if isinstance(cell, NB201Cell):
-                base.cells[i] = _MixedCell({op: list(net.cells[i].edges) for op, net in nets.items()})
+                base.cells[i] = _MixedCell({
+                    op: [nets[owner[k, op]].cells[i].edges[k] if (k, op) in owner
+                         else nn.Identity() for k in range(len(EDGES))]
+                    for op in ops})
         self.__dict__["_links"] = links
         self.__dict__["_cells"] = [c for c in base.cells if isinstance(c, _MixedCell)]
         self.__dict__["_shared_norms"] = [

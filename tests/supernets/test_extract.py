@@ -112,3 +112,45 @@ def test_concat_readers_use_the_same_weight_for_a_feature_at_every_width() -> No
             torch.testing.assert_close(narrow[f"{layer}.weight"][:, block * 16:(block + 1) * 16],
                                        wide[f"{layer}.weight"][: narrow[f"{layer}.weight"].shape[0],
                                                                block * 32:block * 32 + 16])
+
+
+# space -> a choice fixed to one value: a few-shot group of TINY[space]'s space
+FEW_SHOT_GROUP = {
+    "gnn": {"batch_norm": [True]},
+    "nb201": {"edge_0": ["nor_conv_3x3"]},
+    "mobilenet": {"s1_depth": [2]},
+    "vit": {"depth": [4]},
+    "charlm": {"num_layers": [2]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_a_group_that_inherits_the_one_shot_weights_runs_its_archs_as_the_one_shot_did(
+        name: str) -> None:
+    # Few-shot NAS's warm start: before its own training, a group's supernet must be the
+    # one-shot supernet restricted to the group, or the split starts from something else.
+    overrides, spec, make_inputs = TINY[name]
+    parent = create_supernet(create_space(name, overrides), spec, seed=0).eval()
+    group_space = create_space(name, {**overrides, **FEW_SHOT_GROUP[name]})
+    child = create_supernet(group_space, spec, seed=1).eval()
+    assert child.inherit(parent) == len(child.state_dict())
+    generator = torch.Generator().manual_seed(1)
+    rng = np.random.default_rng(0)
+    archs = {random_arch(group_space, rng) for _ in range(8)} | {group_space.largest()}
+    with torch.no_grad():
+        for arch in archs:
+            inputs = make_inputs(generator)
+            with parent.activated(arch):
+                expected = parent(*inputs)
+            with child.activated(arch):
+                torch.testing.assert_close(child(*inputs), expected, rtol=0, atol=1e-5)
+
+
+def test_inherit_refuses_another_spaces_supernet() -> None:
+    from nas.errors import ConfigError
+
+    gnn = create_supernet(create_space("gnn", TINY["gnn"][0]), TINY["gnn"][1], seed=0)
+    charlm = create_supernet(create_space("charlm", TINY["charlm"][0]), TINY["charlm"][1], seed=0)
+    with pytest.raises(ConfigError, match="supernet 'gnn' cannot inherit the weights of a "
+                                          "'charlm' supernet"):
+        gnn.inherit(charlm)
