@@ -227,3 +227,42 @@ def test_few_shot_scores_each_architecture_by_its_own_groups_supernet(
                                           "'charlm'; choices: num_layers, model_dim"):
         rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "bad", preset=TINY_CHARLM,
                       data_dir=data_dir, split_on=["depth"])
+
+
+def test_warm_started_groups_train_split_epochs_after_the_one_shot_supernet(
+        tmp_path: Path, data_dir: Path) -> None:
+    import torch
+
+    from nas.errors import ConfigError
+
+    rank_supernet("charlm", "tinyshakespeare", 4, tmp_path, preset=TINY_CHARLM,
+                  data_dir=data_dir, split_on=["num_layers"], split_epochs=2)
+    # the one-shot supernet trains first, the preset's 1 epoch; each group 2 more from it
+    parent = torch.load(tmp_path / "supernet.pt", weights_only=True)
+    assert parent["epoch"] == 1
+    for layers in (1, 2):
+        group = torch.load(tmp_path / f"supernet-num_layers={layers}.pt", weights_only=True)
+        assert group["epoch"] == 2
+        assert set(group["supernet"]) <= set(parent["supernet"])  # every tensor inheritable
+    with pytest.raises(ConfigError, match="--split-epochs: must be positive, and comes with "
+                                          "--split-on"):
+        rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "bad", preset=TINY_CHARLM,
+                      data_dir=data_dir, split_epochs=2)
+
+
+def test_a_presets_split_is_the_default_and_an_empty_split_is_one_shot(
+        tmp_path: Path, data_dir: Path) -> None:
+    from nas.cli._bench_supernet import _split_on
+
+    splitting = replace(TINY_CHARLM, split_on=("num_layers",))
+    rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "preset", preset=splitting,
+                  data_dir=data_dir)
+    assert sorted(p.name for p in (tmp_path / "preset").glob("*.pt")) == [
+        "supernet-num_layers=1.pt", "supernet-num_layers=2.pt"]
+    rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "one", preset=splitting,
+                  data_dir=data_dir, split_on=())
+    assert [p.name for p in (tmp_path / "one").glob("*.pt")] == ["supernet.pt"]
+    # --split-on: not given keeps the preset's, 'none' asks for one supernet
+    assert _split_on(None) is None and _split_on("none") == []
+    assert _split_on("batch_norm, pre_layers") == ["batch_norm", "pre_layers"]
+    assert PRESETS[("gnn", "cora")].split_on == ("batch_norm", "propagation_steps", "pre_layers")

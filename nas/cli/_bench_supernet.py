@@ -66,7 +66,13 @@ def bench_supernet(
     split_on: str = typer.Option(
         None, "--split-on",
         help="Comma list of choices: few-shot, one supernet per combination of their values, "
-             "each architecture scored by its own (e.g. batch_norm,propagation_steps)."),
+             "each architecture scored by its own (e.g. batch_norm,propagation_steps); "
+             "'none': one-shot. Default: the preset's (gnn/cora splits on three choices)."),
+    split_epochs: int = typer.Option(
+        0, "--split-epochs",
+        help="With --split-on: train the one-shot supernet first, start each group from its "
+             "weights and train it this many epochs (few-shot NAS's warm start); 0: each "
+             "group from scratch for the preset's epochs."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Folder with the data sets."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     fmt: Format = typer.Option(Format.table, "--format", help=FORMAT_HELP),
@@ -91,7 +97,8 @@ def bench_supernet(
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone,
                            supernet_seeds=_seeds(supernet_seeds),
-                           split_on=[n.strip() for n in (split_on or "").split(",") if n.strip()],
+                           split_on=_split_on(split_on),
+                           split_epochs=split_epochs,
                            standalone_jobs=standalone_jobs)
     if fmt != Format.table:
         record = {
@@ -156,6 +163,15 @@ def _train_settings(text: str | None) -> dict[str, Any]:
     except ConfigError as error:  # name the flag, not the study-file key check() names
         raise ConfigError(f"--standalone-settings: {error}".replace("evaluator.params.", "")) from None
     return settings
+
+
+def _split_on(text: str | None) -> list[str] | None:
+    """``--split-on``: choice names (``None``, not given: the preset's; ``none``: one-shot)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return []
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _seeds(text: str | None) -> list[int]:
