@@ -2,7 +2,7 @@
 
 Same as ``nas bench supernet`` (this script calls it), e.g.::
 
-    python benchmarks/supernet_ranking.py --space gnn --task cora --n-archs 30
+    python benchmarks/supernet_ranking.py --space gnn --task cora --n-archs 40
     python benchmarks/supernet_ranking.py --space nb201 --task cifar10-subset --n-archs 200
     python benchmarks/supernet_ranking.py --space mobilenet --task cifar10-subset --n-archs 20
     python benchmarks/supernet_ranking.py --space vit --task cifar10-subset --n-archs 40
@@ -11,10 +11,12 @@ Same as ``nas bench supernet`` (this script calls it), e.g.::
 Writes ``--out``/ranking.csv and summary.csv and prints Kendall tau, Spearman
 rho, and the seconds per architecture of supernet scoring and of one
 standalone training (NAS-Bench-201 uses the table, so it has no standalone
-time). Where the preset trains the reference from several seeds (gnn/cora: 3,
+time). Where the preset trains the reference from several seeds (gnn/cora: 6,
 ``--standalone-seeds``), the reference is their mean, standalone.csv holds
-each seed's scores, and the tau of seed 0 vs seed 1 (the reference's
-agreement with itself) is printed too. The presets (narrowed spaces, epochs,
+each seed's scores, and the tau of seed 0 vs seed 1 and of the first half of
+the seeds' mean vs the other half's (the reference's agreement with itself) is
+printed too. The gnn/cora preset is few-shot by default (8 supernets;
+``--split-on none`` for one). The presets (narrowed spaces, epochs,
 budgets) are in :mod:`nas.bench.supernet_ranking`; ``benchmarks/gnn_ranking_study.py``
 has the measurements behind the gnn one.
 """
