@@ -163,6 +163,11 @@ def test_the_printed_report_has_both_baselines_and_one_verdict_line() -> None:
                         Path("out"))
     assert "reference agrees with itself at tau >= 0.8: no" in noisy
     assert "the reference disagrees with itself (below 0.8)" in noisy
+    assert "few-shot" not in text
+    split = report_text("gnn", "cora", replace(result, split_on=("batch_norm", "pre_layers")),
+                        Path("out"))
+    assert ("few-shot: one supernet per value of batch_norm, pre_layers, each trained from "
+            "scratch") in split.splitlines()
 
 
 def test_an_ensemble_of_supernets_scores_by_their_mean(tmp_path: Path, data_dir: Path) -> None:
@@ -237,6 +242,8 @@ def test_warm_started_groups_train_split_epochs_after_the_one_shot_supernet(
 
     rank_supernet("charlm", "tinyshakespeare", 4, tmp_path, preset=TINY_CHARLM,
                   data_dir=data_dir, split_on=["num_layers"], split_epochs=2)
+    summary = _summary(tmp_path)
+    assert (summary["split_on"], summary["split_epochs"]) == ("num_layers", "2")
     # the one-shot supernet trains first, the preset's 1 epoch; each group 2 more from it
     parent = torch.load(tmp_path / "supernet.pt", weights_only=True)
     assert parent["epoch"] == 1

@@ -220,6 +220,10 @@ class RankingResult:
     #: with several supernets (``supernet_seeds``): each one's own tau; ``kendall`` is their
     #: mean score's
     member_kendalls: tuple[float, ...] = ()
+    #: few-shot: the choices split on (one supernet per combination met); () for one-shot
+    split_on: tuple[str, ...] = ()
+    #: warm start of the few-shot groups (epochs after the one-shot supernet; 0: from scratch)
+    split_epochs: int = 0
 
     @property
     def speedup(self) -> float:
@@ -377,7 +381,7 @@ def rank_supernet(
         flops_kendall=float(kendalltau(flops, standalone_scores).statistic),
         flops_interval=kendall_interval(flops, standalone_scores, seed=seed),
         standalone_seeds=len(per_seed), standalone_half_kendall=half_seed_kendall(per_seed),
-        member_kendalls=member_kendalls,
+        member_kendalls=member_kendalls, split_on=tuple(split_on), split_epochs=split_epochs,
     )
     _write(out, result)
     return result
@@ -601,7 +605,7 @@ def _write(out: Path, result: RankingResult) -> None:
                          "params_ci_low", "params_ci_high", "flops_kendall", "flops_ci_low",
                          "flops_ci_high", "above_params", "above_flops", "speedup",
                          "speedup_at_least_50", "standalone_seeds", "standalone_half_kendall",
-                         "member_kendalls", "reference_trusted"])
+                         "member_kendalls", "reference_trusted", "split_on", "split_epochs"])
         writer.writerow([f"{result.kendall:.4f}", f"{result.spearman:.4f}", result.n,
                          f"{result.supernet_seconds_per_arch:.4f}",
                          f"{result.standalone_seconds_per_arch:.4f}",
@@ -615,7 +619,8 @@ def _write(out: Path, result: RankingResult) -> None:
                          f"{result.speedup:.1f}", yes_no(result.fast_enough),
                          result.standalone_seeds, f"{result.standalone_half_kendall:.4f}",
                          " ".join(f"{tau:.4f}" for tau in result.member_kendalls),
-                         yes_no(result.reference_trusted)])
+                         yes_no(result.reference_trusted), " ".join(result.split_on),
+                         result.split_epochs])
 
 
 def with_overrides(preset: Preset, **changes: Any) -> Preset:

@@ -119,6 +119,7 @@ def bench_supernet(
             "standalone_seconds_per_arch": result.standalone_seconds_per_arch,
             "speedup": result.speedup, "speedup_at_least_50": result.fast_enough,
             "member_kendalls": list(result.member_kendalls),
+            "split_on": list(result.split_on), "split_epochs": result.split_epochs,
             "reference_trusted": result.reference_trusted,
             "out": str(out),
         }
@@ -203,6 +204,10 @@ def report_text(space: str, task: str, result: RankingResult, out: Path) -> str:
         f"FLOPs alone:           kendall={result.flops_kendall:.3f} "
         f"({interval(result.flops_interval)})",
     ]
+    if result.split_on:
+        start = (f"each warm-started from one supernet and trained {result.split_epochs} epochs"
+                 if result.split_epochs else "each trained from scratch")
+        lines.append(f"few-shot: one supernet per value of {', '.join(result.split_on)}, {start}")
     if result.member_kendalls:
         lines.append(f"mean score of {len(result.member_kendalls)} supernets; each alone: kendall="
                      + ", ".join(f"{tau:.3f}" for tau in result.member_kendalls))
