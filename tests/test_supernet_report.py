@@ -251,8 +251,8 @@ def test_warm_started_groups_train_split_epochs_after_the_one_shot_supernet(
         group = torch.load(tmp_path / f"supernet-num_layers={layers}.pt", weights_only=True)
         assert group["epoch"] == 2
         assert set(group["supernet"]) <= set(parent["supernet"])  # every tensor inheritable
-    with pytest.raises(ConfigError, match="--split-epochs: must be positive, and comes with "
-                                          "--split-on"):
+    with pytest.raises(ConfigError, match=r"--split-epochs: must not be negative, and needs a "
+                                          r"split \(--split-on\)"):
         rank_supernet("charlm", "tinyshakespeare", 4, tmp_path / "bad", preset=TINY_CHARLM,
                       data_dir=data_dir, split_epochs=2)
 

@@ -311,7 +311,7 @@ def rank_supernet(
         raise ConfigError("--supernet-seeds: give two or more distinct seeds, and no --checkpoint")
     unknown = [n for n in split_on if n not in space.choices()]
     if split_epochs < 0 or (split_epochs and not split_on):
-        raise ConfigError("--split-epochs: must be positive, and comes with --split-on")
+        raise ConfigError("--split-epochs: must not be negative, and needs a split (--split-on)")
     if unknown or (split_on and checkpoint is not None):
         raise ConfigError(f"--split-on: '{unknown[0]}' is not a choice of space '{space_name}'; "
                           f"choices: {', '.join(space.choices())}" if unknown else
