@@ -6,9 +6,10 @@ elsewhere the labels must be paid for, so they are what ``nas bench
 supernet`` measures (:func:`~nas.bench.supernet_ranking.rank_supernet`):
 ``n_archs`` seeded architectures trained standalone with the preset's recipe
 (gnn/cora: the mean of 6 seeds' best validation accuracy in 100 epochs; 3 before
-stop 34) and the same run's supernet scores (gnn/cora: 8 few-shot supernets). That run is paid once: it goes to
-``OUT/supernet-run`` unless ``supernet_run`` names an earlier one (``nas bench
-supernet --out DIR`` or this command's), whose ``ranking.csv`` is reused.
+stop 34) and the same run's supernet scores (gnn/cora: 8 few-shot supernets).
+That run is paid once: it goes to ``OUT/supernet-run`` unless ``supernet_run``
+names an earlier one (``nas bench supernet --out DIR`` or this command's), whose
+``ranking.csv`` is reused.
 
 For each split seed, ``n`` architectures drawn by the seed train a
 :class:`~nas.predictors.PerformancePredictor` (the samplers' surrogate) that

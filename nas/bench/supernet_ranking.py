@@ -398,6 +398,7 @@ def _few_shot_scores(space_name: str, space: Any, spec: Any, task: Any, preset: 
     """
     parent = (_train_supernet(space, spec, task, preset, seed, device, stem.with_suffix(".pt"))
               if split_epochs else None)
+    group_preset = with_overrides(preset, epochs=split_epochs or None)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, arch in enumerate(archs):
         groups.setdefault(tuple(arch[n] for n in split_on), []).append(i)
@@ -408,9 +409,8 @@ def _few_shot_scores(space_name: str, space: Any, spec: Any, task: Any, preset: 
         log.info("few-shot group %s: %d archs", fixed, len(rows))
         group_space = create_space(space_name, {**preset.space_choices, **fixed})
         label = "-".join(f"{n}={v}" for n, v in fixed.items())
-        supernet = _train_supernet(group_space, spec, task, preset, seed, device,
-                                   stem.with_name(f"{stem.name}-{label}.pt"), parent=parent,
-                                   epochs=split_epochs or None)
+        supernet = _train_supernet(group_space, spec, task, group_preset, seed, device,
+                                   stem.with_name(f"{stem.name}-{label}.pt"), parent=parent)
         group_scores, group_seconds = score_archs_by_metric(evaluator, supernet,
                                                             [archs[i] for i in rows])
         for metric, values_ in group_scores.items():
@@ -423,11 +423,10 @@ def _few_shot_scores(space_name: str, space: Any, spec: Any, task: Any, preset: 
 
 
 def _train_supernet(space: Any, spec: Any, task: Any, preset: Preset, seed: int, device: str,
-                    path: Path, *, parent: Any = None, epochs: int | None = None) -> Any:
+                    path: Path, *, parent: Any = None) -> Any:
     """A supernet trained from ``seed`` with the preset's settings, checkpointed at ``path``;
-    started from ``parent``'s weights when given, and ``epochs`` long when given."""
-    table = dict(preset.supernet, **({"epochs": epochs} if epochs else {}))
-    settings = SupernetSettings.from_mapping(table)
+    started from ``parent``'s weights when given."""
+    settings = SupernetSettings.from_mapping(preset.supernet)
     supernet = create_supernet(space, spec, seed=seed).to(device)
     if parent is not None:
         supernet.inherit(parent)
