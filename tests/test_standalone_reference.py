@@ -143,6 +143,9 @@ def test_the_recipe_reaches_training(tmp_path: Path, data_dir: Path) -> None:
      "--standalone-settings: warmup: must be positive, got -0.1"),
     ("--task-params", "[1]", "--task-params: must be a JSON object"),
     ("--task-params", "{seq_len: 64}", "--task-params: not JSON"),
+    ("--space-choices", '{"num_layers": [9]}',
+     "--space-choices: num_layers: 9 is not allowed; allowed: 1, 2, 3, 4, 5, 6"),
+    ("--space-choices", '{"depth": [2]}', "--space-choices: depth: unknown choice for space"),
 ])
 def test_a_bad_recipe_flag_is_one_line_naming_it(flag: str, value: str, message: str,
                                                   tmp_path: Path) -> None:

@@ -44,3 +44,11 @@ def test_a_longer_standalone_budget_keeps_a_preset_without_early_stopping_withou
     assert with_overrides(charlm, standalone_epochs=100, standalone_patience=5).standalone_patience == 5
     nb201 = preset_for("nb201", "cifar10-subset")  # patience 20 of 50: early stopping stays
     assert with_overrides(nb201, standalone_epochs=80).standalone_patience == nb201.standalone_patience
+
+
+def test_space_choices_merge_over_the_presets_narrowing() -> None:
+    vit = preset_for("vit", "cifar10-subset")
+    wider = with_overrides(vit, space_choices={"depth": [1, 6], "embed_dim": [48, 192]})
+    assert wider.space_choices == {**vit.space_choices, "depth": [1, 6], "embed_dim": [48, 192]}
+    assert wider.space_choices["patch_size"] == vit.space_choices["patch_size"]  # kept
+    assert with_overrides(vit, space_choices=None) == vit

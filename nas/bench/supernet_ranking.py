@@ -626,8 +626,8 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
     """``preset`` with supernet settings / budgets changed (``None`` values are ignored).
 
     A larger ``standalone_epochs`` on a preset without early stopping stays without it
-    (its patience follows), unless ``standalone_patience`` is given too. ``task_params``
-    and ``standalone_settings`` (mappings) are merged over the preset's.
+    (its patience follows), unless ``standalone_patience`` is given too. ``task_params``,
+    ``space_choices`` and ``standalone_settings`` (mappings) are merged over the preset's.
     """
     supernet = dict(preset.supernet)
     for key in ("epochs", "max_batches", "sampling", "n_random", "distill", "lr"):
@@ -639,6 +639,7 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
         if changes.get(key) is not None:
             task_params[key] = changes.pop(key)
         changes.pop(key, None)
+    space_choices = {**preset.space_choices, **(changes.pop("space_choices", None) or {})}
     extra = changes.pop("standalone_settings", None) or {}
     if extra:
         changes["standalone_settings"] = {**preset.standalone_settings, **extra}
@@ -650,4 +651,5 @@ def with_overrides(preset: Preset, **changes: Any) -> Preset:
     if ("standalone_epochs" in clean and "standalone_patience" not in clean
             and preset.standalone_patience >= preset.standalone_epochs):
         clean["standalone_patience"] = clean["standalone_epochs"]
-    return replace(preset, supernet=supernet, task_params=task_params, **clean)
+    return replace(preset, supernet=supernet, task_params=task_params,
+                   space_choices=space_choices, **clean)

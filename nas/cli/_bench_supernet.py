@@ -52,6 +52,11 @@ def bench_supernet(
         None, "--task-params",
         help="JSON object merged over the preset's task parameters (both the supernet and "
              "standalone training), e.g. '{\"seq_len\": 64, \"eval_tokens\": 65536}'."),
+    space_choices: str = typer.Option(
+        None, "--space-choices",
+        help="JSON object of choices merged over the preset's narrowing of the space (the "
+             "architectures sampled, the supernet and the reference), e.g. "
+             "'{\"depth\": [1, 2, 3, 4, 5, 6]}'."),
     train_size: int = typer.Option(None, "--train-size", help="Image tasks: training images used."),
     val_size: int = typer.Option(None, "--val-size", help="Image tasks: validation images."),
     image_size: int = typer.Option(None, "--image-size", help="Image tasks: 32, 16 or 8 pixels."),
@@ -92,7 +97,10 @@ def bench_supernet(
                             standalone_seeds=standalone_seeds, train_size=train_size,
                             val_size=val_size, image_size=image_size, bn_batches=bn_batches,
                             task_params=_json_object(task_params, "--task-params"),
+                            space_choices=_json_object(space_choices, "--space-choices"),
                             standalone_settings=_train_settings(standalone_settings))
+    if space_choices:
+        _check_space_choices(space, preset.space_choices)
     result = rank_supernet(space, task, n_archs, out, seed=seed, preset=preset,
                            checkpoint=checkpoint, data_dir=data_dir, device=resolve_device(device),
                            reuse_standalone=reuse_standalone,
@@ -129,6 +137,18 @@ def bench_supernet(
             print_csv([record])
         return
     console().print(report_text(space, task, result, out))
+
+
+def _check_space_choices(space: str, choices: dict[str, Any]) -> None:
+    """``--space-choices`` names real choices with allowed values, said before any work starts."""
+    from nas.errors import ConfigError
+    from search_spaces import SPACES
+
+    space_class = SPACES.get(space)  # an unknown space is its own one-line error
+    try:
+        space_class(choices)
+    except ConfigError as error:
+        raise ConfigError(f"--space-choices: {str(error).removeprefix('space.choices.')}") from None
 
 
 def _json_object(text: str | None, flag: str) -> dict[str, Any]:
