@@ -235,7 +235,7 @@ class Supernet(nn.Module):
         for name, module in _layers_with_state(template):
             slot = self.slot(arch, name)
             layer = self.layers[_key(slot)] if _key(slot) in self.layers else None
-            mine = own_state(layer) if isinstance(layer, Elastic) else {}
+            mine: dict[str, torch.Tensor] = own_state(layer) if isinstance(layer, Elastic) else {}
             for tensor_name, tensor in own_state(module).items():
                 big = mine.get(tensor_name)
                 if big is None or big.dim() != tensor.dim() or any(

@@ -72,6 +72,7 @@ from nas.metrics import count_params
 from nas.supernet.from_study import load_supernet
 from nas.supernet.trainer import SupernetSettings, SupernetTrainer
 from nas.tasks import create_task
+from nas.tasks.nb201 import NB201Task
 from search_spaces import create_space
 from supernets import create_supernet
 from supernets.checkpoint import save_checkpoint
@@ -469,6 +470,8 @@ def table_accuracies(archs: list[Any], seed: int, data_dir: str | Path | None) -
     """NB201 archs' CIFAR-10 validation accuracy in the NAS-Bench-201 table (the reference)."""
     table = create_task("nb201-cifar10", seed=seed,
                         **({"data_dir": str(data_dir)} if data_dir is not None else {}))
+    if not isinstance(table, NB201Task):  # the registry's contract, said for the type checker
+        raise TypeError(f"task 'nb201-cifar10' is a {type(table).__name__}, not an NB201Task")
     table.prepare("cpu")
     return [lookup(table, arch).metrics["val_accuracy"] for arch in archs]
 
