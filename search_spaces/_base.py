@@ -8,6 +8,7 @@ Models take one batch object and return logits.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from abc import ABC, abstractmethod
@@ -260,20 +261,28 @@ class SearchSpace(ABC):
     def check(self, arch: Architecture) -> None:
         """Cross-field rules; raise :class:`InvalidArchitecture` saying why."""
 
+    def check_caps(self, arch: Architecture) -> None:
+        """Caps a study puts on a whole architecture (parameters, FLOPs); raise
+        :class:`InvalidArchitecture` saying which. Apart from :meth:`check` because a
+        widened choice is not refused for them: smaller values of the other choices can
+        bring an architecture that uses it under the cap."""
+
     def _check_buildable(self, name: str, value: ChoiceValue) -> None:
         """Refuse a widened value the model cannot build (one line naming the choice).
 
         Builds the default architecture with ``value`` for ``name`` on a small
-        task of the space's first family; cross-field rules (:meth:`check`)
-        still apply per architecture at sampling time.
+        task of the space's first family; cross-field rules (:meth:`check`) and
+        caps (:meth:`check_caps`) still apply per architecture at sampling time.
         """
         spec = _PROBE_SPECS.get(self.families[0]) if self.families else None
         if spec is None:
             return
         arch = Architecture({**self.default().to_dict(), name: value})
+        uncapped = copy.copy(self)  # build() validates, and a cap is no reason to refuse a value
+        uncapped.check_caps = lambda _arch: None  # type: ignore[method-assign,assignment]
         try:
-            self.check(arch)
-            model = self.build(arch, spec)
+            uncapped.check(arch)
+            model = uncapped.build(arch, spec)
             model.train()
             model(*_probe_inputs(spec))  # some layers only object when they run (dropout p > 1)
         except InvalidArchitecture as exc:
@@ -299,8 +308,6 @@ class SearchSpace(ABC):
     def fixed(self, values: Mapping[str, Any]) -> SearchSpace:
         """This space with the choices in ``values`` fixed to one value each: the part of
         the space a few-shot supernet group covers (as a study file's scalar override)."""
-        import copy
-
         part = copy.copy(self)
         part._choices = dict(self._choices)
         for name, value in values.items():
@@ -336,6 +343,7 @@ class SearchSpace(ABC):
                     f"allowed: {choice.describe()}"
                 )
         self.check(arch)
+        self.check_caps(arch)
         return arch
 
     def legacy_values(self, arch: Mapping[str, Any]) -> Mapping[str, Any]:

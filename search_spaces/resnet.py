@@ -92,6 +92,8 @@ class ResNetSpace(SearchSpace):
             if int(arch[f"s{i}_kernel"]) % 2 == 0:
                 raise InvalidArchitecture(f"{self.name}: s{i}_kernel = {arch[f's{i}_kernel']} "
                                           "must be odd (the convs keep the image side)")
+
+    def check_caps(self, arch: Architecture) -> None:
         if self.max_params is not None:
             count = parameter_count(arch, num_classes=10)
             if count > self.max_params:

@@ -115,6 +115,20 @@ def test_max_flops_makes_costlier_architectures_invalid():
         create_space("gnn", {"max_flops": 1000})
 
 
+def test_a_widened_choice_is_not_refused_for_a_cap_that_lighter_choices_meet():
+    # ResNet-20 with a 32-wide stage 1 is above both caps, but the value is usable with
+    # fewer blocks elsewhere; the caps refuse architectures, not choice values.
+    space = create_space("resnet", {"max_params": 270_000, "max_flops": 60_000_000,
+                                    "s1_width": [16, 32], "s3_width": [64, 96]})
+    light = space.default().replace(s1_depth=1, s1_width=32, s2_depth=1, s3_depth=1)
+    assert space.validate(light) == light
+    with pytest.raises(InvalidArchitecture, match="above space.max_params = 270,000"):
+        space.validate(space.default().replace(s1_width=32))
+    with pytest.raises(ConfigError, match=r"space.choices.s1_kernel: 4 cannot be used: "
+                                          r"resnet: s1_kernel = 4 must be odd"):
+        create_space("resnet", {"max_params": 270_000, "s1_kernel": [3, 4]})
+
+
 def test_a_search_under_the_cap_never_trains_a_bigger_network(tmp_path):
     text = STUDY.read_text()
     data = tomllib.loads(text)
