@@ -18,6 +18,7 @@ epoch so a pruner (successive halving, Hyperband) can stop the run.
 from __future__ import annotations
 
 import copy
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     import torch
 
     from nas.tasks import Task
+
+#: one line per evaluation (INFO): a 30-epoch CPU training is an hour that should not look hung
+log = logging.getLogger(__name__)
 
 __all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
            "SCHEDULES", "DECAY_RULES", "SETTING_KINDS", "check_kinds", "lr_factor",
@@ -234,6 +238,9 @@ def train_model(
             best_value, best_val, best_epoch = value, val, epoch
             best_loss = val.get("loss", best_loss)
             best_state = copy.deepcopy(model.state_dict())
+        log.info("epoch %d/%d: val %s %.4f (best %.4f at epoch %d), %.0f s", epoch,
+                 settings.epochs, metric, value, best_value, best_epoch,
+                 time.perf_counter() - start)
         if trial is not None:
             _report(trial, value, epoch)
         if epoch - best_epoch >= settings.patience:

@@ -30,12 +30,15 @@ appended to ``OUT/retrain.jsonl`` as it finishes, so a killed run loses at most 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -229,6 +232,7 @@ def run_family_benchmark(
     baseline_rows = [_baseline_row(retrain_config, name, device) for name in names]
     rows: list[FamilyRow] = []
     cost = None
+    ranked: list[tuple[Any, Architecture]] = []
     _, _, evaluator = build_components(retrain_config, device)
     if arch is not None:
         rows.append(FamilyRow("given", "given", dict(space.validate(arch))))
@@ -238,24 +242,39 @@ def run_family_benchmark(
                                out, cap, progress=progress)
         log(f"search: {cost.wall_seconds:.0f} s wall; best trial #{cost.best_trial}: "
             f"{dict(ranked[0][1])}")
-        rows.append(_pick_finalist(ranked[:finalists], cost, evaluator, seed_list, cache, task,
-                                   task.higher_is_better, log))
-    rows.extend(baseline_rows)
 
     models = []
-    for row in rows:
-        row_space, _, row_evaluator = (
-            build_components(_as_baseline(retrain_config, row.name), device)
-            if row.kind == "baseline" else (space, task, evaluator))
-        row_arch = row_space.validate(row.arch)
-        if not row.test:  # else a finalist's retraining: already done
-            _retrain(row, row_arch, row_evaluator, seed_list, cache, task, log)
-        models.append(row_space.build(row_arch, task.prepare("cpu")))
+    with _epoch_lines(progress):  # a retraining is many minutes: show its evaluations
+        if cost is not None:
+            rows.append(_pick_finalist(ranked[:finalists], cost, evaluator, seed_list, cache,
+                                       task, task.higher_is_better, log))
+        rows.extend(baseline_rows)
+        for row in rows:
+            row_space, _, row_evaluator = (
+                build_components(_as_baseline(retrain_config, row.name), device)
+                if row.kind == "baseline" else (space, task, evaluator))
+            row_arch = row_space.validate(row.arch)
+            if not row.test:  # else a finalist's retraining: already done
+                _retrain(row, row_arch, row_evaluator, seed_list, cache, task, log)
+            models.append(row_space.build(row_arch, task.prepare("cpu")))
     batch = task.example_batch(seed=0)
     for row, latency in zip(rows, side_by_side_latency(models, batch)):
         row.latency_ms = latency
     return FamilyResult(config.name, config.task.name, task.metric, task.higher_is_better,
                         recipe, rows, cost, latency_batch=_batch_rows(batch))
+
+
+@contextlib.contextmanager
+def _epoch_lines(on: bool) -> Iterator[None]:
+    """The training loop's per-evaluation lines (``nas.train`` at INFO) while ``on``."""
+    logger = logging.getLogger("nas.train")
+    before = logger.level
+    if on:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def side_by_side_latency(models: list[Any], batch: Any, rounds: int = LATENCY_ROUNDS,

@@ -31,6 +31,7 @@ def family_run(tmp_path_factory):
     args = ("bench", "family", str(study), "--seeds", "2", "--baselines", "gcn", "--out", str(out))
     first = run_nas(*args, timeout=600)
     assert first.returncode == 0, first.stderr
+    (folder / "first.stderr").write_text(first.stderr)
     lines_after_first = (out / "retrain.jsonl").read_text().splitlines()
     # what the first run spent on its search, kept apart: the rerun must not search again
     (folder / "ledger_after_first.json").write_text((out / "search.json").read_text())
@@ -52,6 +53,15 @@ def test_table_shows_searched_and_baseline_with_every_seed_margin_and_cost(famil
     cost = next(line for line in table.splitlines() if line.startswith("search cost:"))
     assert "2 complete" in cost and "2 at train" in cost
     assert "(15 min, at its end)" in cost  # the load while it searched, kept for reruns
+
+
+def test_each_retraining_shows_its_evaluations_and_the_search_stays_quiet(family_run):
+    _table, _report, lines_after_first, out = family_run
+    epochs = [line for line in (out.parent / "first.stderr").read_text().splitlines()
+              if line.startswith("INFO nas.train: epoch ")]
+    assert epochs[0].startswith("INFO nas.train: epoch 1/30: val accuracy ")
+    finished = [line for line in epochs if " epoch 30/30: " in line]
+    assert len(finished) == len(lines_after_first)  # one per retraining; none for search trials
 
 
 def test_rerunning_resumes_and_the_json_matches_the_trainings(family_run):

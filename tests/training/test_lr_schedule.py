@@ -68,3 +68,11 @@ def test_schedule_shapes():
 def test_a_bad_schedule_is_a_one_line_error_naming_the_key(params, message):
     with pytest.raises(ConfigError, match=message):
         TrainEvaluator(create_space("charlm"), create_task("synthetic-seq"), params=params)
+
+
+def test_every_evaluation_logs_its_epoch_and_the_best_so_far(caplog):
+    with caplog.at_level("INFO", logger="nas.train"):
+        _stepped_lrs(TrainSettings(epochs=4, patience=4, lr=0.003, eval_every=2))
+    lines = [r.getMessage() for r in caplog.records if r.name == "nas.train"]
+    assert [line.split(":")[0] for line in lines] == ["epoch 2/4", "epoch 4/4"]
+    assert all(" (best " in line and line.endswith(" s") for line in lines)
