@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
     from nas.tasks import Task
 
-#: one line per evaluation (INFO): a 30-epoch CPU training is an hour that should not look hung
+#: evaluation lines (INFO): a 30-epoch CPU training is an hour that should not look hung
 log = logging.getLogger(__name__)
+#: between two such lines at least this long, except the first and the last evaluation
+LOG_EVERY_S = 10.0
 
 __all__ = ["TrainSettings", "TrainResult", "train_model", "seed_everything", "SELECT_RULES",
            "SCHEDULES", "DECAY_RULES", "SETTING_KINDS", "check_kinds", "lr_factor",
@@ -204,7 +206,7 @@ def train_model(
     best_val: dict[str, float] = {}
     best_epoch = 0
     history: list[float] = []
-    start = time.perf_counter()
+    start = logged = time.perf_counter()
     epoch = 0
     for epoch in range(1, settings.epochs + 1):
         model.train()
@@ -238,12 +240,15 @@ def train_model(
             best_value, best_val, best_epoch = value, val, epoch
             best_loss = val.get("loss", best_loss)
             best_state = copy.deepcopy(model.state_dict())
-        log.info("epoch %d/%d: val %s %.4f (best %.4f at epoch %d), %.0f s", epoch,
-                 settings.epochs, metric, value, best_value, best_epoch,
-                 time.perf_counter() - start)
+        stopping = epoch - best_epoch >= settings.patience
+        now = time.perf_counter()
+        if len(history) == 1 or stopping or epoch == settings.epochs or now - logged >= LOG_EVERY_S:
+            logged = now
+            log.info("epoch %d/%d: val %s %.4f (best %.4f at epoch %d), %.0f s", epoch,
+                     settings.epochs, metric, value, best_value, best_epoch, now - start)
         if trial is not None:
             _report(trial, value, epoch)
-        if epoch - best_epoch >= settings.patience:
+        if stopping:
             break
     model.load_state_dict(best_state)
     test = task.evaluate_splits(model, ("test",))["test"]

@@ -70,9 +70,16 @@ def test_a_bad_schedule_is_a_one_line_error_naming_the_key(params, message):
         TrainEvaluator(create_space("charlm"), create_task("synthetic-seq"), params=params)
 
 
-def test_every_evaluation_logs_its_epoch_and_the_best_so_far(caplog):
+def test_evaluations_log_their_epoch_and_the_best_so_far(caplog, monkeypatch):
     with caplog.at_level("INFO", logger="nas.train"):
-        _stepped_lrs(TrainSettings(epochs=4, patience=4, lr=0.003, eval_every=2))
+        _stepped_lrs(TrainSettings(epochs=6, patience=6, lr=0.003, eval_every=2))
     lines = [r.getMessage() for r in caplog.records if r.name == "nas.train"]
-    assert [line.split(":")[0] for line in lines] == ["epoch 2/4", "epoch 4/4"]
+    # a fast training says only its first and last evaluation
+    assert [line.split(":")[0] for line in lines] == ["epoch 2/6", "epoch 6/6"]
     assert all(" (best " in line and line.endswith(" s") for line in lines)
+    caplog.clear()
+    monkeypatch.setattr("nas.train.LOG_EVERY_S", 0.0)  # a slow one says every evaluation
+    with caplog.at_level("INFO", logger="nas.train"):
+        _stepped_lrs(TrainSettings(epochs=6, patience=6, lr=0.003, eval_every=2))
+    lines = [r.getMessage() for r in caplog.records if r.name == "nas.train"]
+    assert [line.split(":")[0] for line in lines] == ["epoch 2/6", "epoch 4/6", "epoch 6/6"]
