@@ -235,7 +235,7 @@ def run_family_benchmark(
     ranked: list[tuple[Any, Architecture]] = []
     _, _, evaluator = build_components(retrain_config, device)
     if arch is not None:
-        rows.append(FamilyRow("given", "given", dict(space.validate(arch))))
+        rows.append(FamilyRow("given", "given", dict(_complete(space, arch))))
     elif not skip_search:
         cap = parse_params_cap(within_params, {r.name: r.params or 0 for r in baseline_rows})
         cost, ranked = _search(config.with_overrides(storage=f"sqlite:///{out / 'study.db'}"),
@@ -308,6 +308,20 @@ def _baseline_row(config: StudyConfig, name: str, device: str) -> FamilyRow:
     arch = space.default()
     model = space.build(arch, task.prepare("cpu"))
     return FamilyRow(name, "baseline", dict(arch), params=count_params(model))
+
+
+def _complete(space: Any, arch: dict[str, Any]) -> Architecture:
+    """``arch`` with every choice it leaves out at the space's default, validated.
+
+    A hand probe names what it changes ('ResNet-20 with one block in stage 1' is
+    ``{"s1_depth": 1}``), not the dozens of choices it keeps; a misspelt or disallowed
+    choice is still a one-line error before any training."""
+    from nas.errors import InvalidArchitecture
+
+    try:
+        return space.validate({**dict(space.default()), **arch})
+    except InvalidArchitecture as exc:
+        raise ConfigError(f"--arch: {exc}") from None
 
 
 def _as_baseline(config: StudyConfig, name: str) -> StudyConfig:

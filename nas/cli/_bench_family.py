@@ -36,7 +36,8 @@ def bench_family(
         help="Retrain this many of the best trials with every seed and keep the best by mean "
              "validation (1: the search's best as it is)."),
     arch: str = typer.Option(
-        None, "--arch", help="JSON architecture to retrain instead of searching (e.g. a best trial's)."),
+        None, "--arch", help="JSON architecture to retrain instead of searching (e.g. a best trial's); "
+             "choices it leaves out take the study space's default."),
     skip_search: bool = typer.Option(False, "--skip-search", help="Train the baselines only."),
     out: Path = typer.Option(
         None, "--out",

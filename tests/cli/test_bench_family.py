@@ -112,6 +112,8 @@ def test_finalists_are_retrained_and_the_best_by_mean_validation_is_the_searched
     (("--baselines", "resnet"), "space.baseline: 'resnet' is not a baseline of space 'gnn'; baselines: gcn, gat, appnp"),
     (("--within-params", "lots"), "--within-params: 'lots' is neither a parameter count"),
     (("--arch", "{conv"), "--arch: architecture is not valid JSON"),
+    (("--arch", '{"hidden_dimm": 16}'), "--arch: gnn: unknown choice 'hidden_dimm'; choices are:"),
+    (("--arch", '{"conv": "gat"}'), "--arch: gnn: choice 'conv' = 'gat' is not allowed; allowed:"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, nas_cli, extra, message):
     study = write_study(tmp_path, study_toml("fam-bad", **_STUDY))
@@ -135,6 +137,19 @@ def test_the_best_trial_respects_a_parameter_cap(tmp_path: Path, nas_cli):
                      "--baselines", "", "--within-params", "10", "--format", "json")
     assert result.returncode == 2
     assert "no complete trial at the final fidelity (train) with at most 10 parameters" in result.stderr
+
+
+def test_an_arch_given_in_part_takes_the_space_defaults_for_the_rest(tmp_path: Path, nas_cli):
+    """A hand probe names only what it changes; the row reports the whole network trained."""
+    study = write_study(tmp_path, study_toml("fam-part", **_STUDY))
+    result = nas_cli("bench", "family", str(study), "--out", str(tmp_path / "o"), "--seeds", "1",
+                     "--baselines", "", "--arch", '{"conv": "sage", "mp_layers": 2}',
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)["rows"]
+    assert row["name"] == "given" and len(row["test"]) == 1
+    assert (row["arch"]["conv"], row["arch"]["mp_layers"]) == ("sage", 2)  # as given
+    assert row["arch"]["hidden_dim"] == 16 and row["arch"]["pre_layers"] == 1  # the study's defaults
 
 
 def test_a_network_that_is_also_a_baseline_is_trained_once_per_seed(tmp_path: Path, nas_cli):
