@@ -14,7 +14,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union, cast
 
 import numpy as np
 
@@ -113,7 +113,8 @@ class Categorical:
         return "{" + ", ".join(map(str, self.values)) + "}"
 
     def suggest(self, trial: optuna.Trial, name: str) -> ChoiceValue:
-        return trial.suggest_categorical(name, list(self.values))
+        # Optuna types it as any categorical value or None; it is one of ``values``
+        return cast(ChoiceValue, trial.suggest_categorical(name, list(self.values)))
 
     def grid(self) -> list[ChoiceValue]:
         return list(self.values)
@@ -475,7 +476,8 @@ def _widened(base: Choice, new: Choice) -> list[ChoiceValue]:
     values = list(new.values) if isinstance(new, Categorical) else [new.low, new.high]
     if isinstance(base, Categorical):
         return [v for v in values if not base.contains(v)]
-    return [v for v in values if not base.low <= v <= base.high]
+    return [v for v in values
+            if not (isinstance(v, (int, float)) and base.low <= v <= base.high)]
 
 
 #: ``[space]`` keys that are settings of some spaces, not choices: a space that takes one
