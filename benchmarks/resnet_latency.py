@@ -38,7 +38,7 @@ def main() -> None:
     space = create_space("resnet")
     spec = TaskSpec("image", 3, 10, 32)
     resnet20 = space.default()
-    archs = [resnet20] + [space.validate({**resnet20, **json.loads(a)}) for a in args.arch]
+    archs = [resnet20] + [space.validate(resnet20.replace(**json.loads(a))) for a in args.arch]
     models = [space.build(arch, spec) for arch in archs]
     batch = Batch((random_images(spec, args.batch_size),), None)
     per_round = [side_by_side_latency(models, batch, rounds=1) for _ in range(args.rounds)]

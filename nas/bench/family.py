@@ -319,7 +319,7 @@ def _complete(space: Any, arch: dict[str, Any]) -> Architecture:
     from nas.errors import InvalidArchitecture
 
     try:
-        return space.validate({**dict(space.default()), **arch})
+        return space.validate(space.default().replace(**arch))
     except InvalidArchitecture as exc:
         raise ConfigError(f"--arch: {exc}") from None
 
